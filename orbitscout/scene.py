@@ -1,0 +1,653 @@
+"""A landing site as objects on the ground: terrain (albedo, topography, craters, rocks),
+landing hardware with physical sizes and reflectances, and natural changes (new impact craters,
+dust-devil tracks, moved dust).
+
+Everything here is in metres on the ground, east and north of the *site* (the lander or the
+impact point); ``simulate`` turns it into pixels. Positions of hardware come from published
+distances and bearings where they exist (``../shared/data/FACTS.md`` and
+``../shared/data/real/hardware_offsets.md``); where a bearing was not published the layout says
+*assumed*. Every layout and random draw is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .bodies import MARS, MOON, Body
+from .errors import OrbitscoutError
+
+TRUTH_CLASSES = (
+    "lander",
+    "parachute",
+    "backshell",
+    "heat_shield",
+    "descent_stage",
+    "new_crater",
+    "unknown",
+)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing on the ground that appears between the before and the after look.
+
+    ``kind`` picks the renderer (``rover``, ``lander``, ``crash``, ``parachute``, ``backshell``,
+    ``heat_shield``, ``descent_stage``, ``new_crater``, ``dust_devil_track``, ``dust_patch``,
+    ``debris``); ``cls`` is its truth class. ``size_m`` is the object's own size (the rover's
+    length, the parachute's diameter), ``extent_m`` the size of everything it changed around it
+    (blast zone, impact scar, ejecta, debris fan)."""
+
+    kind: str
+    cls: str
+    label: str
+    east_m: float
+    north_m: float
+    size_m: float
+    extent_m: float
+    params: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Terrain:
+    """Statistical description of the ground; ``simulate`` draws it from ``seed``."""
+
+    seed: int
+    mean_albedo: float  # normal albedo of the average ground in the camera's band
+    albedo_contrast: float  # RMS relative albedo variation
+    albedo_slope: float  # power-law exponent of the albedo spectrum (larger = smoother)
+    rms_slope_deg: float  # RMS slope of the topography at the pixel scale
+    height_slope: float  # power-law exponent of the height spectrum
+    crater_fraction: float  # fraction of the ground covered by craters per size octave
+    rock_density_per_m2: float  # rocks >= 1 m across per square metre
+    shadow_floor: float  # brightness left in a cast shadow (diffuse skylight on Mars)
+    lunar_lambert_l: float  # weight of the Lommel-Seeliger term in the photometric function
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A site: the body, where it is, the ground, the changes, the sun and its sources."""
+
+    name: str
+    body: Body
+    lat: float
+    lon: float
+    terrain: Terrain
+    items: tuple[Item, ...]
+    incidence_deg: float  # solar incidence of the AFTER look
+    sun_azimuth_deg: float  # clockwise from north, of the AFTER look
+    seed: int
+    source: str = ""
+
+    def by_class(self, cls: str) -> list[Item]:
+        return [it for it in self.items if it.cls == cls]
+
+    def lander(self) -> Item | None:
+        found = self.by_class("lander")
+        return found[0] if found else None
+
+    def span_m(self) -> tuple[float, float, float, float]:
+        """(min east, max east, min north, max north) covered by the items' extents."""
+        if not self.items:
+            return (0.0, 0.0, 0.0, 0.0)
+        e = [(it.east_m - it.extent_m / 2, it.east_m + it.extent_m / 2) for it in self.items]
+        n = [(it.north_m - it.extent_m / 2, it.north_m + it.extent_m / 2) for it in self.items]
+        return (
+            min(a for a, _ in e),
+            max(b for _, b in e),
+            min(a for a, _ in n),
+            max(b for _, b in n),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Terrain defaults
+
+
+def mars_terrain(seed: int) -> Terrain:
+    # Mars: mean normal albedo ~0.2 in the red (Jezero's floor ~0.15-0.2; *assumption* within the
+    # range of TES bolometric albedo maps, Christensen et al. 2001); diffuse skylight leaves
+    # ~20-30% of the light in shadows (*assumption*, dusty atmosphere tau ~0.5);
+    # lunar-Lambert weight L ~0.5 (*assumption*, typical of Martian photometric fits).
+    return Terrain(
+        seed=seed,
+        mean_albedo=0.20,
+        albedo_contrast=0.10,
+        albedo_slope=2.6,
+        rms_slope_deg=4.0,
+        height_slope=3.4,
+        crater_fraction=0.03,
+        rock_density_per_m2=0.004,
+        shadow_floor=0.25,
+        lunar_lambert_l=0.5,
+    )
+
+
+def moon_terrain(seed: int) -> Terrain:
+    # Moon: highland normal albedo ~0.12-0.2 (*assumption*); no atmosphere, so shadows are nearly
+    # black (earthshine and scattered light ~2%); Lommel-Seeliger-dominated photometry (L ~1,
+    # McEwen 1991); heavily cratered (near saturation for small craters).
+    return Terrain(
+        seed=seed,
+        mean_albedo=0.14,
+        albedo_contrast=0.06,
+        albedo_slope=2.8,
+        rms_slope_deg=7.0,
+        height_slope=3.2,
+        crater_fraction=0.08,
+        rock_density_per_m2=0.003,
+        shadow_floor=0.02,
+        lunar_lambert_l=1.0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Items: physical sizes and reflectances. Reflectances are normal albedos in the red/PAN band;
+# spacecraft white paint and parachute fabric are *assumptions* (0.5-0.75) chosen so that, as
+# in the HiRISE and CaSSIS releases, hardware shows bright against ~0.2 ground.
+
+
+def _bearing_offset(distance_m: float, bearing_deg: float) -> tuple[float, float]:
+    b = math.radians(bearing_deg)
+    return distance_m * math.sin(b), distance_m * math.cos(b)
+
+
+def _harmonics(rng: np.random.Generator, n: int, amp: float) -> list[list[float]]:
+    """Random radial harmonics [k, amplitude, phase] for irregular outlines."""
+    return [
+        [k, float(amp * rng.uniform(0.3, 1.0) / k**0.8), float(rng.uniform(0, 2 * math.pi))]
+        for k in range(2, n + 2)
+    ]
+
+
+def _waves(
+    rng: np.random.Generator, n: int, wavelength_m: tuple[float, float]
+) -> list[list[float]]:
+    """Random plane waves [kx, ky, phase] for mottled textures (cycles per metre)."""
+    out = []
+    for _ in range(n):
+        lam = rng.uniform(*wavelength_m)
+        th = rng.uniform(0, 2 * math.pi)
+        out.append([math.cos(th) / lam, math.sin(th) / lam, float(rng.uniform(0, 2 * math.pi))])
+    return out
+
+
+def make_item(
+    kind: str,
+    east_m: float,
+    north_m: float,
+    rng: np.random.Generator,
+    body: Body = MARS,
+    label: str | None = None,
+    size_m: float | None = None,
+    toward_lander_deg: float | None = None,
+    **extra,
+) -> Item:
+    """Build one item with physically sized, randomly shaped parameters (from ``rng``).
+
+    ``toward_lander_deg``: the bearing from the item back to the lander (the descent stage's
+    debris V points that way; the backshell's scar and the heat shield's bounce follow their
+    flight direction, which is away from it)."""
+    away = None if toward_lander_deg is None else (toward_lander_deg + 180.0) % 360.0
+    orient = float(rng.uniform(0, 360))
+    p: dict = {"orient_deg": orient}
+    if kind == "rover":
+        # Perseverance / Curiosity: ~3 x 2.7 m, 2.2 m tall (NASA, FACTS.md).
+        size = size_m or 3.0
+        p.update(
+            length_m=size,
+            width_m=size * 0.9,
+            height_m=2.2,
+            refl=0.6,
+            # blast zone of the hovering sky crane: two bright scoured lobes either side of the
+            # rover and a broad darker halo, ~tens of metres (HiRISE ESP_068360_1985 crop in
+            # ../shared/data/real shows the lobes ~20 m across; halo ~50 m is an assumption).
+            halo_radius_m=float(rng.uniform(40, 60)),
+            halo_depth=float(rng.uniform(0.18, 0.28)),
+            lobe_offset_m=float(rng.uniform(8, 12)),
+            lobe_sigma_m=float(rng.uniform(4.5, 6.5)),
+            lobe_gain=float(rng.uniform(0.35, 0.55)),
+            lobe_axis_deg=float(rng.uniform(0, 180)),
+            waves=_waves(rng, 6, (4.0, 15.0)),
+            rays=_harmonics(rng, 10, 0.35),
+        )
+        extent = 2 * p["halo_radius_m"]
+        cls = "lander"
+    elif kind == "lander":
+        # InSight-like: 1.56 m deck + two 2.2 m solar arrays, ~6 m tip to tip (NASA; assumption
+        # on the exact figure); bright, saturating in HiRISE colour (FACTS.md). Blast zone dark.
+        size = size_m or 6.0
+        p.update(
+            length_m=size,
+            width_m=size * 0.35,
+            height_m=1.0,
+            refl=0.65,
+            halo_radius_m=float(rng.uniform(25, 40)),
+            halo_depth=float(rng.uniform(0.2, 0.3)),
+            lobe_offset_m=0.0,
+            lobe_sigma_m=4.0,
+            lobe_gain=0.0,
+            lobe_axis_deg=0.0,
+            waves=_waves(rng, 6, (3.0, 12.0)),
+            rays=_harmonics(rng, 12, 0.4),
+        )
+        extent = 2 * p["halo_radius_m"]
+        cls = "lander"
+    elif kind == "crash":
+        # A lander that crashed (Schiaparelli: dark patch ~15 x 40 m, FACTS.md; Vikram on the
+        # Moon: a crater with bright and dark ejecta rays). Elongated dark scar with rays.
+        size = size_m or (40.0 if body is MARS else 20.0)
+        p.update(
+            length_m=size,
+            width_m=size * float(rng.uniform(0.35, 0.5)),
+            depth=float(rng.uniform(0.35, 0.5)),
+            ray_len_m=size * float(rng.uniform(1.2, 2.2)),
+            rays=_harmonics(rng, 14, 0.6),
+            bright_ejecta=bool(body is MOON),
+            specks=_specks(rng, 5, size * 0.8, (0.6, 1.8)),
+        )
+        if away is not None:
+            p["orient_deg"] = away
+        extent = size * 2.5
+        cls = "lander"
+    elif kind == "parachute":
+        # Perseverance's 21.5 m parachute (FACTS.md), lying crumpled: an irregular, partly
+        # collapsed canopy with its gores, bright; flat on the ground (tiny shadow).
+        size = size_m or 21.5
+        p.update(
+            radius_m=size / 2,
+            squash=float(rng.uniform(0.45, 0.9)),
+            harm=_harmonics(rng, 8, 0.35),
+            refl=0.72,
+            gores=80,  # gore count (assumption; texture only)
+            gore_depth=float(rng.uniform(0.1, 0.25)),
+            height_m=0.4,
+            folds=_waves(rng, 5, (1.5, 6.0)),
+        )
+        extent = size
+        cls = "parachute"
+    elif kind == "backshell":
+        # Backshell 4.5 m (FACTS.md), white, lying on its side (~2 m high), with a small dark
+        # impact scar (~126 km/h impact, Ingenuity flight 26 release, hardware_offsets.md).
+        size = size_m or 4.5
+        p.update(
+            radius_m=size / 2,
+            refl=0.55,
+            height_m=2.0,
+            scar_length_m=size * float(rng.uniform(2.2, 3.2)),
+            scar_width_m=size * float(rng.uniform(1.4, 2.0)),
+            scar_depth=float(rng.uniform(0.2, 0.35)),
+            harm=_harmonics(rng, 5, 0.12),
+        )
+        if away is not None:
+            p["orient_deg"] = away
+        extent = p["scar_length_m"]
+        cls = "backshell"
+    elif kind == "heat_shield":
+        # Heat shield 4.5 m (FACTS.md), bright (HiRISE), inside a darker impact scar and ejecta
+        # ~10-30 m; it may have bounced a few metres downrange.
+        size = size_m or 4.5
+        scar = float(rng.uniform(12, 28)) * size / 4.5
+        p.update(
+            radius_m=size / 2,
+            refl=0.5,
+            height_m=0.8,
+            broken=float(rng.uniform(0.0, 0.35)),  # fraction of the disc missing/hidden
+            scar_length_m=scar,
+            scar_width_m=scar * float(rng.uniform(0.45, 0.75)),
+            scar_depth=float(rng.uniform(0.3, 0.45)),
+            bounce_m=float(rng.uniform(0.0, 0.3)) * scar,
+            rays=_harmonics(rng, 12, 0.5),
+            specks=_specks(rng, 4, scar * 0.5, (0.4, 1.2)),
+        )
+        if away is not None:
+            p["orient_deg"] = away
+        extent = scar
+        cls = "heat_shield"
+    elif kind == "descent_stage":
+        # Sky-crane crash: an elongated dark fan/V of debris tens of metres long whose apex
+        # points back toward the rover (uahirise.org ESP_068294_1985), with bright specks.
+        size = size_m or 50.0
+        p.update(
+            length_m=size,
+            half_angle_deg=float(rng.uniform(18, 30)),
+            depth=float(rng.uniform(0.35, 0.5)),
+            crater_m=float(rng.uniform(5, 9)),
+            waves=_waves(rng, 6, (3.0, 12.0)),
+            specks=_specks(rng, 6, size * 0.45, (0.5, 1.8)),
+        )
+        if away is not None:
+            p["orient_deg"] = away
+        extent = size
+        cls = "descent_stage"
+    elif kind == "debris":
+        # A piece of a crashed craft (Vikram's largest pieces ~2 x 2 NAC px = 1 m, FACTS.md).
+        size = size_m or 1.0
+        p.update(length_m=size, width_m=size * 0.8, height_m=size * 0.5, refl=0.45)
+        extent = size * 3
+        cls = "unknown"
+    elif kind == "new_crater":
+        # New impact craters: 2-43 m on the Moon (Speyerer et al. 2016); on Mars mostly found as
+        # dark spots (Daubar et al. 2013); blast halos many crater diameters wide (assumption:
+        # 5-12 D, Mars), bright+dark reflectance zones on the Moon.
+        size = size_m or float(rng.uniform(3, 12))
+        p.update(
+            radius_m=size / 2,
+            halo_m=size * float(rng.uniform(4, 8)),
+            halo_depth=float(rng.uniform(0.12, 0.25)),
+            bright_halo=bool(body is MOON),
+            rays=_harmonics(rng, 12, 0.5),
+        )
+        extent = 2 * p["halo_m"]
+        cls = "new_crater"
+    elif kind == "dust_devil_track":
+        # Long thin dark curvy line: hundreds of metres to km long, ~10-30 m wide (assumption).
+        length = size_m or float(rng.uniform(400, 1500))
+        width = float(rng.uniform(8, 25))
+        n = max(8, int(length / 25))
+        heading = math.radians(orient)
+        curv = rng.normal(0, 0.06, n).cumsum()
+        pts = [(0.0, 0.0)]
+        step = length / n
+        for i in range(n):
+            h = heading + curv[i]
+            pts.append((pts[-1][0] + step * math.sin(h), pts[-1][1] + step * math.cos(h)))
+        pts_arr = np.asarray(pts)
+        pts_arr -= pts_arr.mean(axis=0)
+        p.update(points=pts_arr.tolist(), width_m=width, depth=float(rng.uniform(0.08, 0.15)))
+        size = length
+        extent = float(np.ptp(pts_arr, axis=0).max()) + width
+        cls = "unknown"
+    elif kind == "dust_patch":
+        # A patch of moved dust: a faint irregular blob, brighter or darker (assumption).
+        size = size_m or float(rng.uniform(60, 200))
+        p.update(
+            radius_m=size / 2,
+            harm=_harmonics(rng, 6, 0.3),
+            delta=float(rng.choice([-1, 1]) * rng.uniform(0.08, 0.14)),
+        )
+        extent = size
+        cls = "unknown"
+    else:
+        raise OrbitscoutError(f"unknown item kind {kind!r}")
+    p.update(extra)
+    return Item(
+        kind=kind,
+        cls=cls,
+        label=label or kind.replace("_", " "),
+        east_m=float(east_m),
+        north_m=float(north_m),
+        size_m=float(size),
+        extent_m=float(extent),
+        params=p,
+    )
+
+
+def _specks(
+    rng: np.random.Generator, n: int, spread_m: float, size_range: tuple[float, float]
+) -> list[list[float]]:
+    """Bright debris pieces [u, v, size, refl] in an item's own frame (u forward, v left)."""
+    out = []
+    for _ in range(n):
+        u = float(rng.uniform(0.1, 1.0) * spread_m)
+        v = float(rng.normal(0, 0.25) * spread_m)
+        out.append([u, v, float(rng.uniform(*size_range)), float(rng.uniform(0.45, 0.65))])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Layouts of known landings
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    body: Body
+    lat: float
+    lon: float
+    description: str
+    # (kind, distance from the site in m, bearing in degrees clockwise from north, label, note)
+    pieces: tuple[tuple[str, float, float, str, str], ...]
+    incidence_deg: float
+    sun_azimuth_deg: float
+    camera: str
+    source: str
+
+
+LAYOUTS: dict[str, Layout] = {
+    "perseverance": Layout(
+        name="perseverance",
+        body=MARS,
+        lat=18.4447,
+        lon=77.4508,  # NASA/JPL (FACTS.md)
+        description="Mars 2020 Perseverance, Jezero crater, seen by CaSSIS on 2021-02-23",
+        pieces=(
+            ("rover", 0.0, 0.0, "Perseverance", "NASA/JPL landing site"),
+            # ESA's CaSSIS release: parachute + backshell ~1.2 km north-west (FACTS.md)
+            ("parachute", 1200.0, 315.0, "parachute", "ESA CaSSIS release: ~1.2 km NW"),
+            # backshell tens of m from its parachute (assumption: 60 m further, downwind)
+            ("backshell", 1200.0, 312.0, "backshell", "assumed ~60 m from the parachute"),
+            # heat shield ~1.45 km north-east (FACTS.md)
+            ("heat_shield", 1450.0, 45.0, "heat shield", "ESA CaSSIS release: ~1.45 km NE"),
+            # descent stage ~650 m (FACTS.md); bearing not published here: *assumed* 250 deg
+            ("descent_stage", 650.0, 250.0, "descent stage", "650 m (ESA); bearing assumed"),
+        ),
+        incidence_deg=45.0,  # assumption: TGO's local time on 2021-02-23 not tabulated here
+        sun_azimuth_deg=250.0,  # assumption (afternoon sun from the west-south-west)
+        camera="cassis",
+        source="FACTS.md (NASA/JPL, ESA CaSSIS release), hardware_offsets.md",
+    ),
+    "curiosity": Layout(
+        name="curiosity",
+        body=MARS,
+        lat=-4.5895,
+        lon=137.4417,  # landing_sites_mars.csv
+        description="MSL Curiosity, Gale crater, seen by HiRISE ~24 h after landing",
+        pieces=(
+            ("rover", 0.0, 0.0, "Curiosity", ""),
+            # heat shield ~1,500 m (NASA "4,900 ft"); bearing *assumed* 225 deg
+            ("heat_shield", 1500.0, 225.0, "heat shield", "1.5 km (NASA); bearing assumed"),
+            # backshell + parachute 615 m (NASA "2,020 ft"); bearing *assumed* 195 deg
+            ("parachute", 615.0, 195.0, "parachute", "615 m (NASA); bearing assumed"),
+            ("backshell", 640.0, 198.0, "backshell", "~30 m from the parachute (assumed)"),
+            # sky crane ~650 m ("2,100 ft") to the north-west (NASA caption, phys.org)
+            ("descent_stage", 650.0, 315.0, "sky crane", "650 m NW (NASA)"),
+        ),
+        incidence_deg=50.0,  # assumption
+        sun_azimuth_deg=270.0,  # MRO ~3 pm local time: sun in the west (assumption)
+        camera="hirise",
+        source="hardware_offsets.md (NASA/JPL via wired.co.uk, aviationweek.com, phys.org)",
+    ),
+    "insight": Layout(
+        name="insight",
+        body=MARS,
+        lat=4.502,
+        lon=135.623,  # Golombek et al. 2020
+        description="InSight, Elysium Planitia, seen by HiRISE in December 2018",
+        pieces=(
+            ("lander", 0.0, 0.0, "InSight", "Golombek et al. 2020"),
+            # "within 1,000 feet" of one another (NASA/JPL); heat shield upper right, backshell
+            # and parachute lower left in the colour release; distances *assumed*
+            ("heat_shield", 220.0, 50.0, "heat shield", "NE, within ~300 m (assumed 220 m)"),
+            ("parachute", 250.0, 225.0, "parachute", "SW, within ~300 m (assumed 250 m)"),
+            ("backshell", 270.0, 222.0, "backshell", "beside the parachute (assumed)"),
+        ),
+        incidence_deg=40.0,
+        sun_azimuth_deg=270.0,
+        camera="hirise",
+        source="hardware_offsets.md (NASA/JPL Dec 2018; Golombek et al. 2020)",
+    ),
+    "schiaparelli": Layout(
+        name="schiaparelli",
+        body=MARS,
+        lat=-2.05,
+        lon=-6.21,  # landing_sites_mars.csv
+        description="ExoMars Schiaparelli crash, Meridiani Planum, seen by CTX 2016-10-20",
+        pieces=(
+            ("crash", 0.0, 0.0, "Schiaparelli", "dark patch ~15 x 40 m (JPL PIA21130)"),
+            # parachute + backshell ~1 km south (HiRISE ~900 m S)
+            ("parachute", 900.0, 180.0, "parachute", "~0.9-1 km S (PIA21130, HiRISE)"),
+            ("backshell", 920.0, 178.0, "backshell", "beside the parachute (assumed)"),
+            # possible heat-shield mark ~1.3 km east-north-east
+            ("heat_shield", 1300.0, 67.5, "heat shield", "~1.3 km ENE (PIA21130)"),
+        ),
+        incidence_deg=50.0,
+        sun_azimuth_deg=260.0,
+        camera="ctx",
+        source="FACTS.md, hardware_offsets.md (JPL PIA21130, ESA)",
+    ),
+    "vikram": Layout(
+        name="vikram",
+        body=MOON,
+        lat=-70.881,
+        lon=22.784,  # LROC (FACTS.md)
+        description="Chandrayaan-2 Vikram crash, lunar south polar highlands, LROC NAC",
+        pieces=(
+            ("crash", 0.0, 0.0, "Vikram impact", "LROC: 70.8810 S, 22.7840 E"),
+            # debris pieces scattered hundreds of metres (largest ~2 x 2 NAC px, FACTS.md);
+            # distances and bearings *assumed*
+            ("debris", 180.0, 300.0, "debris", "assumed"),
+            ("debris", 320.0, 310.0, "debris", "assumed"),
+            ("debris", 450.0, 295.0, "debris", "assumed"),
+        ),
+        incidence_deg=70.0,  # high sun incidence at 71 S (assumption)
+        sun_azimuth_deg=0.0,  # sun low in the north, near the south pole (assumption)
+        camera="nac",
+        source="FACTS.md (LROC), lunar_hardware.csv",
+    ),
+}
+LAYOUT_NAMES = (*LAYOUTS, "random")
+
+
+def make_scene(
+    layout: str = "perseverance",
+    seed: int = 0,
+    site: tuple[float, float] | None = None,
+    extent_m: float | None = None,
+    natural_changes: int | None = None,
+    body: Body | None = None,
+) -> Scene:
+    """Build the scene of a known layout (``perseverance``, ``curiosity``, ``insight``,
+    ``schiaparelli``, ``vikram``) or of ``random`` hardware.
+
+    ``site`` (lat, lon) moves the layout elsewhere; ``extent_m`` (the ground the frame covers)
+    bounds the random layout; ``natural_changes`` adds that many new craters, dust-devil tracks
+    and dust patches (default: none for known landings, 1-3 for ``random``)."""
+    rng = np.random.default_rng(seed)
+    key = layout.strip().lower()
+    if key == "random":
+        return _random_scene(rng, seed, site, extent_m, natural_changes, body or MARS)
+    if key not in LAYOUTS:
+        raise OrbitscoutError(f"unknown layout {layout!r}; known: {', '.join(LAYOUT_NAMES)}")
+    lay = LAYOUTS[key]
+    bdy = lay.body if body is None else body
+    lat, lon = (lay.lat, lay.lon) if site is None else site
+    items = []
+    for kind, dist, bearing, label, _note in lay.pieces:
+        e, n = _bearing_offset(dist, bearing)
+        back = (bearing + 180.0) % 360.0 if dist > 0 else None
+        items.append(make_item(kind, e, n, rng, bdy, label=label, toward_lander_deg=back))
+    items.extend(_natural(rng, bdy, natural_changes or 0, extent_m or 3000.0))
+    terrain = mars_terrain(seed) if bdy is MARS else moon_terrain(seed)
+    return Scene(
+        name=lay.name,
+        body=bdy,
+        lat=float(lat),
+        lon=float(lon),
+        terrain=terrain,
+        items=tuple(items),
+        incidence_deg=lay.incidence_deg,
+        sun_azimuth_deg=lay.sun_azimuth_deg,
+        seed=seed,
+        source=lay.source,
+    )
+
+
+def _random_scene(
+    rng: np.random.Generator,
+    seed: int,
+    site: tuple[float, float] | None,
+    extent_m: float | None,
+    natural_changes: int | None,
+    body: Body,
+) -> Scene:
+    """Hardware at random plausible distances and bearings, scaled to fit ``extent_m``."""
+    extent = extent_m or 3000.0
+    reach = 0.36 * extent  # keep everything inside the frame around the lander
+    if site is None:
+        site = (float(rng.uniform(-40, 40)), float(rng.uniform(-180, 180)))
+    lat, lon = site
+    items = []
+    if body is MOON:
+        items.append(make_item("crash", 0, 0, rng, body, label="impact"))
+        for _ in range(int(rng.integers(2, 5))):
+            e, n = _bearing_offset(rng.uniform(0.2, 0.9) * reach, rng.uniform(0, 360))
+            items.append(make_item("debris", e, n, rng, body))
+    else:
+        items.append(make_item("rover", 0, 0, rng, body, label="rover"))
+        # distances relative to the real spreads (~0.6-1.5 km) scaled down to the frame
+        plans = [
+            ("parachute", rng.uniform(0.5, 1.0)),
+            ("heat_shield", rng.uniform(0.6, 1.0)),
+            ("descent_stage", rng.uniform(0.35, 0.7)),
+        ]
+        bearings = rng.permutation(np.linspace(0, 360, 3, endpoint=False) + rng.uniform(0, 120))
+        for (kind, frac), bearing in zip(plans, bearings, strict=True):
+            dist = float(frac * reach)
+            e, n = _bearing_offset(dist, float(bearing))
+            back = (float(bearing) + 180.0) % 360.0
+            items.append(make_item(kind, e, n, rng, body, toward_lander_deg=back))
+            if kind == "parachute":
+                sep = float(rng.uniform(30, 70))
+                de, dn = _bearing_offset(sep, float(rng.uniform(0, 360)))
+                items.append(
+                    make_item("backshell", e + de, n + dn, rng, body, toward_lander_deg=back)
+                )
+    n_nat = int(rng.integers(1, 4)) if natural_changes is None else natural_changes
+    items.extend(_natural(rng, body, n_nat, extent, avoid=items))
+    terrain = mars_terrain(seed) if body is MARS else moon_terrain(seed)
+    return Scene(
+        name="random",
+        body=body,
+        lat=float(lat),
+        lon=float(lon),
+        terrain=terrain,
+        items=tuple(items),
+        incidence_deg=float(rng.uniform(35, 60) if body is MARS else rng.uniform(50, 70)),
+        sun_azimuth_deg=float(rng.uniform(0, 360)),
+        seed=seed,
+        source="random layout (orbitscout.scene)",
+    )
+
+
+def _natural(
+    rng: np.random.Generator, body: Body, n: int, extent: float, avoid: list[Item] | None = None
+) -> list[Item]:
+    """``n`` natural changes placed inside the frame, away from hardware."""
+    out: list[Item] = []
+    kinds = ["new_crater"] if body is MOON else ["new_crater", "dust_devil_track", "dust_patch"]
+    placed = list(avoid or [])
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        for _ in range(50):
+            e, n_ = rng.uniform(-0.38, 0.38, 2) * extent
+            it = make_item(kind, e, n_, rng, body)
+            if kind == "dust_devil_track" and it.extent_m > 0.6 * extent:
+                it = make_item(kind, e, n_, rng, body, size_m=0.5 * extent)
+            ok = all(
+                math.hypot(it.east_m - o.east_m, it.north_m - o.north_m)
+                > (it.extent_m + o.extent_m) / 2 + 20
+                for o in placed
+            )
+            if ok:
+                break
+        placed.append(it)
+        out.append(it)
+    return out
+
+
+def shifted(scene: Scene, **changes) -> Scene:
+    """A copy of ``scene`` with fields replaced (e.g. a different sun)."""
+    return replace(scene, **changes)
