@@ -36,7 +36,6 @@ def _root(
     """orbitscout: observe → image → find → report."""
 
 
-
 @app.command()
 def edl(
     mission: str = typer.Argument(..., help="perseverance/mars2020, curiosity/msl, insight, ..."),
