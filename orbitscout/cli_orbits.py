@@ -1,0 +1,158 @@
+"""The ``time``, ``plan`` and ``relay`` commands (registered on the app in ``cli.py``).
+
+Only typer is imported here at module level; the library is imported inside each command so
+``orbitscout --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def _echo_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2))
+
+
+def _print_table(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for key, header in columns:
+        table.add_column(header, justify="right", no_wrap=key.endswith("utc"))
+    for row in rows:
+        cells = []
+        for key, _ in columns:
+            v = row.get(key)
+            if v is None:
+                cells.append("—")
+            elif isinstance(v, float):
+                cells.append(f"{v:.2f}")
+            else:
+                cells.append(
+                    str(v).replace("T", " ").rstrip("Z") if key.endswith("utc") else str(v)
+                )
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def time_command(
+    utc: str = typer.Argument(None, help="UTC time (ISO 8601); default now."),
+    lon: float = typer.Option(0.0, "--lon", help="East longitude (deg) for local times."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Mars time (Mars24): MSD, MTC, LMST, LTST, Ls, equation of time, subsolar point, Mars
+    year."""
+    from . import marstime
+
+    summary = marstime.time_summary(marstime.parse_utc(utc), lon)
+    if as_json:
+        _echo_json(summary)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    fh = marstime.format_hours
+    table = Table(title=f"Mars time at {summary['utc']}", show_header=False)
+    table.add_column(justify="left")
+    table.add_column(justify="right")
+    for label, value in (
+        ("Mars sol date (MSD)", f"{summary['msd']:.5f}"),
+        ("Coordinated Mars time (MTC)", f"{fh(summary['mtc_h'])}  ({summary['mtc_h']:.5f} h)"),
+        (f"LMST at {lon:g}° E", f"{fh(summary['lmst_h'])}  ({summary['lmst_h']:.5f} h)"),
+        (f"LTST at {lon:g}° E", f"{fh(summary['ltst_h'])}  ({summary['ltst_h']:.5f} h)"),
+        ("Solar longitude Ls", f"{summary['ls_deg']:.4f}°"),
+        ("Equation of time", f"{summary['eot_deg']:.4f}°"),
+        ("Subsolar longitude (E)", f"{summary['subsolar_lon_deg']:.4f}°"),
+        ("Subsolar latitude", f"{summary['subsolar_lat_deg']:.4f}°"),
+        ("Mars year", str(summary["mars_year"])),
+    ):
+        table.add_row(label, value)
+    Console().print(table)
+
+
+def plan_command(
+    site: str = typer.Option(..., "--site", help="LAT,LON (planetocentric, east-positive)."),
+    orbiter: str = typer.Option(
+        ..., "--orbiter", help="tgo, mro, odyssey, maven, mex, lro, or a JSON elements file."
+    ),
+    start: str = typer.Option(None, "--start", help="UTC start (ISO 8601); default now."),
+    days: float = typer.Option(1.0, "--days", help="Span in days."),
+    max_off_nadir: float = typer.Option(
+        None, "--max-off-nadir", help="Roll reach (deg); default per orbiter."
+    ),
+    max_incidence: float = typer.Option(
+        None, "--max-incidence", help="Largest solar incidence (deg); default 80."
+    ),
+    camera: str = typer.Option(None, "--camera", help="Camera for the GSD (e.g. ctx on MRO)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """Imaging windows: when the orbiter can see SITE in daylight, with geometry and GSD."""
+    from .plan import DEFAULT_MAX_INCIDENCE_DEG, imaging_windows
+
+    inc = DEFAULT_MAX_INCIDENCE_DEG if max_incidence is None else max_incidence
+    rows = imaging_windows(site, orbiter, start, days, max_off_nadir, inc, camera=camera)
+    if as_json:
+        _echo_json(rows)
+        return
+    cam = rows[0]["camera"] if rows else camera
+    _print_table(
+        f"{len(rows)} imaging windows ({orbiter}, camera {cam}) over {site}",
+        [
+            ("utc", "best UTC"),
+            ("duration_s", "dur s"),
+            ("off_nadir_deg", "off-nadir°"),
+            ("incidence_deg", "incid.°"),
+            ("emission_deg", "emiss.°"),
+            ("ltst_h", "LTST h"),
+            ("slant_range_km", "range km"),
+            ("gsd_m", "GSD m"),
+        ],
+        rows,
+    )
+
+
+def relay_command(
+    site: str = typer.Option(..., "--site", help="LAT,LON (planetocentric, east-positive)."),
+    orbiter: str = typer.Option(
+        ..., "--orbiter", help="tgo, mro, odyssey, maven, mex, or a JSON elements file."
+    ),
+    start: str = typer.Option(None, "--start", help="UTC start (ISO 8601); default now."),
+    days: float = typer.Option(1.0, "--days", help="Span in days."),
+    min_elevation: float = typer.Option(
+        10.0, "--min-elevation", help="Elevation mask (deg); 10 is a common default."
+    ),
+    rate_kbps: float = typer.Option(
+        None, "--rate-kbps", help="Link rate (kbit/s); default 256 (Odyssey UHF)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+) -> None:
+    """Relay passes: when the orbiter is above the elevation mask seen from SITE."""
+    from .plan import relay_passes
+
+    rows = relay_passes(site, orbiter, start, days, min_elevation, rate_kbps)
+    if as_json:
+        _echo_json(rows)
+        return
+    total = sum(r["data_volume_mbit"] for r in rows)
+    _print_table(
+        f"{len(rows)} relay passes ({orbiter}) over {site}, {total:.0f} Mbit in all",
+        [
+            ("rise_utc", "rise UTC"),
+            ("set_utc", "set UTC"),
+            ("max_elevation_deg", "max elev°"),
+            ("duration_s", "dur s"),
+            ("min_range_km", "min range km"),
+            ("data_volume_mbit", "Mbit"),
+        ],
+        rows,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``time``, ``plan`` and ``relay`` to the orbitscout app."""
+    app.command("time")(time_command)
+    app.command("plan")(plan_command)
+    app.command("relay")(relay_command)
