@@ -31,9 +31,7 @@ def _print_table(title: str, columns: list[tuple[str, str]], rows: list[dict]) -
             elif isinstance(v, float):
                 cells.append(f"{v:.2f}")
             else:
-                cells.append(
-                    str(v).replace("T", " ").rstrip("Z") if key.endswith("utc") else str(v)
-                )
+                cells.append(str(v)[:19].replace("T", " ") if key.endswith("utc") else str(v))
         table.add_row(*cells)
     Console().print(table)
 
@@ -102,13 +100,13 @@ def plan_command(
         f"{len(rows)} imaging windows ({orbiter}, camera {cam}) over {site}",
         [
             ("utc", "best UTC"),
-            ("duration_s", "dur s"),
-            ("off_nadir_deg", "off-nadir°"),
-            ("incidence_deg", "incid.°"),
-            ("emission_deg", "emiss.°"),
+            ("duration_s", "s"),
+            ("off_nadir_deg", "nadir°"),
+            ("incidence_deg", "inc°"),
+            ("emission_deg", "emi°"),
             ("ltst_h", "LTST h"),
-            ("slant_range_km", "range km"),
-            ("gsd_m", "GSD m"),
+            ("slant_range_km", "km"),
+            ("gsd_m", "m/px"),
         ],
         rows,
     )
