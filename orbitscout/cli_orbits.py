@@ -101,7 +101,7 @@ def plan_command(
         [
             ("utc", "best UTC"),
             ("duration_s", "s"),
-            ("off_nadir_deg", "nadir°"),
+            ("off_nadir_deg", "off°"),
             ("incidence_deg", "inc°"),
             ("emission_deg", "emi°"),
             ("ltst_h", "LTST h"),
