@@ -82,6 +82,12 @@ def edl(
     console.print(table)
 
 
+# `time`, `plan` and `relay` (Mars time, imaging windows, relay passes) live in cli_orbits.py.
+from .cli_orbits import register as _register_orbit_commands  # noqa: E402
+
+_register_orbit_commands(app)
+
+
 def main() -> None:
     """Entry point: run the app, turning OrbitscoutError into one error line and exit code 2."""
     try:
