@@ -67,6 +67,32 @@ def test_terminal_velocity_matches_formula():
     assert v_imp > vt  # lagging from above, never below
 
 
+def test_rk4_matches_solve_ivp_with_drag_and_wind():
+    from scipy.integrate import solve_ivp
+
+    beta, wind, g = 20.0, np.array([5.0, -3.0, 0.0]), edl.gravity(MARS)
+    z0, ground = 6000.0, -2500.0
+    v0 = np.array(
+        [150.0 * math.cos(math.radians(-40.0)), 0.0, 150.0 * math.sin(math.radians(-40.0))]
+    )
+
+    def rhs(_t, s):
+        rel = s[3:] - wind
+        rho = float(edl.mars_atmosphere(s[2])[2])
+        a = -0.5 * rho * np.linalg.norm(rel) * rel / beta - np.array([0.0, 0.0, g])
+        return np.concatenate([s[3:], a])
+
+    hit = lambda _t, s: s[2] - ground  # noqa: E731
+    hit.terminal, hit.direction = True, -1
+    ref = solve_ivp(rhs, (0, 1000), [0, 0, z0, *v0], events=hit, rtol=1e-10, atol=1e-8)
+    t_ref, s_ref = ref.t_events[0][0], ref.y_events[0][0]
+    r = edl.fall(MARS, z0, 150.0, -40.0, 90.0, beta=beta, wind_m_s=wind, ground_m=ground, dt=0.1)
+    assert float(r["t_s"][0]) == pytest.approx(t_ref, abs=1e-3)
+    # heading 90 deg: the initial horizontal velocity points east
+    assert float(r["east_m"][0]) == pytest.approx(s_ref[0], abs=0.05)
+    assert float(r["north_m"][0]) == pytest.approx(s_ref[1], abs=0.05)
+
+
 def test_more_wind_moves_a_piece_downwind():
     beta = 3.1  # backshell + parachute
     east = []
