@@ -116,9 +116,9 @@ def mars_terrain(seed: int) -> Terrain:
         mean_albedo=0.20,
         albedo_contrast=0.10,
         albedo_slope=2.6,
-        rms_slope_deg=4.0,
+        rms_slope_deg=3.0,
         height_slope=3.4,
-        crater_fraction=0.03,
+        crater_fraction=0.012,
         rock_density_per_m2=0.004,
         shadow_floor=0.25,
         lunar_lambert_l=0.5,
@@ -292,12 +292,12 @@ def make_item(
         scar = float(rng.uniform(12, 28)) * size / 4.5
         p.update(
             radius_m=size / 2,
-            refl=0.5,
+            refl=0.55,
             height_m=0.8,
             broken=float(rng.uniform(0.0, 0.35)),  # fraction of the disc missing/hidden
             scar_length_m=scar,
             scar_width_m=scar * float(rng.uniform(0.45, 0.75)),
-            scar_depth=float(rng.uniform(0.3, 0.45)),
+            scar_depth=float(rng.uniform(0.35, 0.5)),
             bounce_m=float(rng.uniform(0.0, 0.3)) * scar,
             rays=_harmonics(rng, 12, 0.5),
             specks=_specks(rng, 4, scar * 0.5, (0.4, 1.2)),
@@ -316,6 +316,7 @@ def make_item(
             depth=float(rng.uniform(0.35, 0.5)),
             crater_m=float(rng.uniform(5, 9)),
             waves=_waves(rng, 6, (3.0, 12.0)),
+            rays=_harmonics(rng, 6, 0.6),
             specks=_specks(rng, 6, size * 0.45, (0.5, 1.8)),
         )
         if away is not None:

@@ -1,0 +1,920 @@
+"""Render a scene as an orbital camera sees it: a BEFORE image (the ground, no hardware, no new
+changes) and an AFTER image of the same ground under a different sun and gain, misregistered by
+a realistic shift; written as map-projected GeoTIFFs with a ``truth.json``.
+
+How an image is made (all numpy/scipy, vectorised):
+
+1. Ground fields on the camera's pixel grid. Albedo and topography are power-law random fields
+   drawn once in the Fourier domain on a periodic domain a little larger than the frame; the
+   BEFORE grid, shifted by a sub-pixel amount, is the same field evaluated through a phase ramp
+   (exact, no interpolation). Craters (a size-frequency distribution) add analytic slopes,
+   rendered in batches; rocks are splatted with their shadows (bilinear, flux-conserving).
+2. Shading: a lunar-Lambert photometric function of the local incidence from the slopes, with a
+   floor of diffuse skylight (Mars) or almost none (Moon).
+3. Changes (AFTER only): each item is rendered only in its own neighbourhood, supersampled
+   finely enough to resolve its smallest part and averaged back to pixels, so a sub-pixel rover
+   keeps its flux. Items change the albedo (blast zones, scars, debris fans, halos, tracks),
+   lay opaque bright objects on the ground (rover, parachute, backshell, heat shield, specks)
+   and cast their shadows.
+4. The point-spread function (diffraction + detector diffusion + jitter, ``Camera.psf_kernel``),
+   photon and read noise, gain and quantisation to the product's integer type.
+
+Conventions: pixel (x, y) = (column, row), integer at the pixel centre; the AFTER grid is the
+reference; a ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + dx, y + dy).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .cameras import Camera, get_camera
+from .errors import OrbitscoutError
+from .scene import Item, Scene, make_scene
+
+F32 = np.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# Grids
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A square pixel grid on the ground. Pixel (x, y) has its centre at
+    east = e0 + (x + ox) * gsd, north = n0 - (y + oy) * gsd (metres from the site)."""
+
+    n: int
+    gsd: float
+    e0: float
+    n0: float
+    ox: float = 0.0
+    oy: float = 0.0
+
+    def to_pixel(self, east, north):
+        return (np.asarray(east) - self.e0) / self.gsd - self.ox, (
+            self.n0 - np.asarray(north)
+        ) / self.gsd - self.oy
+
+    def to_ground(self, x, y):
+        return self.e0 + (np.asarray(x) + self.ox) * self.gsd, self.n0 - (
+            np.asarray(y) + self.oy
+        ) * self.gsd
+
+
+@dataclass(frozen=True)
+class Illumination:
+    incidence_deg: float
+    azimuth_deg: float  # direction of the sun, clockwise from north
+
+    @property
+    def sun_en(self) -> tuple[float, float]:
+        """Horizontal unit vector (east, north) toward the sun."""
+        a = math.radians(self.azimuth_deg)
+        return math.sin(a), math.cos(a)
+
+    @property
+    def sun_vec(self) -> np.ndarray:
+        i = math.radians(self.incidence_deg)
+        se, sn = self.sun_en
+        return np.array([math.sin(i) * se, math.sin(i) * sn, math.cos(i)])
+
+
+def photometric(cos_i, lunar_lambert_l: float):
+    """Lunar-Lambert function at nadir view (cos e = 1): L * 2 cos i / (cos i + 1)
+    + (1 - L) cos i (McEwen 1991); 0 where the sun is below the local horizon."""
+    c = np.maximum(cos_i, 0.0)
+    return lunar_lambert_l * 2.0 * c / (c + 1.0) + (1.0 - lunar_lambert_l) * c
+
+
+# ---------------------------------------------------------------------------------------------
+# Terrain
+
+
+class TerrainModel:
+    """Albedo and slope fields of one scene's ground, evaluable on any shifted copy of a grid."""
+
+    def __init__(self, scene: Scene, grid: Grid, pad: int):
+        import scipy.fft as sfft
+
+        self.scene, self.grid, self.pad = scene, grid, pad
+        t = scene.terrain
+        m = grid.n + 2 * pad
+        m = sfft.next_fast_len(m, real=True)
+        self.m = m
+        rng = np.random.default_rng([t.seed, 11])
+        ky = np.fft.fftfreq(m).astype(F32)[:, None]
+        kx = np.fft.rfftfreq(m).astype(F32)[None, :]
+        k = np.sqrt(kx * kx + ky * ky)
+        k[0, 0] = 1.0
+        self.kx, self.ky = kx, ky
+
+        def white():
+            w = rng.standard_normal((m, m // 2 + 1), dtype=F32) + 1j * rng.standard_normal(
+                (m, m // 2 + 1), dtype=F32
+            )
+            w[0, 0] = 0
+            return w.astype(np.complex64)
+
+        # albedo: relative variation, power law with a gentle roll-off at the pixel scale
+        a_spec = white() * (k ** (-t.albedo_slope / 2)).astype(F32)
+        a0 = sfft.irfft2(a_spec, s=(m, m), workers=-1)
+        self.a_spec = a_spec * F32(t.albedo_contrast / max(float(a0.std()), 1e-12))
+        # heights (in pixel units of gsd metres); slopes normalised to rms_slope at pixel scale
+        h_spec = white() * (k ** (-t.height_slope / 2)).astype(F32)
+        gx = sfft.irfft2(h_spec * (2j * np.pi * kx), s=(m, m), workers=-1)
+        gy = sfft.irfft2(h_spec * (2j * np.pi * ky), s=(m, m), workers=-1)
+        rms = float(np.sqrt((gx * gx + gy * gy).mean()))
+        self.h_spec = h_spec * F32(math.tan(math.radians(t.rms_slope_deg)) / max(rms, 1e-12))
+        # a broad albedo trend (dusty lows, dark dunes fields) across the frame
+        self.craters = _crater_population(scene, grid, pad, m)
+        self.rocks = _rock_population(scene, grid, pad, m)
+
+    def fields(self, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(albedo, d height / d east, d height / d north) on ``grid`` (a copy of the
+        reference grid shifted by grid.ox, grid.oy pixels)."""
+        import scipy.fft as sfft
+
+        t = self.scene.terrain
+        n, pad, m = self.grid.n, self.pad, self.m
+        # field value at reference-grid pixel (x + ox, y + oy) = periodic coordinate + pad
+        sx, sy = grid.ox, grid.oy
+        ramp = np.exp(2j * np.pi * (self.kx * F32(sx) + self.ky * F32(sy))).astype(np.complex64)
+        sl = (slice(pad, pad + n), slice(pad, pad + n))
+        a = sfft.irfft2(self.a_spec * ramp, s=(m, m), workers=-1)[sl]
+        hs = self.h_spec * ramp
+        gx = sfft.irfft2(hs * (2j * np.pi * self.kx).astype(np.complex64), s=(m, m), workers=-1)[sl]
+        gy = sfft.irfft2(hs * (2j * np.pi * self.ky).astype(np.complex64), s=(m, m), workers=-1)[sl]
+        albedo = F32(t.mean_albedo) * (1.0 + a)
+        np.maximum(albedo, F32(0.2 * t.mean_albedo), out=albedo)
+        gx = np.ascontiguousarray(gx, dtype=F32)
+        gy = np.ascontiguousarray(gy, dtype=F32)
+        _add_craters(self.craters, grid, gx, gy, albedo)
+        # image rows grow southward: d/dnorth = -d/drow
+        return albedo, gx, -gy
+
+
+def _crater_population(scene: Scene, grid: Grid, pad: int, m: int) -> np.ndarray:
+    """Craters [east, north, radius_m, depth_over_d] over the frame and its margin."""
+    t = scene.terrain
+    rng = np.random.default_rng([t.seed, 12])
+    g = grid.gsd
+    side = (grid.n + 2 * pad) * g
+    area = side * side
+    e_lo, n_hi = grid.e0 - pad * g, grid.n0 + pad * g
+    rows = []
+    d = 4.0 * g  # smallest crater: 4 px across
+    d_max = max(d * 1.5, grid.n * g / 6.0)
+    while d < d_max:
+        # areal fraction per octave falls slowly with size (big craters are rarer and older)
+        frac = t.crater_fraction * (d / (4.0 * g)) ** -0.35 * (g / 5.0) ** 0.25
+        count = rng.poisson(frac * area / (math.pi / 4 * (1.41 * d) ** 2))
+        count = min(count, 200_000)
+        dd = d * 2 ** rng.uniform(0, 1, count)
+        e = e_lo + rng.uniform(0, side, count)
+        nn = n_hi - rng.uniform(0, side, count)
+        # d/D: fresh ~0.2 (Pike 1977), most degraded; larger craters older and shallower
+        dep = 0.2 * rng.beta(1.3, 2.5, count) * (1.0 if d < 200 else 0.6) + 0.02
+        rows.append(np.column_stack([e, nn, dd / 2, dep]))
+        d *= 2
+    if not rows:
+        return np.zeros((0, 4))
+    return np.concatenate(rows)
+
+
+def _add_craters(
+    craters: np.ndarray, grid: Grid, gx: np.ndarray, gy: np.ndarray, albedo: np.ndarray
+) -> None:
+    """Add crater slopes (per metre; gx along columns, gy along rows) on ``grid``, batched by
+    size so each batch is one vectorised computation and one bincount."""
+    if len(craters) == 0:
+        return
+    n = grid.n
+    g = grid.gsd
+    cx, cy = grid.to_pixel(craters[:, 0], craters[:, 1])
+    r_px = craters[:, 2] / g
+    half = np.ceil(2.0 * r_px).astype(int) + 1
+    keep = (cx + half >= 0) & (cx - half < n) & (cy + half >= 0) & (cy - half < n)
+    idx_all, sx_all, sy_all, da_all = [], [], [], []
+    for hb in np.unique(half[keep]):
+        sel = keep & (half == hb)
+        idx = np.nonzero(sel)[0]
+        size = (2 * hb + 1) ** 2
+        chunk = max(1, 2_000_000 // size)
+        offs = np.arange(-hb, hb + 1)
+        for s0 in range(0, len(idx), chunk):
+            ii = idx[s0 : s0 + chunk]
+            x0 = np.floor(cx[ii]).astype(int)
+            y0 = np.floor(cy[ii]).astype(int)
+            px = x0[:, None, None] + offs[None, None, :]
+            py = y0[:, None, None] + offs[None, :, None]
+            dx = (px - cx[ii, None, None]).astype(F32)
+            dy = (py - cy[ii, None, None]).astype(F32)
+            rr = np.sqrt(dx * dx + dy * dy) + F32(1e-6)
+            radius = r_px[ii, None, None].astype(F32)
+            rho = rr / radius
+            depth = (craters[ii, 3] * 2.0)[:, None, None].astype(F32) * radius  # px units
+            rim = F32(0.04 * 2.0) * radius * (craters[ii, 3] / 0.2)[:, None, None].astype(F32)
+            # height: depth*(rho^2 - 1) + rim inside, rim * rho^-3 outside (Pike-like bowl)
+            dh = np.where(rho < 1.0, 2.0 * depth * rho, -3.0 * rim * rho**-4) / radius
+            dh = np.where(rho < 2.0, dh, 0.0).astype(F32)  # slope per pixel = per gsd metres
+            ok = (px >= 0) & (px < n) & (py >= 0) & (py < n) & (rho < 2.0)
+            flat = np.broadcast_to(py * n + px, dh.shape)[ok]
+            idx_all.append(flat)
+            sx_all.append((dh * dx / rr)[ok])
+            sy_all.append((dh * dy / rr)[ok])
+            # crater floors collect a little dust/fines (slightly brighter: assumption)
+            da_all.append(np.where(rho < 0.7, F32(0.03), F32(0.0))[ok])
+    if not idx_all:
+        return
+    flat = np.concatenate(idx_all)
+    gx += np.bincount(flat, np.concatenate(sx_all), minlength=n * n).reshape(n, n).astype(F32)
+    gy += np.bincount(flat, np.concatenate(sy_all), minlength=n * n).reshape(n, n).astype(F32)
+    albedo *= 1.0 + np.bincount(flat, np.concatenate(da_all), minlength=n * n).reshape(n, n).astype(
+        F32
+    )
+
+
+def _rock_population(scene: Scene, grid: Grid, pad: int, m: int) -> np.ndarray:
+    """Rocks [east, north, diameter] larger than ~0.7 px, when the camera can see any."""
+    t = scene.terrain
+    g = grid.gsd
+    d_min = max(0.7 * g, 0.25)
+    if d_min > 2.0:
+        return np.zeros((0, 3))
+    rng = np.random.default_rng([t.seed, 13])
+    side = (grid.n + 2 * pad) * g
+    # cumulative N(>D) = rho1 * D^-2.5 per m^2 (power-law rock abundance; Golombek & Rapp 1997
+    # give exponential laws -- this simpler form is an assumption)
+    count = min(rng.poisson(t.rock_density_per_m2 * d_min**-2.5 * side * side), 400_000)
+    u = rng.uniform(0, 1, count)
+    dia = d_min * (1 - u) ** (-1 / 2.5)
+    dia = np.minimum(dia, 3.0)  # boulders larger than 3 m are left out
+    e = grid.e0 - pad * g + rng.uniform(0, side, count)
+    nn = grid.n0 + pad * g - rng.uniform(0, side, count)
+    return np.column_stack([e, nn, dia])
+
+
+def _splat(img: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+    """Add weights ``w`` at sub-pixel positions (x, y) bilinearly (flux-conserving)."""
+    n_r, n_c = img.shape
+    x0 = np.floor(x).astype(int)
+    y0 = np.floor(y).astype(int)
+    fx = x - x0
+    fy = y - y0
+    flat = img.reshape(-1)
+    for ddx, ddy, ww in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
+        xx, yy = x0 + ddx, y0 + ddy
+        ok = (xx >= 0) & (xx < n_c) & (yy >= 0) & (yy < n_r)
+        flat += np.bincount(yy[ok] * n_c + xx[ok], (w * ww)[ok], minlength=img.size).astype(
+            img.dtype
+        )
+
+
+def _splat_box(
+    img: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    h: np.ndarray,
+    total: np.ndarray,
+    disc: bool = False,
+) -> None:
+    """Spread ``total`` uniformly over w x h pixel boxes (or the ellipses inside them, with
+    ``disc``) centred at (x, y): each is cut into ceil(w) x ceil(h) pieces splatted bilinearly
+    (flux-conserving)."""
+    mw = np.maximum(np.ceil(w).astype(int), 1)
+    mh = np.maximum(np.ceil(h).astype(int), 1)
+    small = (mw == 1) & (mh == 1)
+    if small.any():
+        _splat(img, x[small], y[small], total[small])
+    for a, b in set(zip(mw[~small].tolist(), mh[~small].tolist(), strict=True)):
+        sel = (mw == a) & (mh == b)
+        fx = ((np.arange(a) + 0.5) / a - 0.5)[None, :, None]
+        fy = ((np.arange(b) + 0.5) / b - 0.5)[None, None, :]
+        xx = x[sel, None, None] + fx * w[sel, None, None] + 0 * fy
+        yy = y[sel, None, None] + fy * h[sel, None, None] + 0 * fx
+        inside = np.ones((1, a, b))
+        if disc and a * b > 2:
+            inside = ((2 * fx) ** 2 + (2 * fy) ** 2 <= 1.0 + 1.0 / max(a, b)).astype(float)
+        ww = (total[sel] / inside.sum())[:, None, None] * inside
+        ww = np.broadcast_to(ww, xx.shape)
+        _splat(img, xx.reshape(-1), yy.reshape(-1), ww.reshape(-1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Items: evaluated on supersampled ground coordinates (metres from the item, east/north)
+
+
+def _rot(item: Item, e, n, deg: float | None = None):
+    """Item frame: u along the item's orientation (a bearing), v to its left."""
+    a = math.radians(item.params.get("orient_deg", 0.0) if deg is None else deg)
+    fu = (math.sin(a), math.cos(a))  # unit vector of the bearing in (east, north)
+    u = e * fu[0] + n * fu[1]
+    v = -e * fu[1] + n * fu[0]
+    return u, v
+
+
+def _waves_tex(e, n, waves) -> np.ndarray:
+    if not waves:
+        return np.zeros_like(e)
+    out = np.zeros_like(e)
+    for kx, ky, ph in waves:
+        out += np.cos(F32(2 * np.pi) * (F32(kx) * e + F32(ky) * n) + F32(ph))
+    return out * F32(math.sqrt(2.0 / len(waves)))
+
+
+def _harm(theta, harm) -> np.ndarray:
+    out = np.zeros_like(theta)
+    for k, a, ph in harm:
+        out += F32(a) * np.cos(F32(k) * theta + F32(ph))
+    return out
+
+
+def _specks_alpha(u, v, specks):
+    alpha = np.zeros_like(u)
+    refl = np.zeros_like(u)
+    for su, sv, size, r in specks:
+        inside = (np.abs(u - F32(su)) <= size / 2) & (np.abs(v - F32(sv)) <= size * 0.4)
+        alpha = np.where(inside, F32(1), alpha)
+        refl = np.where(inside, F32(r), refl)
+    return alpha, refl
+
+
+def item_fields(item: Item, e: np.ndarray, n: np.ndarray, sun_en: tuple[float, float]):
+    """(albedo factor, object coverage, object reflectance) of ``item`` at ground offsets
+    (``e``, ``n``) metres from it. ``factor`` multiplies the ground's albedo; where coverage is
+    1 the object hides the ground."""
+    p = item.params
+    k = item.kind
+    one = np.ones_like(e)
+    zero = np.zeros_like(e)
+    factor, alpha, refl = one, zero, zero
+    u, v = _rot(item, e, n)
+    r = np.sqrt(e * e + n * n)
+    if k in ("rover", "lander"):
+        theta = np.arctan2(n, e)
+        tex = _waves_tex(e, n, p["waves"])
+        hr = p["halo_radius_m"] / 2
+        halo = np.exp(-0.5 * (r / hr) ** 2) * (1 + 0.6 * _harm(theta, p["rays"]))
+        factor = 1 - F32(p["halo_depth"]) * np.clip(halo, 0, 1.5) * (1 + 0.25 * tex)
+        if p["lobe_gain"] > 0:
+            lu, lv = _rot(item, e, n, p["lobe_axis_deg"])
+            s2 = 2 * p["lobe_sigma_m"] ** 2
+            off = p["lobe_offset_m"]
+            lobes = np.exp(-((lu - off) ** 2 + (lv * 1.3) ** 2) / s2) + np.exp(
+                -((lu + off) ** 2 + (lv * 1.3) ** 2) / s2
+            )
+            factor = factor + F32(p["lobe_gain"]) * lobes * (1 + 0.3 * tex)
+        if k == "rover":
+            alpha = ((np.abs(u) <= p["length_m"] / 2) & (np.abs(v) <= p["width_m"] / 2)).astype(F32)
+            deck = np.abs(v) <= p["width_m"] * 0.3
+            refl = np.where(deck, F32(p["refl"]), F32(p["refl"] * 0.8)) * alpha
+        else:
+            arm = 1.1
+            c = p["length_m"] / 2 - arm
+            disc = (u * u + v * v) <= 0.78**2
+            arms = ((u - c) ** 2 + v * v <= arm**2) | ((u + c) ** 2 + v * v <= arm**2)
+            alpha = (disc | arms).astype(F32)
+            refl = alpha * F32(p["refl"])
+    elif k == "crash":
+        theta = np.arctan2(v, u)
+        ell = (u / (p["length_m"] / 2)) ** 2 + (v / (p["width_m"] / 2)) ** 2
+        core = np.exp(-1.5 * ell)
+        rays = np.clip(_harm(theta, p["rays"]), 0, None) * np.exp(-r / p["ray_len_m"])
+        rays = rays * (r > p["width_m"] / 3)
+        if p["bright_ejecta"]:
+            factor = 1 - F32(p["depth"]) * core + F32(0.8) * rays
+        else:
+            factor = 1 - F32(p["depth"]) * core - F32(0.5 * p["depth"]) * rays
+        alpha, refl = _specks_alpha(u, v, p["specks"])
+        refl = refl * alpha
+    elif k == "parachute":
+        rad = p["radius_m"]
+        uu, vv = u / rad, v / (rad * p["squash"])
+        rn = np.sqrt(uu * uu + vv * vv)
+        theta = np.arctan2(vv, uu)
+        edge = 1 + _harm(theta, p["harm"])
+        alpha = (rn <= edge).astype(F32)
+        gore = 1 - F32(p["gore_depth"]) * (0.5 + 0.5 * np.cos(F32(p["gores"]) * theta))
+        ring = 1 - 0.2 * ((rn > 0.45 * edge) & (rn < 0.6 * edge))
+        fold = 1 + 0.12 * _waves_tex(u, v, p["folds"])
+        refl = alpha * F32(p["refl"]) * gore * ring * fold
+    elif k in ("backshell", "heat_shield"):
+        rad = p["radius_m"]
+        theta = np.arctan2(v, u)
+        su, sv = _rot(item, F32(sun_en[0]), F32(sun_en[1]))
+        if k == "backshell":
+            edge = rad * (1 + _harm(theta, p["harm"]))
+            alpha = (r <= edge).astype(F32)
+            lit = (u * su + v * sv) > 0  # a cone on its side: the half facing the sun is bright
+            refl = alpha * np.where(lit, F32(p["refl"] * 1.15), F32(p["refl"] * 0.75))
+            scar_c = -0.3 * p["scar_length_m"]
+            rays = 0
+        else:
+            alpha = ((r <= rad) & (u <= rad * (1 - 2 * p["broken"]))).astype(F32)
+            refl = alpha * F32(p["refl"])
+            scar_c = -p["bounce_m"]
+            rays = p["rays"]
+        su_, sv_ = u - F32(scar_c), v
+        ell = (su_ / (p["scar_length_m"] / 2)) ** 2 + (sv_ / (p["scar_width_m"] / 2)) ** 2
+        scar = np.exp(-2.0 * ell**1.5)
+        if rays:
+            th2 = np.arctan2(sv_, su_)
+            scar = scar * (1 + 0.5 * _harm(th2, rays))
+        factor = 1 - F32(p["scar_depth"]) * np.clip(scar, 0, 1.3)
+        if "specks" in p:
+            sa, sr = _specks_alpha(su_, sv_, p["specks"])
+            sa = sa * (1 - alpha)
+            refl = refl + sa * sr
+            alpha = alpha + sa
+    elif k == "descent_stage":
+        length = p["length_m"]
+        au = u + 0.25 * length  # apex behind the impact point, toward the rover
+        dist = np.sqrt(au * au + v * v)
+        phi = np.abs(np.arctan2(v, au))
+        ha = math.radians(p["half_angle_deg"])
+        inside = 1 / (1 + np.exp((phi - ha) / (0.12 * ha)))
+        arms = np.exp(-0.5 * ((phi - 0.8 * ha) / (0.25 * ha)) ** 2)  # the V's darker arms
+        along = (
+            np.exp(-dist / (0.55 * length))
+            / (1 + np.exp((dist - length * (1 + 0.2 * np.sin(5 * phi))) / (0.08 * length)))
+            * np.clip(au / (0.08 * length), 0, 1)
+        )
+        tex = _waves_tex(u, v, p["waves"])
+        streaks = 1 + 0.6 * _harm(phi * 6, p.get("rays", [[3, 0.5, 0.0], [7, 0.3, 1.0]]))
+        fan = (0.45 * np.sqrt(inside) + 0.75 * arms * inside) * along * (1 + 0.35 * tex)
+        fan = fan * np.clip(streaks, 0.2, 2.0)
+        crater = np.exp(-0.5 * (r / (p["crater_m"] / 2)) ** 2)
+        factor = 1 - F32(p["depth"]) * np.clip(fan + 1.1 * crater, 0, 1.6)
+        alpha, refl = _specks_alpha(u, v, p["specks"])
+        refl = refl * alpha
+    elif k == "debris":
+        alpha = ((np.abs(u) <= p["length_m"] / 2) & (np.abs(v) <= p["width_m"] / 2)).astype(F32)
+        refl = alpha * F32(p["refl"])
+        factor = 1 - 0.15 * np.exp(-0.5 * (r / p["length_m"]) ** 2)
+    elif k == "new_crater":
+        rad = p["radius_m"]
+        theta = np.arctan2(n, e)
+        inside = r <= rad
+        # bowl: the wall nearer the sun is in shadow, the far wall faces the sun
+        toward = (e * sun_en[0] + n * sun_en[1]) / rad
+        bowl = np.clip(0.75 - 0.6 * toward, 0.08, 1.4)
+        halo_r = p["halo_m"] / 2
+        rays = 1 + 0.6 * _harm(theta, p["rays"])
+        if p["bright_halo"]:
+            prox = np.exp(-0.5 * ((r - 1.6 * rad) / (0.8 * rad)) ** 2)
+            dist_ = np.exp(-0.5 * (r / halo_r) ** 2) * np.clip(rays - 1, 0, None)
+            ring = 1 + 0.6 * prox + 0.4 * dist_
+        else:
+            ring = 1 - F32(p["halo_depth"]) * np.exp(-0.5 * (r / halo_r) ** 2) * np.clip(rays, 0, 2)
+            ring = ring - 0.15 * np.exp(-0.5 * ((r - 1.3 * rad) / (0.5 * rad)) ** 2)
+        factor = np.where(inside, bowl, ring).astype(F32)
+    elif k == "dust_devil_track":
+        pts = np.asarray(p["points"], dtype=F32)
+        d2 = np.full(e.shape, np.inf, dtype=F32)
+        for (ax, ay), (bx, by) in zip(pts[:-1], pts[1:], strict=True):
+            vx, vy = bx - ax, by - ay
+            ll = vx * vx + vy * vy
+            t = np.clip(((e - ax) * vx + (n - ay) * vy) / ll, 0, 1)
+            qx, qy = e - (ax + t * vx), n - (ay + t * vy)
+            np.minimum(d2, qx * qx + qy * qy, out=d2)
+        w = p["width_m"]
+        factor = 1 - F32(p["depth"]) * np.exp(-0.5 * d2 / (0.4 * w) ** 2)
+    elif k == "dust_patch":
+        theta = np.arctan2(n, e)
+        edge = p["radius_m"] * (1 + _harm(theta, p["harm"]))
+        s = 1 / (1 + np.exp((r - edge) / (0.12 * p["radius_m"])))
+        factor = 1 + F32(p["delta"]) * s
+    else:
+        raise OrbitscoutError(f"cannot render item kind {k!r}")
+    return (
+        np.asarray(factor, dtype=F32),
+        np.asarray(alpha, dtype=F32),
+        np.asarray(refl, dtype=F32),
+    )
+
+
+def item_min_feature_m(item: Item) -> float:
+    """Size of the smallest part of an item that must be resolved when supersampling."""
+    p = item.params
+    sizes = [item.size_m]
+    for key in ("width_m", "length_m", "radius_m"):
+        if key in p:
+            sizes.append(p[key])
+    for sp in p.get("specks", []):
+        sizes.append(sp[2] * 0.8)
+    return max(0.2, min(sizes))
+
+
+def item_height_m(item: Item) -> float:
+    return float(item.params.get("height_m", 0.0))
+
+
+def supersampling(item: Item, gsd: float, cap: int = 24) -> int:
+    """Sub-samples per pixel so the item's smallest part spans at least ~4 of them."""
+    return int(min(cap, max(2, math.ceil(4.0 * gsd / item_min_feature_m(item)))))
+
+
+def render_item_patch(
+    item: Item,
+    grid: Grid,
+    sun_en: tuple[float, float],
+    shadow_len_m: float,
+    s: int | None = None,
+):
+    """Render one item on ``grid`` at ``s`` sub-samples per pixel, averaged back to pixels.
+
+    Returns (y0, x0, factor, alpha, refl_alpha, shadow) patches, or None when the item misses
+    the grid. ``alpha`` is the pixel-averaged coverage (flux-conserving: its sum times gsd^2 is
+    the object's area); ``refl_alpha`` the pixel-averaged coverage x reflectance; ``shadow``
+    the fraction of the pixel in the object's cast shadow (not under the object)."""
+    g = grid.gsd
+    s = s or supersampling(item, g)
+    reach = item.extent_m / 2 + shadow_len_m + 2 * item_min_feature_m(item)
+    if item.kind == "dust_devil_track":
+        pts = np.asarray(item.params["points"])
+        reach = float(np.abs(pts).max()) + item.params["width_m"] * 2
+    for sp in item.params.get("specks", []):
+        reach = max(reach, math.hypot(sp[0], sp[1]) + sp[2] + item.params.get("bounce_m", 0.0))
+    cx, cy = grid.to_pixel(item.east_m, item.north_m)
+    rp = reach / g + 2
+    x0, x1 = int(math.floor(cx - rp)), int(math.ceil(cx + rp)) + 1
+    y0, y1 = int(math.floor(cy - rp)), int(math.ceil(cy + rp)) + 1
+    x0c, y0c = max(x0, 0), max(y0, 0)
+    x1c, y1c = min(x1, grid.n), min(y1, grid.n)
+    if x0c >= x1c or y0c >= y1c:
+        return None
+    w, h = x1c - x0c, y1c - y0c
+    # keep the supersampled patch to a bounded size
+    while s > 1 and w * h * s * s > 6_000_000:
+        s -= 1
+    sub = (np.arange(s, dtype=np.float64) + 0.5) / s - 0.5
+    xs = (np.arange(x0c, x1c)[:, None] + sub[None, :]).reshape(-1)
+    ys = (np.arange(y0c, y1c)[:, None] + sub[None, :]).reshape(-1)
+    ge, _ = grid.to_ground(xs, 0.0)
+    _, gn = grid.to_ground(0.0, ys)
+    e = (ge - item.east_m).astype(F32)[None, :]
+    nn = (gn - item.north_m).astype(F32)[:, None]
+    e, nn = np.broadcast_arrays(e, nn)
+    e = np.ascontiguousarray(e)
+    nn = np.ascontiguousarray(nn)
+    factor, alpha, refl = item_fields(item, e, nn, sun_en)
+    shadow = np.zeros_like(alpha)
+    if shadow_len_m > 0 and item_height_m(item) > 0:
+        # a point is shadowed if the object lies between it and the sun
+        for f in (0.25, 0.5, 0.75, 1.0):
+            de, dn = F32(sun_en[0] * shadow_len_m * f), F32(sun_en[1] * shadow_len_m * f)
+            _, a2, _ = item_fields(item, e + de, nn + dn, sun_en)
+            np.maximum(shadow, a2, out=shadow)
+        shadow *= 1 - alpha
+
+    def pool(a):
+        return a.reshape(h, s, w, s).mean(axis=(1, 3))
+
+    return y0c, x0c, pool(factor), pool(alpha), pool(refl), pool(shadow)
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole image
+
+
+@dataclass
+class Rendered:
+    image: np.ndarray  # digitised product (uint16 / uint8)
+    radiance: np.ndarray  # noiseless blurred radiance (float32), for tests
+    timings: dict = field(default_factory=dict)
+
+
+def render_image(
+    scene: Scene,
+    camera: Camera,
+    grid: Grid,
+    terrain: TerrainModel,
+    illum: Illumination,
+    with_changes: bool,
+    rng: np.random.Generator,
+    exposure: float = 1.0,
+    gain_scale: float = 1.0,
+    noise: bool = True,
+) -> Rendered:
+    t0 = time.perf_counter()
+    t = scene.terrain
+    albedo, ge, gn = terrain.fields(grid)
+    t1 = time.perf_counter()
+    sv = illum.sun_vec
+    # local incidence from the surface normal (-ge, -gn, 1)/|.|
+    cos_i = (sv[2] - ge * F32(sv[0]) - gn * F32(sv[1])) / np.sqrt(1 + ge * ge + gn * gn)
+    phot0 = float(photometric(math.cos(math.radians(illum.incidence_deg)), t.lunar_lambert_l))
+    floor = F32(t.shadow_floor * phot0)
+    shade = np.maximum(photometric(cos_i, t.lunar_lambert_l), floor).astype(F32)
+    tan_i = math.tan(math.radians(min(illum.incidence_deg, 85.0)))
+    obj_alpha = np.zeros_like(albedo)
+    obj_refl = np.zeros_like(albedo)
+    shadow = np.zeros_like(albedo)
+    if len(terrain.rocks):
+        rk = terrain.rocks
+        rx, ry = grid.to_pixel(rk[:, 0], rk[:, 1])
+        d_px = rk[:, 2] / grid.gsd
+        area = np.pi / 4 * d_px**2
+        _splat_box(obj_alpha, rx, ry, d_px, d_px, area, disc=True)
+        # rocks a little brighter than the soil on their lit faces (assumption)
+        _splat_box(obj_refl, rx, ry, d_px, d_px, area * t.mean_albedo * 1.15, disc=True)
+        sl = 0.5 * d_px * tan_i  # rock height ~ half its width; shadow length in px
+        se, sn = illum.sun_en
+        off = d_px / 2 + sl / 2
+        # shadow: a d x sl box behind the rock, away from the sun (axis-aligned approximation)
+        w_sh = np.abs(se) * sl + np.abs(sn) * d_px
+        h_sh = np.abs(sn) * sl + np.abs(se) * d_px
+        _splat_box(shadow, rx - se * off, ry + sn * off, w_sh, h_sh, d_px * sl)
+        np.clip(obj_alpha, 0, 1, out=obj_alpha)
+        np.clip(shadow, 0, 1, out=shadow)
+    if with_changes:
+        for item in scene.items:
+            res = render_item_patch(item, grid, illum.sun_en, item_height_m(item) * tan_i)
+            if res is None:
+                continue
+            y0, x0, fac, al, rf, sh = res
+            hh, ww = fac.shape
+            win = (slice(y0, y0 + hh), slice(x0, x0 + ww))
+            albedo[win] *= fac
+            # objects over the ground (and over earlier objects)
+            obj_refl[win] = obj_refl[win] * (1 - al) + rf
+            obj_alpha[win] = obj_alpha[win] * (1 - al) + al
+            shadow[win] = np.maximum(shadow[win], sh)
+    t2 = time.perf_counter()
+    ground = albedo * shade * (1 - shadow * (1 - F32(t.shadow_floor)))
+    radiance = ground * (1 - obj_alpha) + obj_refl * F32(phot0)
+    radiance = psf_blur(radiance, camera)
+    t3 = time.perf_counter()
+    ref = t.mean_albedo * phot0
+    signal = radiance * F32(camera.typical_signal_e() * exposure / ref)
+    if camera.framelet_rows:
+        # push-frame framelets: small gain steps between framelets (assumption: 0.3% rms)
+        rows = np.arange(grid.n) + int(rng.integers(0, camera.framelet_rows))
+        steps = 1 + 0.003 * rng.standard_normal(grid.n // camera.framelet_rows + 2)
+        signal *= steps[rows // camera.framelet_rows].astype(F32)[:, None]
+    if noise:
+        image = camera.noise(signal, rng, gain_scale)
+    else:
+        image = np.clip(
+            np.rint(signal / F32(camera.gain_e_per_dn * gain_scale)),
+            0,
+            2**camera.product_bits - 1,
+        ).astype(camera.product_dtype)
+    t4 = time.perf_counter()
+    return Rendered(
+        image=image,
+        radiance=radiance,
+        timings={"terrain": t1 - t0, "items": t2 - t1, "psf": t3 - t2, "noise": t4 - t3},
+    )
+
+
+def psf_blur(img: np.ndarray, camera: Camera) -> np.ndarray:
+    """Convolve a pixel-integrated radiance image with the camera's PSF (reflect edges)."""
+    from scipy import ndimage
+
+    kernel = camera.psf_kernel(sampling=1).astype(F32)
+    if kernel.shape[0] <= 7:
+        return ndimage.convolve(img, kernel, mode="reflect")
+    from scipy.signal import fftconvolve
+
+    r = kernel.shape[0] // 2
+    padded = np.pad(img, r, mode="reflect")
+    return fftconvolve(padded, kernel, mode="valid").astype(F32)
+
+
+# ---------------------------------------------------------------------------------------------
+# A before/after pair with truth
+
+
+@dataclass
+class Pair:
+    before: np.ndarray
+    after: np.ndarray
+    truth: dict
+    transform: object  # affine.Affine of the AFTER grid (also written into before.tif)
+    crs: object  # pyproj CRS
+    grid: Grid
+    before_radiance: np.ndarray
+    after_radiance: np.ndarray
+    timings: dict
+
+
+def _frame_centre(scene: Scene, extent: float, rng: np.random.Generator) -> tuple[float, float]:
+    e_lo, e_hi, n_lo, n_hi = scene.span_m()
+    if e_hi - e_lo < 0.9 * extent and n_hi - n_lo < 0.9 * extent:
+        ce, cn = (e_lo + e_hi) / 2, (n_lo + n_hi) / 2
+        slack_e = (0.9 * extent - (e_hi - e_lo)) / 2
+        slack_n = (0.9 * extent - (n_hi - n_lo)) / 2
+        ce += rng.uniform(-1, 1) * min(slack_e, 0.1 * extent)
+        cn += rng.uniform(-1, 1) * min(slack_n, 0.1 * extent)
+        return float(ce), float(cn)
+    return float(rng.uniform(-0.1, 0.1) * extent), float(rng.uniform(-0.1, 0.1) * extent)
+
+
+def simulate_pair(
+    camera: Camera | str = "cassis",
+    layout: str = "perseverance",
+    site: tuple[float, float] | None = None,
+    seed: int = 0,
+    size: int = 2048,
+    altitude_m: float | None = None,
+    off_nadir_deg: float = 0.0,
+    scene: Scene | None = None,
+    shift_px: tuple[float, float] | None = None,
+    noise: bool = True,
+) -> Pair:
+    """Render BEFORE and AFTER images of a scene with a camera, plus the truth.
+
+    ``size``: pixels on a side; ``altitude_m``: the spacecraft's altitude (the camera's nominal
+    one by default); ``shift_px``: the true misregistration (dx, dy) (random by default: several
+    to tens of pixels with a sub-pixel part)."""
+    timings: dict = {}
+    t0 = time.perf_counter()
+    cam = get_camera(camera) if isinstance(camera, str) else camera
+    if size < 16 or size > 16384:
+        raise OrbitscoutError(f"image size must be 16 to 16384 pixels, got {size}")
+    alt = cam.nominal_altitude_m if altitude_m is None else altitude_m
+    gsd = cam.gsd(cam.slant_range_m(alt, off_nadir_deg), off_nadir_deg)
+    extent = size * gsd
+    if scene is None:
+        scene = make_scene(layout, seed=seed, site=site, extent_m=extent, body=cam.body)
+    if scene.body is not cam.body:
+        raise OrbitscoutError(
+            f"camera {cam.name} looks at {cam.body.name}, the layout is on {scene.body.name}"
+        )
+    rng = np.random.default_rng([seed, 7])
+    ce, cn = _frame_centre(scene, extent, rng)
+    e0 = ce + (0.5 - size / 2) * gsd
+    n0 = cn - (0.5 - size / 2) * gsd
+    after_grid = Grid(size, gsd, e0, n0)
+    if shift_px is None:
+        mag = rng.uniform(5, min(30, max(6, size / 8)), 2)
+        sign = rng.choice([-1, 1], 2)
+        dx, dy = (float(v) for v in sign * mag)
+    else:
+        dx, dy = (float(v) for v in shift_px)
+    before_grid = Grid(size, gsd, e0, n0, ox=dx, oy=dy)
+    pad = int(math.ceil(max(abs(dx), abs(dy)))) + 32
+    terrain = TerrainModel(scene, after_grid, pad)
+    timings["terrain_model"] = time.perf_counter() - t0
+
+    after_ill = Illumination(scene.incidence_deg, scene.sun_azimuth_deg)
+    before_ill = Illumination(
+        float(np.clip(scene.incidence_deg + rng.uniform(-12, 12), 20, 80)),
+        float((scene.sun_azimuth_deg + rng.uniform(-25, 25)) % 360),
+    )
+    exp_b, exp_a = rng.uniform(0.8, 1.2, 2)
+    gain_b, gain_a = rng.uniform(0.9, 1.1, 2)
+    before = render_image(
+        scene, cam, before_grid, terrain, before_ill, False, rng, exp_b, gain_b, noise
+    )
+    after = render_image(
+        scene, cam, after_grid, terrain, after_ill, True, rng, exp_a, gain_a, noise
+    )
+    timings["before"] = before.timings
+    timings["after"] = after.timings
+
+    crs, transform, site_xy = _georeference(scene, after_grid)
+    truth = _truth(scene, cam, after_grid, crs, site_xy, transform, seed, (dx, dy))
+    truth["illumination"] = {
+        "before": {
+            "incidence_deg": before_ill.incidence_deg,
+            "azimuth_deg": before_ill.azimuth_deg,
+        },
+        "after": {"incidence_deg": after_ill.incidence_deg, "azimuth_deg": after_ill.azimuth_deg},
+    }
+    truth["altitude_m"] = alt
+    truth["off_nadir_deg"] = off_nadir_deg
+    timings["total"] = time.perf_counter() - t0
+    return Pair(
+        before=before.image,
+        after=after.image,
+        truth=truth,
+        transform=transform,
+        crs=crs,
+        grid=after_grid,
+        before_radiance=before.radiance,
+        after_radiance=after.radiance,
+        timings=timings,
+    )
+
+
+def _georeference(scene: Scene, grid: Grid):
+    from affine import Affine
+    from pyproj import Transformer
+
+    from .bodies import local_map_crs
+
+    crs = local_map_crs(scene.body, scene.lat, scene.lon)
+    fwd = Transformer.from_crs(scene.body.crs, crs, always_xy=True)
+    xs, ys = fwd.transform(scene.lon, scene.lat)
+    g = grid.gsd
+    left = xs + grid.e0 - 0.5 * g
+    top = ys + grid.n0 + 0.5 * g
+    return crs, Affine(g, 0.0, left, 0.0, -g, top), (xs, ys)
+
+
+def _truth(scene, cam, grid, crs, site_xy, transform, seed, shift) -> dict:
+    from pyproj import Transformer
+
+    inv = Transformer.from_crs(crs, scene.body.crs, always_xy=True)
+    items, outside = [], []
+    for i, it in enumerate(scene.items):
+        x, y = grid.to_pixel(it.east_m, it.north_m)
+        lon, lat = inv.transform(site_xy[0] + it.east_m, site_xy[1] + it.north_m)
+        rec = {
+            "id": i,
+            "class": it.cls,
+            "kind": it.kind,
+            "label": it.label,
+            "x": round(float(x), 3),
+            "y": round(float(y), 3),
+            "lon": float(lon),
+            "lat": float(lat),
+            "size_m": round(it.size_m, 3),
+            "extent_m": round(it.extent_m, 3),
+            "east_m": round(it.east_m, 2),
+            "north_m": round(it.north_m, 2),
+        }
+        inside = -0.5 <= x < grid.n - 0.5 and -0.5 <= y < grid.n - 0.5
+        (items if inside else outside).append(rec)
+    return {
+        "camera": cam.name,
+        "body": scene.body.name,
+        "crs": scene.body.iau_code,
+        "gsd_m": grid.gsd,
+        "size_px": grid.n,
+        "layout": scene.name,
+        "site": {"lat": scene.lat, "lon": scene.lon},
+        "seed": seed,
+        "misregistration": {"dx": shift[0], "dy": shift[1]},
+        "transform": list(transform)[:6],
+        "items": items,
+        "outside": outside,
+        "source": scene.source,
+        "conventions": "x = column, y = row, 0-based, integer at the pixel centre, AFTER grid; "
+        "a ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + dx, y + dy)",
+    }
+
+
+def write_pair(pair: Pair, out_dir: str | Path) -> dict[str, Path]:
+    """Write before.tif, after.tif (map-projected GeoTIFFs on the body's sphere, the same
+    geotransform: the BEFORE image's true misregistration is only in truth.json) and
+    truth.json, each complete or absent."""
+    import rasterio
+
+    from .atomic import staged_outputs
+
+    out_dir = Path(out_dir)
+    with staged_outputs(out_dir) as stage:
+        for name, img in (("before.tif", pair.before), ("after.tif", pair.after)):
+            with rasterio.open(
+                stage / name,
+                "w",
+                driver="GTiff",
+                width=img.shape[1],
+                height=img.shape[0],
+                count=1,
+                dtype=img.dtype.name,
+                crs=pair.crs.to_wkt(),
+                transform=pair.transform,
+                compress="deflate",
+                tiled=True,
+            ) as dst:
+                dst.write(img, 1)
+                dst.update_tags(
+                    CAMERA=pair.truth["camera"],
+                    LAYOUT=pair.truth["layout"],
+                    SEED=str(pair.truth["seed"]),
+                    ROLE=name.split(".")[0],
+                    SIMULATED="orbitscout.simulate",
+                )
+        (stage / "truth.json").write_text(json.dumps(pair.truth, indent=2) + "\n")
+    return {k: out_dir / k for k in ("before.tif", "after.tif", "truth.json")}
+
+
+def simulate(
+    out_dir: str | Path,
+    camera: str = "cassis",
+    layout: str = "perseverance",
+    site: tuple[float, float] | None = None,
+    seed: int = 0,
+    size: int = 2048,
+    altitude_m: float | None = None,
+) -> Pair:
+    """Render a pair and write it into ``out_dir``."""
+    pair = simulate_pair(camera, layout, site=site, seed=seed, size=size, altitude_m=altitude_m)
+    write_pair(pair, out_dir)
+    return pair
