@@ -36,6 +36,46 @@ def _root(
     """orbitscout: observe → image → find → report."""
 
 
+def parse_site(text: str | None) -> tuple[float, float] | None:
+    """Parse ``LAT,LON`` (degrees, east-positive longitude)."""
+    if text is None:
+        return None
+    try:
+        lat, lon = (float(v) for v in text.split(","))
+    except ValueError:
+        raise OrbitscoutError(f"--site must be LAT,LON in degrees, got {text!r}") from None
+    if not -90.0 <= lat <= 90.0:
+        raise OrbitscoutError(f"--site latitude {lat} is outside [-90, 90]")
+    return lat, (lon + 180.0) % 360.0 - 180.0
+
+
+@app.command()
+def find(
+    before: str = typer.Argument(..., help="The earlier image (any GDAL-readable product)."),
+    after: str = typer.Argument(..., help="The later image; its pixel grid is the reference."),
+    out: str = typer.Option(..., "--out", help="Output folder."),
+    site: str = typer.Option(None, help="LAT,LON of the lander, if known (a hint)."),
+    body: str = typer.Option(None, help="mars or moon, when the files do not say."),
+    mission: str = typer.Option(None, help="Known mission whose EDL layout to use as a prior."),
+    min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
+    band: int = typer.Option(None, help="Band to use in multi-band images (1-based)."),
+    gsd: float = typer.Option(None, help="Pixel size in metres for images without a CRS."),
+    tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory)."),
+) -> None:
+    """Find where the ground changed between BEFORE and AFTER, and what each change is."""
+    from .pipeline import find as run_find
+
+    result = run_find(before, after, out, body=body, site=parse_site(site), mission=mission,
+                      min_score=min_score, band=band, gsd_m=gsd, tile=tile, progress=True)
+    reg = result.registration
+    console.print(
+        f"registration: dx {reg.dx:+.2f} px, dy {reg.dy:+.2f} px, rotation "
+        f"{reg.rotation_deg:+.3f}°, residual {reg.residual_px:.2f} px"
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items() if v) or "nothing"
+    console.print(f"{len(result.detections)} detections ({counts}) → {result.out_dir}")
+
+
 @app.command()
 def edl(
     mission: str = typer.Argument(..., help="perseverance/mars2020, curiosity/msl, insight, ..."),
@@ -73,9 +113,9 @@ def edl(
                 pub += f" @ {p.published_bearing_deg:.0f}°"
         table.add_row(
             p.cls,
-            f"{p.distance_mean_m:.0f} ± {p.distance_sd_m:.0f}",
+            f"{p.distance_m:.0f} ± {p.distance_sd_m:.0f}",
             f"{p.distance_p2_5_m:.0f}–{p.distance_p97_5_m:.0f}",
-            f"{p.distance_m:.0f} m @ {p.bearing_deg:.0f}°",
+            f"{p.offset_distance_m:.0f} m @ {p.bearing_deg:.0f}°",
             f"{p.semi_major_m:.0f} × {p.semi_minor_m:.0f} @ {p.orientation_deg:.0f}°",
             pub,
         )

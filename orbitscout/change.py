@@ -1,0 +1,613 @@
+"""Photometric normalisation, change significance and candidate spots.
+
+The AFTER image is compared with the registered BEFORE image after a local linear photometric
+fit (gain and offset per block, smooth between blocks). The residual is tested against the
+local noise at several spatial scales: single pixels and small spots at full resolution, large
+faint changes (blast zones, crash fans) on a coarse level reduced by ``COARSE``. Candidates are
+connected regions over a low threshold that hold at least one pixel over a high threshold.
+
+Everything is computed tile by tile with a halo, on a block grid anchored at the image origin,
+so a tiled run gives the same candidates as a whole-image run: regions that cross tile borders
+are stitched and their moments (which add) combined.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from rasterio.windows import Window
+from scipy import ndimage as ndi
+
+BLOCK = 256  # full-resolution pixels per side of a photometry / noise block
+COARSE = 8  # reduction factor of the coarse level (BLOCK is a multiple of it)
+SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (full-res px) of the fine matched filters
+COARSE_SCALES = (1.0, 2.0, 4.0)  # Gaussian sigmas (coarse px) for large changes
+COARSE_MIN_AREA = 4  # coarse pixels a coarse-level region needs to count
+COARSE_T_LOW = 4.0  # stricter than T_LOW: coarse residuals hold correlated warp leakage
+T_HIGH = 5.5  # significance (sigma) a candidate must reach somewhere
+T_LOW = 3.0  # significance that joins pixels to a candidate
+HALO = 12  # > 4 x the largest fine sigma, plus the erosion of the valid mask
+EDGE = 2  # pixels ignored along no-data edges (interpolation artefacts)
+MERGE_GAP = 2  # pixels between two regions that are parts of one object
+LINE_GAP = 8  # pixels between collinear fragments of one thin track
+
+
+# --------------------------------------------------------------------------- photometry
+
+
+@dataclass
+class Photometry:
+    """Gain and offset fields that map BEFORE's brightness onto AFTER's, on a block grid."""
+
+    gain: np.ndarray
+    offset: np.ndarray
+    block: int = BLOCK
+
+    def fields(self, window: Window, factor: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Gain and offset at the pixels of ``window`` (at 1/``factor`` resolution), bilinear
+        between block centres."""
+        rows = self._weights(window.row_off, int(window.height), factor, self.gain.shape[0])
+        cols = self._weights(window.col_off, int(window.width), factor, self.gain.shape[1])
+        gain = rows @ self.gain @ cols.T
+        offset = rows @ self.offset @ cols.T
+        return gain.astype(np.float32), offset.astype(np.float32)
+
+    def _weights(self, start: int, length: int, factor: int, n: int) -> np.ndarray:
+        count = max(1, length // factor) if factor > 1 else length
+        centres = start - 0.5 + factor / 2 + factor * np.arange(count)
+        pos = np.clip((centres + 0.5) / self.block - 0.5, 0, n - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = pos - lo
+        weights = np.zeros((count, n))
+        np.add.at(weights, (np.arange(count), lo), 1 - frac)
+        np.add.at(weights, (np.arange(count), hi), frac)
+        return weights
+
+
+def _robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Fit y = gain * x + offset, iteratively dropping points beyond 3 robust sigmas."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    keep = np.ones(x.size, bool)
+    gain, offset = 1.0, float(np.median(y - x))
+    for _ in range(4):
+        if keep.sum() < 16 or np.ptp(x[keep]) == 0:
+            gain = 1.0 if keep.sum() < 16 else gain
+            offset = float(np.median(y[keep] - gain * x[keep])) if keep.any() else offset
+            break
+        gain, offset = np.polyfit(x[keep], y[keep], 1)
+        resid = y - (gain * x + offset)
+        mad = np.median(np.abs(resid[keep] - np.median(resid[keep])))
+        keep = np.abs(resid) <= 3.0 * 1.4826 * mad + 1e-12
+    return float(gain), float(offset)
+
+
+def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> Photometry:
+    """Fit the block gain/offset fields on coarse, registered images reduced by ``factor``."""
+    per_block = max(1, BLOCK // factor)
+    ny = max(1, math.ceil(after_small.shape[0] / per_block))
+    nx = max(1, math.ceil(after_small.shape[1] / per_block))
+    gain = np.full((ny, nx), np.nan)
+    offset = np.full((ny, nx), np.nan)
+    for j in range(ny):
+        for i in range(nx):
+            a = after_small[j * per_block:(j + 1) * per_block, i * per_block:(i + 1) * per_block]
+            b = before_small[j * per_block:(j + 1) * per_block, i * per_block:(i + 1) * per_block]
+            ok = np.isfinite(a) & np.isfinite(b)
+            if ok.sum() >= max(16, ok.size // 4):
+                gain[j, i], offset[j, i] = _robust_line(b[ok], a[ok])
+    if np.isnan(gain).all():
+        ok = np.isfinite(after_small) & np.isfinite(before_small)
+        g, o = _robust_line(before_small[ok], after_small[ok])
+        gain[:], offset[:] = g, o
+    gain, offset = _smooth_fill(gain), _smooth_fill(offset)
+    return Photometry(gain, offset)
+
+
+def _smooth_fill(grid: np.ndarray) -> np.ndarray:
+    """Median over 3x3 blocks (blocks taken over by change are outvoted), NaN filled by nearest."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        smooth = ndi.generic_filter(grid, np.nanmedian, size=3, mode="nearest")
+    missing = np.isnan(smooth)
+    if missing.any():
+        idx = ndi.distance_transform_edt(missing, return_distances=False, return_indices=True)
+        smooth = smooth[tuple(idx)]
+    return smooth
+
+
+# --------------------------------------------------------------------------- significance
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    if values.size < 64:
+        return math.inf
+    med = np.median(values)
+    dev = np.abs(values - med)
+    sigma = 1.4826 * float(np.median(dev))
+    if sigma == 0.0:
+        sigma = 1.2533 * float(dev.mean())
+    return sigma if sigma > 0 else math.inf
+
+
+def _smoothed(resid: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised Gaussian convolution of the residual over valid pixels."""
+    if sigma == 0.0:
+        return resid
+    ksize = 2 * math.ceil(4 * sigma) + 1
+    num = cv2.GaussianBlur(resid, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(valid.astype(np.float32), (ksize, ksize), sigma,
+                           borderType=cv2.BORDER_REFLECT)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0.5, num / den, 0.0).astype(np.float32)
+
+
+def significance(
+    resid: np.ndarray,
+    valid: np.ndarray,
+    scales: tuple[float, ...],
+    block: int,
+    origin: tuple[int, int] = (0, 0),
+    core: tuple[slice, slice] | None = None,
+) -> np.ndarray:
+    """Signed significance: at each pixel the scale whose filtered residual stands out most
+    against its block's robust noise. Noise blocks are anchored at ``origin`` (the array
+    position of the image origin modulo ``block``); only ``core`` is returned."""
+    core = core or (slice(0, resid.shape[0]), slice(0, resid.shape[1]))
+    best = None
+    resid = np.where(valid, resid, 0.0).astype(np.float32)
+    for sigma in scales:
+        filtered = _smoothed(resid, valid, sigma)[core]
+        ok = valid[core]
+        noise = _block_noise(filtered, ok, block, origin)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sig = np.where(ok, filtered / noise, 0.0).astype(np.float32)
+        best = sig if best is None else np.where(np.abs(sig) > np.abs(best), sig, best)
+    return best
+
+
+def _block_noise(values: np.ndarray, ok: np.ndarray, block: int, origin: tuple[int, int]):
+    """Per-pixel noise, constant over blocks anchored so that a block edge falls at ``origin``."""
+    noise = np.empty(values.shape, np.float32)
+    oy, ox = origin
+    ys = list(range(oy % block - block if oy % block else 0, values.shape[0], block))
+    xs = list(range(ox % block - block if ox % block else 0, values.shape[1], block))
+    for y0 in ys:
+        for x0 in xs:
+            sl = (slice(max(y0, 0), y0 + block), slice(max(x0, 0), x0 + block))
+            sample = values[sl][::2, ::2][ok[sl][::2, ::2]]
+            noise[sl] = _robust_sigma(sample)
+    return noise
+
+
+# --------------------------------------------------------------------------- regions
+
+
+MOMENTS = (
+    "n", "w", "wx", "wy", "wxx", "wyy", "wxy", "r", "rpos", "rneg", "level",
+    "wpx", "wpy", "wp", "wnx", "wny", "wn", "npos", "nneg",
+)
+
+
+@dataclass
+class Regions:
+    """Additive moments of labelled regions, plus extremes, as parallel arrays."""
+
+    sums: dict[str, np.ndarray]
+    peak: np.ndarray  # largest |significance|
+    seeded: np.ndarray  # holds a pixel over T_HIGH
+    bbox: np.ndarray  # (n, 4): x0, y0, x1, y1 inclusive
+
+    @classmethod
+    def empty(cls) -> Regions:
+        return cls({k: np.zeros(0) for k in MOMENTS}, np.zeros(0), np.zeros(0, bool),
+                   np.zeros((0, 4), int))
+
+    def __len__(self) -> int:
+        return self.peak.size
+
+    def subset(self, keep: np.ndarray) -> Regions:
+        return Regions({k: v[keep] for k, v in self.sums.items()}, self.peak[keep],
+                       self.seeded[keep], self.bbox[keep])
+
+
+def measure_regions(
+    labels: np.ndarray, count: int, resid: np.ndarray, sig: np.ndarray, level: np.ndarray,
+    seed: np.ndarray, x0: int, y0: int,
+) -> Regions:
+    """Moments of regions 1..count of ``labels`` (arrays cover the same pixels; the array's
+    pixel (0, 0) is image pixel (x0, y0))."""
+    rows, cols = np.nonzero(labels)
+    lab = labels[rows, cols] - 1
+    r = resid[rows, cols].astype(np.float64)
+    core = np.abs(sig[rows, cols]) >= T_LOW
+    # centroids weigh the significant pixels; the rest (coarse-level only) barely count
+    w = np.abs(r) * np.where(core, 1.0, 1e-3)
+    x = cols + float(x0)
+    y = rows + float(y0)
+    pos = r > 0
+    terms = {
+        "n": core.astype(float), "w": w, "wx": w * x, "wy": w * y, "wxx": w * x * x,
+        "wyy": w * y * y, "wxy": w * x * y, "r": r, "rpos": np.where(pos, r, 0.0),
+        "rneg": np.where(pos, 0.0, r), "level": level[rows, cols].astype(np.float64),
+        "wpx": np.where(pos, w * x, 0.0), "wpy": np.where(pos, w * y, 0.0),
+        "wp": np.where(pos, w, 0.0), "wnx": np.where(pos, 0.0, w * x),
+        "wny": np.where(pos, 0.0, w * y), "wn": np.where(pos, 0.0, w),
+        "npos": (core & pos).astype(float), "nneg": (core & ~pos).astype(float),
+    }
+    sums = {k: np.bincount(lab, v, minlength=count) for k, v in terms.items()}
+    peak = np.zeros(count)
+    np.maximum.at(peak, lab, np.abs(sig[rows, cols]))
+    seeded = np.zeros(count, bool)
+    np.logical_or.at(seeded, lab, seed[rows, cols])
+    bbox = np.empty((count, 4), int)
+    bbox[:, 0:2] = np.iinfo(np.int64).max
+    bbox[:, 2:4] = np.iinfo(np.int64).min
+    np.minimum.at(bbox[:, 0], lab, cols + x0)
+    np.minimum.at(bbox[:, 1], lab, rows + y0)
+    np.maximum.at(bbox[:, 2], lab, cols + x0)
+    np.maximum.at(bbox[:, 3], lab, rows + y0)
+    return Regions(sums, peak, seeded, bbox)
+
+
+def combine_regions(parts: list[Regions], groups: np.ndarray) -> Regions:
+    """Merge concatenated regions that share a group id (0..k-1)."""
+    k = int(groups.max()) + 1 if groups.size else 0
+    sums = {key: np.bincount(groups, np.concatenate([p.sums[key] for p in parts]), minlength=k)
+            for key in MOMENTS}
+    peak = np.zeros(k)
+    np.maximum.at(peak, groups, np.concatenate([p.peak for p in parts]))
+    seeded = np.zeros(k, bool)
+    np.logical_or.at(seeded, groups, np.concatenate([p.seeded for p in parts]))
+    boxes = np.concatenate([p.bbox for p in parts])
+    bbox = np.empty((k, 4), int)
+    bbox[:, 0:2] = np.iinfo(np.int64).max
+    bbox[:, 2:4] = np.iinfo(np.int64).min
+    np.minimum.at(bbox[:, 0], groups, boxes[:, 0])
+    np.minimum.at(bbox[:, 1], groups, boxes[:, 1])
+    np.maximum.at(bbox[:, 2], groups, boxes[:, 2])
+    np.maximum.at(bbox[:, 3], groups, boxes[:, 3])
+    return Regions(sums, peak, seeded, bbox)
+
+
+class UnionFind:
+    """Disjoint sets over 0..n-1."""
+
+    def __init__(self, n: int):
+        self.parent = np.arange(n)
+
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+    def groups(self) -> np.ndarray:
+        """Consecutive group ids, one per set."""
+        roots = self.parent.copy()
+        while True:  # pointer jumping until every node points at its root
+            nxt = roots[roots]
+            if np.array_equal(nxt, roots):
+                break
+            roots = nxt
+        _, ids = np.unique(roots, return_inverse=True)
+        return ids
+
+
+# --------------------------------------------------------------------------- tile loop
+
+
+@dataclass
+class TileEdges:
+    """Global region ids along the four edges of a tile's core, for stitching."""
+
+    window: Window
+    top: np.ndarray
+    bottom: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+
+
+@dataclass
+class CoarseLevel:
+    """Masks of large changes found on the coarse level (one cell = COARSE x COARSE pixels)."""
+
+    seed: np.ndarray
+    region: np.ndarray
+
+    def upsampled(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        y0, x0 = window.row_off, window.col_off
+        h, w = int(window.height), int(window.width)
+        out = []
+        for mask in (self.seed, self.region):
+            full = np.zeros((h, w), bool)
+            rows = (np.arange(y0, y0 + h) // COARSE)
+            cols = (np.arange(x0, x0 + w) // COARSE)
+            ok_r = rows < mask.shape[0]
+            ok_c = cols < mask.shape[1]
+            full[np.ix_(ok_r, ok_c)] = mask[np.ix_(rows[ok_r], cols[ok_c])]
+            out.append(full)
+        return out[0], out[1]
+
+
+def coarse_level(after_small: np.ndarray, before_small: np.ndarray, phot: Photometry) -> (
+    CoarseLevel
+):
+    """Find large changes on images reduced by COARSE (already registered)."""
+    window = Window(0, 0, after_small.shape[1] * COARSE, after_small.shape[0] * COARSE)
+    gain, offset = phot.fields(window, factor=COARSE)
+    gain, offset = gain[: after_small.shape[0], : after_small.shape[1]], offset[
+        : after_small.shape[0], : after_small.shape[1]]
+    resid = after_small - (gain * before_small + offset)
+    valid = np.isfinite(resid)
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    resid = np.where(valid, resid, 0.0).astype(np.float32)
+    sig = significance(resid, valid, COARSE_SCALES, BLOCK // COARSE * 2)
+    region = np.abs(sig) >= COARSE_T_LOW
+    labels, count = ndi.label(region, structure=np.ones((3, 3)))
+    if count:
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)
+        strong = np.zeros(count + 1, bool)
+        np.logical_or.at(strong, labels.ravel(), (np.abs(sig) >= T_HIGH).ravel())
+        keep = (sizes >= COARSE_MIN_AREA) & strong
+        keep[0] = False
+        region = keep[labels]
+    seed = region & (np.abs(sig) >= T_HIGH)
+    return CoarseLevel(seed=seed, region=region)
+
+
+def tile_windows(width: int, height: int, tile: int | None) -> Iterator[Window]:
+    """Tile cores covering the image; ``tile`` is rounded up to a multiple of BLOCK."""
+    if tile is None:
+        yield Window(0, 0, width, height)
+        return
+    tile = max(BLOCK, -(-tile // BLOCK) * BLOCK)
+    for y in range(0, height, tile):
+        for x in range(0, width, tile):
+            yield Window(x, y, min(tile, width - x), min(tile, height - y))
+
+
+@dataclass
+class ChangeResult:
+    """Regions found over the whole image (stitched), before any merging."""
+
+    regions: Regions
+    pixels: int
+    tiles: int
+    valid_fraction: float
+    extra: dict = field(default_factory=dict)
+
+
+def detect_changes(
+    read_after: Callable[[Window], np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
+    phot: Photometry,
+    coarse: CoarseLevel,
+    width: int,
+    height: int,
+    tile: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ChangeResult:
+    """Run the tile loop: residual, significance, regions; then stitch across tile borders."""
+    parts: list[Regions] = []
+    edges: list[TileEdges] = []
+    offset = 0
+    valid_px = 0
+    n_tiles = 0
+    for core in tile_windows(width, height, tile):
+        n_tiles += 1
+        x0 = max(0, core.col_off - HALO)
+        y0 = max(0, core.row_off - HALO)
+        x1 = min(width, core.col_off + int(core.width) + HALO)
+        y1 = min(height, core.row_off + int(core.height) + HALO)
+        window = Window(x0, y0, x1 - x0, y1 - y0)
+        after = read_after(window)
+        before = read_before(window)
+        gain, off = phot.fields(window)
+        level = gain * before + off
+        resid = after - level
+        valid = np.isfinite(resid)
+        valid = cv2.erode(valid.astype(np.uint8), np.ones((2 * EDGE + 1,) * 2, np.uint8),
+                          borderType=cv2.BORDER_REPLICATE).astype(bool)
+        resid = np.where(valid, resid, 0.0).astype(np.float32)
+        cy, cx = core.row_off - y0, core.col_off - x0
+        sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
+        sig = significance(resid, valid, SCALES, BLOCK, origin=(-y0, -x0), core=sl)
+        c_seed, c_region = coarse.upsampled(core)
+        ok = valid[sl]
+        seed = ((np.abs(sig) >= T_HIGH) | c_seed) & ok
+        region = ((np.abs(sig) >= T_LOW) | c_region) & ok
+        valid_px += int(ok.sum())
+        count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8,
+                                                ltype=cv2.CV_32S)
+        count -= 1
+        regions = measure_regions(labels, count, resid[sl], sig, np.nan_to_num(level[sl]), seed,
+                                  core.col_off, core.row_off)
+        # keep regions that are candidates already or may join one across a tile border
+        border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+        keep = regions.seeded.copy()
+        keep[np.unique(border[border > 0]) - 1] = True
+        new_id = np.full(count + 1, -1)
+        new_id[1:][keep] = offset + np.arange(int(keep.sum()))
+        parts.append(regions.subset(keep))
+        edges.append(TileEdges(core, new_id[labels[0]], new_id[labels[-1]],
+                               new_id[labels[:, 0]], new_id[labels[:, -1]]))
+        offset += int(keep.sum())
+        if progress:
+            progress(int(core.width) * int(core.height))
+    groups = _stitch(edges, offset)
+    regions = combine_regions(parts, groups) if offset else Regions.empty()
+    return ChangeResult(regions, width * height, n_tiles, valid_px / max(1, width * height))
+
+
+def _stitch(edges: list[TileEdges], count: int) -> np.ndarray:
+    """Group ids of regions joined across tile borders (8-connectivity)."""
+    uf = UnionFind(count)
+    starts = {(e.window.col_off, e.window.row_off): e for e in edges}
+    ends = {(e.window.col_off + int(e.window.width), e.window.row_off): e for e in edges}
+    for e in edges:
+        w, h = int(e.window.width), int(e.window.height)
+        right = starts.get((e.window.col_off + w, e.window.row_off))
+        below = starts.get((e.window.col_off, e.window.row_off + h))
+        below_right = starts.get((e.window.col_off + w, e.window.row_off + h))
+        below_left = ends.get((e.window.col_off, e.window.row_off + h))
+        if right is not None:
+            _join(uf, e.right, right.left)
+        if below is not None:
+            _join(uf, e.bottom, below.top)
+        if below_right is not None and e.bottom[-1] >= 0 and below_right.top[0] >= 0:
+            uf.union(int(e.bottom[-1]), int(below_right.top[0]))
+        if below_left is not None and e.bottom[0] >= 0 and below_left.top[-1] >= 0:
+            uf.union(int(e.bottom[0]), int(below_left.top[-1]))
+    return uf.groups()
+
+
+def _join(uf: UnionFind, a: np.ndarray, b: np.ndarray) -> None:
+    n = min(a.size, b.size)
+    for shift in (-1, 0, 1):
+        lo, hi = max(0, -shift), min(n, n - shift)
+        aa = a[lo:hi]
+        bb = b[lo + shift:hi + shift]
+        both = (aa >= 0) & (bb >= 0)
+        for i, j in set(zip(aa[both].tolist(), bb[both].tolist(), strict=True)):
+            uf.union(i, j)
+
+
+# --------------------------------------------------------------------------- candidates
+
+
+@dataclass
+class Candidate:
+    """One changed spot, measured in the AFTER image's pixel grid."""
+
+    id: int
+    x: float
+    y: float
+    area_px: float
+    length_px: float
+    width_px: float
+    orientation_deg: float  # long axis, degrees from +x (columns) towards +y (rows)
+    polarity: str
+    contrast: float  # mean relative brightness change over the spot
+    contrast_bright: float  # brightening, relative to the local level
+    contrast_dark: float  # darkening (negative), relative to the local level
+    bright_fraction: float  # share of the absolute change that is brightening
+    peak_sigma: float
+    score: float
+    bbox: tuple[int, int, int, int]
+    bright_xy: tuple[float, float] | None
+    dark_xy: tuple[float, float] | None
+    linear: bool
+    cls: str = "unknown"
+    gsd_m: float | None = None
+    lon: float | None = None
+    lat: float | None = None
+    features: dict = field(default_factory=dict)
+
+    def _metres(self, value: float, power: int = 1) -> float | None:
+        return None if self.gsd_m is None else value * self.gsd_m**power
+
+    @property
+    def area_m2(self) -> float | None:
+        return self._metres(self.area_px, 2)
+
+    @property
+    def length_m(self) -> float | None:
+        return self._metres(self.length_px)
+
+    @property
+    def width_m(self) -> float | None:
+        return self._metres(self.width_px)
+
+
+def detection_score(peak_sigma: float | np.ndarray) -> float | np.ndarray:
+    """Confidence that a change is real from its peak significance: 0 at T_HIGH, 0.95 at twice."""
+    return np.clip(1.0 - np.exp(1.0 - (np.asarray(peak_sigma) / T_HIGH) ** 2), 0.0, 1.0)
+
+
+def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    w = np.maximum(s["w"], 1e-12)
+    x, y = s["wx"] / w, s["wy"] / w
+    cxx = np.maximum(s["wxx"] / w - x * x, 0.0)
+    cyy = np.maximum(s["wyy"] / w - y * y, 0.0)
+    cxy = s["wxy"] / w - x * y
+    half = np.sqrt(((cxx - cyy) / 2) ** 2 + cxy**2)
+    l1 = (cxx + cyy) / 2 + half
+    l2 = np.maximum((cxx + cyy) / 2 - half, 0.0)
+    angle = np.degrees(0.5 * np.arctan2(2 * cxy, cxx - cyy))  # long axis, from +x towards +y
+    return x, y, 4 * np.sqrt(l1), 4 * np.sqrt(l2), angle
+
+
+def _merge_near(regions: Regions, gap: int, linear: np.ndarray, angle: np.ndarray,
+                line_gap: int) -> np.ndarray:
+    """Group regions whose boxes lie within ``gap`` px (``line_gap`` for aligned thin ones)."""
+    n = len(regions)
+    uf = UnionFind(n)
+    order = np.argsort(regions.bbox[:, 0])
+    box = regions.bbox[order]
+    reach = max(gap, line_gap)
+    for a in range(n):
+        for b in range(a + 1, n):
+            if box[b, 0] > box[a, 2] + reach:
+                break
+            dx = max(0, box[b, 0] - box[a, 2], box[a, 0] - box[b, 2])
+            dy = max(0, box[b, 1] - box[a, 3], box[a, 1] - box[b, 3])
+            d = max(dx, dy)
+            i, j = order[a], order[b]
+            if d <= gap:
+                uf.union(i, j)
+            elif d <= line_gap and linear[i] and linear[j]:
+                diff = abs((angle[i] - angle[j] + 90) % 180 - 90)
+                if diff < 20:
+                    uf.union(i, j)
+    return uf.groups()
+
+
+def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candidate]:
+    """Turn stitched regions into measured candidates: seeded regions, with the parts of one
+    object (bright core, dark halo) and the fragments of one thin track merged."""
+    regions = result.regions.subset(result.regions.seeded)
+    if not len(regions):
+        return []
+    _, _, length, width, angle = _shape(regions.sums)
+    linear = (length >= 8) & (length >= 3 * np.maximum(width, 1.0))
+    groups = _merge_near(regions, MERGE_GAP, linear, angle, LINE_GAP)
+    merged = combine_regions([regions], groups)
+    s = merged.sums
+    x, y, length, width, angle = _shape(s)
+    length = np.maximum(length, np.sqrt(np.maximum(s["n"], 1.0)))
+    width = np.clip(width, 1.0, length)
+    total = np.maximum(s["rpos"] - s["rneg"], 1e-12)
+    bright = s["rpos"] / total
+    level = np.maximum(np.abs(s["level"]), 1e-12)
+    out = []
+    for k in range(len(merged)):
+        polarity = "bright" if bright[k] >= 0.8 else "dark" if bright[k] <= 0.2 else "mixed"
+        bxy = (s["wpx"][k] / s["wp"][k], s["wpy"][k] / s["wp"][k]) if s["wp"][k] > 0 else None
+        dxy = (s["wnx"][k] / s["wn"][k], s["wny"][k] / s["wn"][k]) if s["wn"][k] > 0 else None
+        out.append(Candidate(
+            id=0, x=float(x[k]), y=float(y[k]), area_px=float(max(s["n"][k], 1.0)),
+            length_px=float(length[k]), width_px=float(width[k]),
+            orientation_deg=float(angle[k]), polarity=polarity,
+            contrast=float(s["r"][k] / level[k]), contrast_bright=float(s["rpos"][k] / level[k]),
+            contrast_dark=float(s["rneg"][k] / level[k]), bright_fraction=float(bright[k]),
+            peak_sigma=float(merged.peak[k]), score=float(detection_score(merged.peak[k])),
+            bbox=tuple(int(v) for v in merged.bbox[k]), bright_xy=bxy, dark_xy=dxy,
+            linear=bool(length[k] >= 8 and length[k] >= 3 * width[k]), gsd_m=gsd_m,
+        ))
+    out.sort(key=lambda c: (-c.score, -c.peak_sigma, c.y, c.x))
+    for i, cand in enumerate(out, start=1):
+        cand.id = i
+    return out

@@ -1,0 +1,197 @@
+"""``find``: from two orbital images to located, measured and identified changes."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rasterio.windows import Window
+
+from . import change, register
+from .atomic import staged_outputs
+from .errors import OrbitscoutError
+from .raster import Product, grid_map, open_product
+
+CLASSES = ("lander", "parachute", "backshell", "heat_shield", "descent_stage", "new_crater",
+           "unknown")
+HARDWARE = CLASSES[:5]
+DEFAULT_TILE = 2048
+
+
+@dataclass
+class FindResult:
+    """What ``find`` found and wrote."""
+
+    out_dir: Path
+    registration: register.Registration
+    detections: list[change.Candidate]
+    counts: dict[str, int]
+    summary: dict = field(default_factory=dict)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OrbitscoutError("output path exists and is not a folder", out_dir)
+
+
+def _reduced(after: Product, factor: int) -> Window:
+    return Window(0, 0, (after.width // factor) * factor, (after.height // factor) * factor)
+
+
+def find(
+    before: str | Path,
+    after: str | Path,
+    out_dir: str | Path,
+    *,
+    body: str | None = None,
+    site: tuple[float, float] | None = None,
+    mission: str | None = None,
+    min_score: float = 0.0,
+    band: int | None = None,
+    gsd_m: float | None = None,
+    tile: int | None = DEFAULT_TILE,
+    progress: bool = False,
+) -> FindResult:
+    """Register BEFORE to AFTER, find what changed, say what each change is, write the outputs.
+
+    ``site`` is (lat, lon) of the lander when known; ``gsd_m`` gives the pixel size of images
+    without a CRS; ``tile`` bounds memory (None processes the image whole).
+    """
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        b = open_product(before, band=band, body=body)
+        stack.callback(b.close)
+        a = open_product(after, band=band, body=body)
+        stack.callback(a.close)
+        if min(a.width, a.height) < 32:
+            raise OrbitscoutError("is too small to search (under 32 pixels on a side)", a.path)
+        gmap = grid_map(b, a)
+        factor = change.COARSE
+        whole = _reduced(a, factor)
+        after_small = a.read(window=whole, out_shape=(whole.height // factor,
+                                                      whole.width // factor))
+        if not np.isfinite(after_small).any():
+            raise OrbitscoutError("holds no valid pixels (all no-data)", a.path)
+        before_small = gmap.sample(whole, factor=factor)
+        if not np.isfinite(before_small).any():
+            raise OrbitscoutError(
+                "holds no valid pixels where it overlaps the AFTER image", b.path
+            )
+        timings["read_reduced_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        reg = register.register(a, gmap, after_small, before_small, factor)
+        timings["register_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        to_before = reg.after_to_before()
+        before_reg = gmap.sample(whole, registration=to_before, factor=factor)
+        phot = change.fit_photometry(after_small, before_reg, factor)
+        coarse = change.coarse_level(after_small, before_reg, phot)
+        with _progress_bar(progress, a.width * a.height) as advance:
+            result = change.detect_changes(
+                read_after=lambda w: a.read(window=w),
+                read_before=lambda w: gmap.sample(w, registration=to_before),
+                phot=phot, coarse=coarse, width=a.width, height=a.height, tile=tile,
+                progress=advance,
+            )
+        if result.valid_fraction < 0.01:
+            raise OrbitscoutError("the registered images share almost no valid ground", b.path)
+        gsd = a.gsd_m if a.gsd_m is not None else gsd_m
+        found = change.candidates(result, gsd)
+        timings["detect_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        _locate(found, a)
+        _identify(found, a, site=site, mission=mission)
+        found = [c for c in found if c.score >= min_score]
+        for i, cand in enumerate(found, start=1):
+            cand.id = i
+        timings["identify_s"] = time.perf_counter() - clock
+
+        counts = {cls: sum(c.cls == cls for c in found) for cls in CLASSES}
+        summary = _summary(a, b, reg, found, counts, timings, result, gsd, site, mission)
+        clock = time.perf_counter()
+        from . import report
+
+        with staged_outputs(out_dir) as stage:
+            report.write_all(stage, a, gmap, reg, found, summary)
+        summary["timings"]["report_s"] = time.perf_counter() - clock
+    return FindResult(out_dir, reg, found, counts, summary)
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("finding changes"), BarColumn(),
+               TextColumn("{task.completed:,.0f}/{task.total:,.0f} px"), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("find", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _locate(found: list[change.Candidate], after: Product) -> None:
+    """Planetocentric lon/lat of each candidate from the AFTER image's CRS."""
+    if not found or not after.georeferenced or after.body is None:
+        return
+    from pyproj import CRS, Transformer
+
+    transformer = Transformer.from_crs(CRS.from_user_input(after.crs.to_wkt()),
+                                       after.body.crs, always_xy=True)
+    xs = np.array([c.x + 0.5 for c in found])
+    ys = np.array([c.y + 0.5 for c in found])
+    mx, my = after.transform * (xs, ys)
+    lon, lat = transformer.transform(mx, my)
+    lon = (np.asarray(lon) + 180.0) % 360.0 - 180.0
+    for cand, lo, la in zip(found, lon, np.asarray(lat), strict=True):
+        cand.lon, cand.lat = float(lo), float(la)
+
+
+def _identify(found, after: Product, site, mission) -> None:
+    try:
+        from . import identify
+    except ImportError:
+        return
+    identify.identify(found, after=after, site=site, mission=mission)
+
+
+def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> dict:
+    import platform
+
+    import pyproj
+    import rasterio
+    import scipy
+    import skimage
+
+    from . import __version__
+
+    return {
+        "before": {"path": str(b.path), "width": b.width, "height": b.height,
+                   "gsd_m": b.gsd_m},
+        "after": {"path": str(a.path), "width": a.width, "height": a.height, "gsd_m": gsd},
+        "body": a.body.name if a.body else (b.body.name if b.body else None),
+        "registration": reg.as_dict(),
+        "detections": len(found),
+        "counts": counts,
+        "hints": {"site": list(site) if site else None, "mission": mission},
+        "detection": {"tiles": result.tiles, "valid_fraction": round(result.valid_fraction, 4),
+                      "t_high_sigma": change.T_HIGH, "t_low_sigma": change.T_LOW},
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "versions": {"orbitscout": __version__, "python": platform.python_version(),
+                     "numpy": np.__version__, "scipy": scipy.__version__,
+                     "scikit-image": skimage.__version__, "rasterio": rasterio.__version__,
+                     "gdal": rasterio.__gdal_version__, "pyproj": pyproj.__version__,
+                     "opencv": cv2.__version__},
+    }

@@ -1,0 +1,189 @@
+"""Before/after co-registration: coarse to fine, sub-pixel, robust to gain, sun and no-data.
+
+Model: a ground point at BEFORE pixel p (on the AFTER grid) lies at AFTER pixel
+q = R(rotation) (p - c) + c + (dx, dy), with c the AFTER image's centre.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from affine import Affine
+from rasterio.windows import Window
+from skimage.registration import phase_cross_correlation
+
+from .errors import OrbitscoutError
+from .raster import GridMap, Product
+
+COARSE_SIDE = 512  # pixels on the long side of the image used for the coarse shift
+TILE = 512  # side of the full-resolution tiles used for the fine, sub-pixel shifts
+MIN_VALID = 0.9  # fraction of valid pixels a fine tile needs
+
+
+@dataclass
+class Registration:
+    """The fitted misregistration of BEFORE relative to AFTER."""
+
+    dx: float
+    dy: float
+    rotation_deg: float
+    residual_px: float
+    centre: tuple[float, float]
+    n_tiles: int
+
+    def after_to_before(self) -> Affine:
+        """Map AFTER pixel coordinates to BEFORE-on-AFTER-grid pixel coordinates."""
+        cx, cy = self.centre
+        return (
+            Affine.translation(cx, cy)
+            * Affine.rotation(-self.rotation_deg)
+            * Affine.translation(-cx - self.dx, -cy - self.dy)
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "dx": round(self.dx, 4),
+            "dy": round(self.dy, 4),
+            "rotation_deg": round(self.rotation_deg, 5),
+            "residual_px": round(self.residual_px, 4),
+            "centre": [round(c, 2) for c in self.centre],
+            "tiles": self.n_tiles,
+        }
+
+
+def _prepare(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Band-pass an image (difference of Gaussians) and standardise it; NaN becomes 0."""
+    valid = np.isfinite(image)
+    filled = np.where(valid, image, np.nanmean(image) if valid.any() else 0.0).astype(np.float32)
+    low = cv2.GaussianBlur(filled, (0, 0), sigma * 8)
+    high = cv2.GaussianBlur(filled, (0, 0), sigma) - low
+    high[~valid] = 0.0
+    std = high[valid].std() if valid.any() else 0.0
+    return (high / std if std > 0 else high), valid
+
+
+def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+        return np.nanmean(blocks, axis=(1, 3))
+
+
+def coarse_shift(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> tuple[
+    float, float
+]:
+    """Whole-pixel shift (dx, dy) in full-resolution pixels from reduced images.
+
+    Uses masked normalised cross-correlation so no-data borders do not pull the peak.
+    """
+    extra = max(1, math.ceil(max(after_small.shape) / COARSE_SIDE))
+    a = _block_mean(after_small, extra) if extra > 1 else after_small
+    b = _block_mean(before_small, extra) if extra > 1 else before_small
+    a_hp, a_valid = _prepare(a, 1.0)
+    b_hp, b_valid = _prepare(b, 1.0)
+    if a_valid.mean() < 0.05 or b_valid.mean() < 0.05:
+        raise OrbitscoutError("too few valid pixels to register the two images")
+    shift = phase_cross_correlation(
+        a_hp, b_hp, reference_mask=a_valid, moving_mask=b_valid, overlap_ratio=0.3
+    )
+    shift = shift[0] if isinstance(shift, tuple) else shift
+    scale = factor * extra
+    return float(shift[1]) * scale, float(shift[0]) * scale
+
+
+def _tile_windows(after: Product, tile: int, count: int = 3) -> list[Window]:
+    """A count x count grid of tile windows spread over the AFTER image."""
+    tile_w, tile_h = min(tile, after.width), min(tile, after.height)
+    n_x = 1 if tile_w == after.width else count
+    n_y = 1 if tile_h == after.height else count
+    xs = np.linspace(0, after.width - tile_w, n_x + 2)[1:-1] if n_x > 1 else [0]
+    ys = np.linspace(0, after.height - tile_h, n_y + 2)[1:-1] if n_y > 1 else [0]
+    return [Window(int(x), int(y), tile_w, tile_h) for y in ys for x in xs]
+
+
+def _fit_similarity(
+    points: np.ndarray, shifts: np.ndarray, centre: tuple[float, float], fit_rotation: bool
+) -> tuple[float, float, float, np.ndarray]:
+    """Least squares (dx, dy, theta): shift(q) ~ d + theta * perp(q - c); with residuals."""
+    rel = points - np.asarray(centre)
+    rows = []
+    rhs = []
+    for (rx, ry), (sx, sy) in zip(rel, shifts, strict=True):
+        rows.append([1.0, 0.0, -ry])
+        rows.append([0.0, 1.0, rx])
+        rhs.extend([sx, sy])
+    design = np.array(rows)
+    if not fit_rotation:
+        design = design[:, :2]
+    sol, *_ = np.linalg.lstsq(design, np.array(rhs), rcond=None)
+    theta = sol[2] if fit_rotation else 0.0
+    resid = (np.array(rhs) - design @ sol).reshape(-1, 2)
+    return float(sol[0]), float(sol[1]), float(theta), np.hypot(resid[:, 0], resid[:, 1])
+
+
+def register(
+    after: Product,
+    gmap: GridMap,
+    after_small: np.ndarray,
+    before_small: np.ndarray,
+    factor: int,
+    iterations: int = 2,
+) -> Registration:
+    """Register BEFORE (sampled through ``gmap``) to AFTER, coarse to fine.
+
+    ``after_small`` and ``before_small`` are both images reduced by ``factor`` on the AFTER grid.
+    """
+    centre = ((after.width - 1) / 2.0, (after.height - 1) / 2.0)
+    dx, dy = coarse_shift(after_small, before_small, factor)
+    reg = Registration(dx, dy, 0.0, float("nan"), centre, 0)
+    windows = _tile_windows(after, TILE)
+    for _ in range(iterations):
+        points, shifts = [], []
+        to_before = reg.after_to_before()
+        for window in windows:
+            a = after.read(window=window)
+            b = gmap.sample(window, registration=to_before)
+            a_hp, a_valid = _prepare(a, 1.0)
+            b_hp, b_valid = _prepare(b, 1.0)
+            if min(a_valid.mean(), b_valid.mean()) < MIN_VALID:
+                continue
+            taper = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1])).astype(np.float32)
+            shift = phase_cross_correlation(
+                a_hp * taper, b_hp * taper, upsample_factor=50, normalization=None
+            )[0]
+            cx = window.col_off + (window.width - 1) / 2.0
+            cy = window.row_off + (window.height - 1) / 2.0
+            # where the BEFORE-on-grid point maps: residual shift at this tile's centre
+            points.append((cx, cy))
+            shifts.append((float(shift[1]), float(shift[0])))
+        if not points:
+            raise OrbitscoutError(
+                "no part of the two images overlaps enough to register them"
+            )
+        points_a = np.array(points)
+        shifts_a = np.array(shifts)
+        keep = np.ones(len(points_a), bool)
+        for _ in range(3):
+            ddx, ddy, theta, resid = _fit_similarity(
+                points_a[keep], shifts_a[keep], centre, fit_rotation=keep.sum() >= 3
+            )
+            limit = max(0.5, 3.0 * float(np.median(resid)))
+            new_keep = keep.copy()
+            new_keep[np.flatnonzero(keep)[resid > limit]] = False
+            if new_keep.sum() < max(1, keep.sum() // 2) or (new_keep == keep).all():
+                break
+            keep = new_keep
+        reg = Registration(
+            dx=reg.dx + ddx,
+            dy=reg.dy + ddy,
+            rotation_deg=reg.rotation_deg + math.degrees(theta),
+            residual_px=float(np.sqrt(np.mean(resid**2))),
+            centre=centre,
+            n_tiles=int(keep.sum()),
+        )
+    return reg

@@ -1,0 +1,226 @@
+"""Outputs of ``find``: GeoJSON, GeoPackage, annotated PNG, HTML report and summary JSON."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.patheffects  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Circle  # noqa: E402
+from rasterio.windows import Window  # noqa: E402
+
+from .change import Candidate  # noqa: E402
+from .raster import GridMap, Product  # noqa: E402
+from .register import Registration  # noqa: E402
+
+OVERVIEW_SIDE = 1600  # longest side of overview.png in pixels
+LABELLED = 40  # detections labelled by name on the overview
+CHIPS = 24  # detections shown as before/after chips in the report
+CLASS_COLOURS = {
+    "lander": "#00e5ff", "parachute": "#ffffff", "backshell": "#ffd54f",
+    "heat_shield": "#ff7043", "descent_stage": "#e040fb", "new_crater": "#76ff03",
+    "unknown": "#9e9e9e",
+}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+PROPERTIES = ("id", "class", "score", "x", "y", "polarity", "area_m2", "length_m", "contrast",
+              "width_m", "peak_sigma")
+
+
+def feature_properties(c: Candidate) -> dict:
+    """The GeoJSON properties of one detection, as design.md fixes them."""
+    return {
+        "id": c.id, "class": c.cls, "score": round(c.score, 4),
+        "x": round(c.x, 3), "y": round(c.y, 3), "polarity": c.polarity,
+        "area_m2": _round(c.area_m2, 2), "length_m": _round(c.length_m, 2),
+        "contrast": round(c.contrast, 4),
+        "width_m": _round(c.width_m, 2), "peak_sigma": round(c.peak_sigma, 2),
+    }
+
+
+def geojson(found: list[Candidate], body: str | None, iau_code: str | None) -> dict:
+    """A FeatureCollection of the detections, lon/lat on the body's IAU sphere."""
+    features = []
+    for c in found:
+        geometry = None
+        if c.lon is not None:
+            geometry = {"type": "Point", "coordinates": [round(c.lon, 8), round(c.lat, 8)]}
+        features.append({"type": "Feature", "geometry": geometry,
+                         "properties": feature_properties(c)})
+    return {
+        "type": "FeatureCollection",
+        "body": body,
+        "crs": {"type": "name", "properties": {"name": iau_code}} if iau_code else None,
+        "features": features,
+    }
+
+
+def write_gpkg(path: Path, found: list[Candidate], after: Product) -> None:
+    """The detections as points in the AFTER image's own CRS (pixel units without one)."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    rows = [feature_properties(c) for c in found]
+    if after.georeferenced:
+        points = [Point(after.transform * (c.x + 0.5, c.y + 0.5)) for c in found]
+        crs = after.crs.to_wkt()
+    else:
+        points = [Point(c.x, -c.y) for c in found]
+        crs = None
+    frame = gpd.GeoDataFrame(rows, columns=list(PROPERTIES), geometry=points, crs=crs)
+    frame.to_file(path, driver="GPKG", layer="detections")
+
+
+def _stretch(image: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(image)
+    if not ok.any():
+        return np.zeros_like(image)
+    lo, hi = np.percentile(image[ok], (0.5, 99.5))
+    out = (image - lo) / (hi - lo if hi > lo else 1.0)
+    return np.clip(np.where(ok, out, 0.0), 0, 1)
+
+
+def _radius_px(c: Candidate) -> float:
+    return max(c.length_px / 2.0, 1.0)
+
+
+def overview_png(after: Product, found: list[Candidate], title: str) -> bytes:
+    """The AFTER image with each detection circled and the strongest ones labelled."""
+    factor = max(1, math.ceil(max(after.width, after.height) / OVERVIEW_SIDE))
+    shape = (max(1, after.height // factor), max(1, after.width // factor))
+    image = after.read(out_shape=shape)
+    dpi = 100
+    fig = plt.figure(figsize=(shape[1] / dpi + 0.01, shape[0] / dpi + 0.35), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, shape[0] / (shape[0] + 35)))
+    ax.imshow(_stretch(image), cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+    ax.set_axis_off()
+    for rank, c in enumerate(found):
+        colour = CLASS_COLOURS.get(c.cls, "#9e9e9e")
+        x, y = (c.x + 0.5) / factor - 0.5, (c.y + 0.5) / factor - 0.5
+        radius = max(_radius_px(c) / factor * 1.6, 6.0)
+        ax.add_patch(Circle((x, y), radius, fill=False, lw=1.2, ec=colour))
+        if rank < LABELLED or c.cls != "unknown":
+            label = f"{c.id} {c.cls.replace('_', ' ')}" if c.cls != "unknown" else f"{c.id}"
+            ax.annotate(label, (x + radius * 0.75, y - radius * 0.75), color=colour, fontsize=8,
+                        fontweight="bold",
+                        path_effects=[matplotlib.patheffects.withStroke(linewidth=2,
+                                                                        foreground="black")])
+    fig.text(0.01, 1 - 0.3 / (shape[0] / dpi + 0.35), title, fontsize=9, va="center")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _chip(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    plt.imsave(buffer, _stretch(image), cmap="gray", vmin=0, vmax=1, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def chips(after: Product, gmap: GridMap, reg: Registration, c: Candidate) -> tuple[str, str]:
+    """Before (registered) and after crops around a detection, as base64 PNGs."""
+    half = int(max(16, min(256, 3 * _radius_px(c))))
+    cx, cy = int(round(c.x)), int(round(c.y))
+    x0, y0 = max(0, cx - half), max(0, cy - half)
+    x1, y1 = min(after.width, cx + half + 1), min(after.height, cy + half + 1)
+    window = Window(x0, y0, x1 - x0, y1 - y0)
+    a = after.read(window=window)
+    b = gmap.sample(window, registration=reg.after_to_before())
+    return _chip(b), _chip(a)
+
+
+def html_report(after: Product, gmap: GridMap, reg: Registration, found: list[Candidate],
+                summary: dict, overview: bytes) -> str:
+    """One self-contained page: the overview, a table, chips and the registration."""
+    esc = html.escape
+    rows = []
+    for c in found:
+        where = (f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else "—")
+        rel = c.features.get("from_lander")
+        rel_s = f"{rel['distance_m']:.0f} m at {rel['bearing_deg']:.0f}°" if rel else ""
+        rows.append(
+            f"<tr><td>{c.id}</td><td>{esc(c.cls)}</td><td>{c.score:.2f}</td>"
+            f"<td>{c.x:.1f}, {c.y:.1f}</td><td>{where}</td><td>{rel_s}</td>"
+            f"<td>{esc(c.polarity)}</td>"
+            f"<td>{_fmt(c.area_m2)}</td><td>{_fmt(c.length_m)}</td><td>{c.contrast:+.3f}</td>"
+            f"<td>{c.peak_sigma:.1f}</td></tr>"
+        )
+    chip_html = []
+    for c in found[:CHIPS]:
+        before_png, after_png = chips(after, gmap, reg, c)
+        chip_html.append(
+            f"<figure><img src='data:image/png;base64,{before_png}' alt='before'>"
+            f"<img src='data:image/png;base64,{after_png}' alt='after'>"
+            f"<figcaption>#{c.id} {esc(c.cls)} ({c.score:.2f}) — before | after</figcaption>"
+            "</figure>"
+        )
+    r = summary["registration"]
+    counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items() if v) or "none"
+    overview_b64 = base64.b64encode(overview).decode("ascii")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>orbitscout find report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+th {{ background: #eee; }}
+figure {{ display: inline-block; margin: 6px; font-size: 0.8em; }}
+figure img {{ width: 128px; height: 128px; image-rendering: pixelated; margin-right: 2px; }}
+img.overview {{ max-width: 100%; }}
+</style></head><body>
+<h1>orbitscout — what changed</h1>
+<p>BEFORE <code>{esc(summary['before']['path'])}</code><br>
+AFTER <code>{esc(summary['after']['path'])}</code><br>
+Body: {esc(str(summary['body']))}; AFTER pixel size: {_fmt(summary['after']['gsd_m'])} m.</p>
+<h2>Registration</h2>
+<p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + {r['dx']:.3f}, y + {r['dy']:.3f}),
+rotated by {r['rotation_deg']:.4f}° about the image centre; fit residual {r['residual_px']:.3f} px
+over {r['tiles']} tiles.</p>
+<h2>Detections</h2>
+<p>{len(found)} detections ({esc(counts)}).</p>
+<img class="overview" src="data:image/png;base64,{overview_b64}" alt="overview">
+<table><tr><th>id</th><th>class</th><th>score</th><th>x, y (px)</th><th>lat, lon (°)</th>
+<th>from lander</th><th>polarity</th><th>area (m²)</th><th>length (m)</th><th>contrast</th>
+<th>peak σ</th></tr>
+{''.join(rows)}
+</table>
+<h2>Before and after</h2>
+{''.join(chip_html)}
+<h2>Timings</h2>
+<p>{esc(', '.join(f'{k} {v:.2f}' for k, v in summary['timings'].items()))}</p>
+<p><small>orbitscout {esc(summary['versions']['orbitscout'])}</small></p>
+</body></html>
+"""
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def write_all(stage: Path, after: Product, gmap: GridMap, reg: Registration,
+              found: list[Candidate], summary: dict) -> None:
+    """Write every output of ``find`` into the staging folder ``stage``."""
+    body = after.body.name if after.body else summary.get("body")
+    code = after.body.iau_code if after.body else None
+    (stage / "detections.geojson").write_text(json.dumps(geojson(found, body, code), indent=1))
+    write_gpkg(stage / "detections.gpkg", found, after)
+    title = (f"orbitscout: {len(found)} detections — "
+             f"{Path(summary['after']['path']).name} vs {Path(summary['before']['path']).name}")
+    overview = overview_png(after, found, title)
+    (stage / "overview.png").write_bytes(overview)
+    (stage / "report.html").write_text(html_report(after, gmap, reg, found, summary, overview))
+    (stage / "summary.json").write_text(json.dumps(summary, indent=1))
