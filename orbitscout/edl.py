@@ -213,14 +213,14 @@ class Prior:
     cls: str
     east_m: float
     north_m: float
-    distance_m: float  # of the mean offset
-    bearing_deg: float  # of the mean offset, clockwise from north
+    distance_m: float  # expected distance: mean over the samples of each sample's distance
+    bearing_deg: float  # of the mean offset (east_m, north_m), clockwise from north
     cov: np.ndarray  # 2x2 east/north covariance, m^2
     semi_major_m: float  # 1-sigma ellipse
     semi_minor_m: float
     orientation_deg: float  # major axis, clockwise from north, in [0, 180)
-    distance_mean_m: float = math.nan  # mean and sd of the per-sample distance
-    distance_sd_m: float = math.nan
+    distance_sd_m: float = math.nan  # sd of the per-sample distance
+    offset_distance_m: float = math.nan  # |mean offset|: shorter when the wind direction is unknown
     distance_p2_5_m: float = math.nan  # 2.5 and 97.5 percentiles of the per-sample distance
     distance_p97_5_m: float = math.nan
     published_distance_m: float | None = None
@@ -246,7 +246,7 @@ class Prior:
             "north_m": round(self.north_m, 1),
             "distance_m": round(self.distance_m, 1),
             "bearing_deg": round(self.bearing_deg, 1),
-            "distance_mean_m": round(self.distance_mean_m, 1),
+            "offset_distance_m": round(self.offset_distance_m, 1),
             "distance_sd_m": round(self.distance_sd_m, 1),
             "distance_95pct_m": [round(self.distance_p2_5_m, 1), round(self.distance_p97_5_m, 1)],
             "cov": np.round(self.cov, 1).tolist(),
@@ -276,13 +276,13 @@ def prior_from_samples(cls: str, east: np.ndarray, north: np.ndarray) -> Prior:
         cls=cls,
         east_m=e,
         north_m=nn,
-        distance_m=math.hypot(e, nn),
+        distance_m=float(dist.mean()),
         bearing_deg=float(bearing(e, nn)),
         cov=cov,
         semi_major_m=float(math.sqrt(max(w[1], 0.0))),
         semi_minor_m=float(math.sqrt(max(w[0], 0.0))),
         orientation_deg=float(bearing(major[0], major[1]) % 180.0),
-        distance_mean_m=float(dist.mean()),
+        offset_distance_m=math.hypot(e, nn),
         distance_sd_m=float(dist.std(ddof=1)) if dist.size > 1 else 0.0,
         distance_p2_5_m=float(np.percentile(dist, 2.5)),
         distance_p97_5_m=float(np.percentile(dist, 97.5)),

@@ -157,7 +157,7 @@ def test_calibrated_and_timing_sanity(priors):
     assert 7000 < np.median(sims["hs_sep_agl_m"]) < 9500
     # descent stage calibration: ~650 m, to the north-west
     ds = priors["curiosity"]["descent_stage"]
-    assert ds.distance_mean_m == pytest.approx(650, abs=100)
+    assert ds.distance_m == pytest.approx(650, abs=100)
     assert abs((ds.bearing_deg - 315 + 180) % 360 - 180) < 15
     # Perseverance backshell calibration: it hits at ~35 m/s (126 km/h, NASA)
     s2 = edl.simulate_mission("perseverance", 100, seed=3)
@@ -177,7 +177,8 @@ def test_prior_shapes_and_logpdf(priors):
             assert np.allclose(p.cov, p.cov.T)
             assert p.semi_major_m >= p.semi_minor_m > 0
             assert 0 <= p.orientation_deg < 180 and 0 <= p.bearing_deg < 360
-            assert p.distance_m == pytest.approx(math.hypot(p.east_m, p.north_m))
+            assert p.offset_distance_m == pytest.approx(math.hypot(p.east_m, p.north_m))
+            assert p.distance_p2_5_m < p.distance_m < p.distance_p97_5_m
             peak = p.logpdf(p.east_m, p.north_m)
             a = math.radians(p.orientation_deg)
             far = p.logpdf(
