@@ -8,7 +8,10 @@ Calibrations (each on one quantity of one mission, checked elsewhere):
 - the backshell + parachute ballistic coefficient comes from Perseverance's published impact speed
   (126 km/h, NASA Ingenuity flight 26 release), not from any distance;
 - the descent-stage flyaway burn time is tuned so that Curiosity's sky crane lands ~650 m from the
-  rover, and then used unchanged for Perseverance (whose ~650 m is the check).
+  rover, and then used unchanged for Perseverance (whose ~650 m is the check);
+- the heat shield's drag coefficient is not tuned to any distance: it spans 0.5 (what Curiosity's
+  descent-imager timing implies) to 1.2 (a sphere-cone's subsonic value), see ``HS_MSL``.
+Nothing is tuned to the published heat-shield or backshell distances.
 """
 
 from __future__ import annotations
@@ -315,4 +318,4 @@ def get_mission(name: str) -> MissionEDL:
         if key == m.name or key in m.aliases or key.replace("-", "") in m.aliases:
             return m
     known = ", ".join(f"{m.name} ({'/'.join(m.aliases)})" for m in MISSIONS.values())
-    raise OrbitscoutError(f"unknown mission {name!r}; known: {known}", "--mission")
+    raise OrbitscoutError(f"unknown mission {name!r}; known: {known}", "mission")
