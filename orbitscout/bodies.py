@@ -140,6 +140,24 @@ _MOON_W = (3.5610, 0.1208, -0.0642, 0.0158, 0.0252, -0.0066, -0.0047, -0.0046, 0
            0.0040, 0.0019, -0.0044)  # fmt: skip
 
 
+def prime_meridian_deg(body: Body, tdb_days):
+    """IAU 2015 prime-meridian angle W (deg) alone (cheaper than ``orientation_deg``)."""
+    import numpy as np
+
+    d = np.asarray(tdb_days, dtype=float)
+    w = body.pm_deg + body.pm_rate_deg_per_day * d
+    if body.name == "mars":
+        t = d / 36525.0
+        w = w + sum(c * np.sin(np.radians(a0 + rate * t)) for c, a0, rate, _ in _MARS_PERIODIC["w"])
+    elif body.name == "moon":
+        w = w - 1.4e-12 * d**2
+        w = w + sum(
+            c * np.sin(np.radians(a0 + rate * d))
+            for c, (a0, rate) in zip(_MOON_W, _MOON_E, strict=True)
+        )
+    return w
+
+
 def orientation_deg(body: Body, tdb_days):
     """IAU 2015 pole right ascension, declination and prime-meridian angle W (degrees) of the
     body at ``tdb_days`` (days of TDB — TT will do — since J2000.0; scalar or array)."""

@@ -178,8 +178,10 @@ def tt_minus_utc(utc_s) -> float | np.ndarray:
     polynomial before 1972."""
     s = np.asarray(utc_s, dtype=float)
     idx = np.searchsorted(_LEAP_UTC_S, s, side="right") - 1
-    leap = _LEAP_TAI_UTC[np.clip(idx, 0, None)] + TT_MINUS_TAI_S
-    out = np.where(idx >= 0, leap, _delta_t_before_1972(s))
+    out = _LEAP_TAI_UTC[np.clip(idx, 0, None)] + TT_MINUS_TAI_S
+    early = idx < 0
+    if np.any(early):
+        out = np.where(early, _delta_t_before_1972(s), out)
     return float(out) if out.ndim == 0 else out
 
 

@@ -29,7 +29,8 @@ from typing import Protocol
 import numpy as np
 
 from . import marstime
-from .bodies import MARS, MOON, Body, get_body, icrf_to_body_matrix, orientation_deg
+from .bodies import MARS, MOON, Body, get_body, icrf_to_body_matrix
+from .bodies import prime_meridian_deg as _prime_meridian_deg
 from .errors import OrbitscoutError
 
 DEG = math.pi / 180.0
@@ -160,7 +161,7 @@ def _mean_sun_lon(body: Body, utc_s: float) -> float:
 
 def prime_meridian_deg(body: Body, utc_s):
     """IAU 2015 prime-meridian angle W (deg) at UTC seconds."""
-    return orientation_deg(body, marstime.tt_seconds(utc_s) / 86400.0)[2]
+    return _prime_meridian_deg(body, marstime.tt_seconds(utc_s) / 86400.0)
 
 
 # --------------------------------------------------------------------------------------------
