@@ -424,7 +424,9 @@ def detect_changes(
         resid = np.where(valid, resid, 0.0).astype(np.float32)
         cy, cx = core.row_off - y0, core.col_off - x0
         sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
-        sig = significance(resid, valid, SCALES, BLOCK, origin=(-y0, -x0), core=sl)
+        # noise blocks are anchored at the image origin, in the core's array coordinates
+        sig = significance(resid, valid, SCALES, BLOCK, origin=(-core.row_off, -core.col_off),
+                           core=sl)
         c_seed, c_region = coarse.upsampled(core)
         ok = valid[sl]
         seed = ((np.abs(sig) >= T_HIGH) | c_seed) & ok
