@@ -204,3 +204,39 @@ def test_known_orbiters():
     assert get_orbiter("LRO").body is MOON
     assert get_orbiter("mars-express").name == "mex"
     assert kepler_period_s(MOON, MOON.radius_m + 50e3) / 60 == pytest.approx(113, abs=1)
+
+
+def test_spice_trajectory_round_trip(tmp_path):
+    """Write our own TGO orbit to an SPK (type 13, J2000 frame) and read it back through
+    SpiceTrajectory: positions and relay passes agree. Needs the optional spiceypy."""
+    sp = pytest.importorskip("spiceypy")
+    from orbitscout.bodies import icrf_to_body_matrix
+    from orbitscout.plan import relay_passes
+
+    tgo = get_orbiter("tgo")
+    t = EPOCH + np.arange(0, 0.3 * 86400, 10.0)
+    et = marstime.tt_seconds(t)
+    rot = icrf_to_body_matrix(MARS, et / 86400.0)
+    r_icrf = np.einsum("nji,nj->ni", rot, tgo.trajectory.positions_bodyfixed(t))
+    v_icrf = np.gradient(r_icrf, et, axis=0)
+    path = str(tmp_path / "tgo_test.bsp")
+    handle = sp.spkopn(path, "orbitscout test", 0)
+    states = (np.hstack([r_icrf, v_icrf]) / 1e3).tolist()
+    sp.spkw13(handle, -999, 499, "J2000", float(et[0]), float(et[-1]), "tgo", 7, len(et),
+              states, et.tolist())  # fmt: skip
+    sp.spkcls(handle)
+    orb = resolve_orbiter(
+        json.dumps(
+            {"name": "tgo-spk", "body": "mars", "spice": {"kernels": [path], "target": -999}}
+        )
+    )
+    tt = EPOCH + np.array([1000.0, 9000.0, 20000.0])
+    err = np.linalg.norm(
+        orb.trajectory.positions_bodyfixed(tt) - tgo.trajectory.positions_bodyfixed(tt), axis=1
+    )
+    assert np.all(err < 100.0)
+    a = relay_passes((18.4447, 77.4508), tgo, EPOCH + 60, 0.29, 10.0)
+    b = relay_passes((18.4447, 77.4508), orb, EPOCH + 60, 0.29, 10.0)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        assert abs(marstime.parse_utc(x["rise_utc"]) - marstime.parse_utc(y["rise_utc"])) < 1.0
