@@ -293,18 +293,28 @@ def sun_synchronous_elements(
     argp_deg: float = 0.0,
     mean_anomaly_deg: float = 0.0,
     frozen_perigee: bool = False,
+    solar_time: str = "lmst",
 ) -> Elements:
-    """A sun-synchronous orbit whose ascending node lies at local (mean) solar time
-    ``local_time_h`` at ``epoch``: inclination from J2 so that the node follows the mean Sun;
-    node set from the Sun's position at epoch (Mars: Mars24 mean Sun, so the node keeps its
-    LMST; LTST then swings with the equation of time, up to ~±50 min)."""
+    """A sun-synchronous orbit whose ascending node lies at local solar time ``local_time_h``
+    at ``epoch``: inclination from J2 so that the node follows the mean Sun; node set from the
+    Sun's position at epoch. ``solar_time="lmst"`` (default) places it by the Mars24 mean Sun
+    (MTC), the time a sun-synchronous node keeps; ``"ltst"`` by the true Sun (Mars24 subsolar
+    longitude) at epoch. Either way LTST then swings with the equation of time (up to ~±50 min
+    on Mars) while LMST stays put. On the Moon both mean the true Sun."""
     epoch_s = marstime.utc_seconds(epoch)
+    if solar_time not in ("lmst", "ltst"):
+        raise OrbitscoutError(f"solar_time must be 'lmst' or 'ltst', got {solar_time!r}")
     rp = body.radius_m + periapsis_alt_m
     ra = body.radius_m + apoapsis_alt_m
     a = 0.5 * (rp + ra)
     e = (ra - rp) / (ra + rp)
     inc = sun_synchronous_inclination(body, a, e)
-    node_lon = _mean_sun_lon(body, epoch_s) + (local_time_h - 12.0) * 15.0
+    noon_lon = (
+        _mean_sun_lon(body, epoch_s)
+        if solar_time == "lmst"
+        else float(subsolar_point(body, epoch_s)[0])
+    )
+    node_lon = noon_lon + (local_time_h - 12.0) * 15.0
     raan = float(np.mod(node_lon + prime_meridian_deg(body, epoch_s), 360.0))
     return Elements(body, a, e, inc, raan, argp_deg, mean_anomaly_deg, epoch_s, frozen_perigee)
 
@@ -534,15 +544,16 @@ def elements_from_dict(d: dict, source: str | None = None) -> Orbiter:
     ``a_km`` or ``altitude_km`` (circular) or ``periapsis_km`` + ``apoapsis_km`` (altitudes),
     ``e``, ``i_deg``, ``raan_deg``, ``argp_deg``, ``mean_anomaly_deg``, ``epoch`` (UTC), and
     optionally ``local_time_h`` (sun-synchronous: inclination and node computed; ``i_deg`` and
-    ``raan_deg`` then must be absent), ``name``, ``camera``, ``max_off_nadir_deg``,
-    ``frozen_perigee``. A ``spice`` member ``{"kernels": [...], "target": "-143", "frame":
-    "J2000"}`` makes a SPICE trajectory instead."""
+    ``raan_deg`` then must be absent; ``solar_time`` "lmst" (default) or "ltst" says which),
+    ``name``, ``camera``, ``max_off_nadir_deg``, ``frozen_perigee``. A ``spice`` member
+    ``{"kernels": [...], "target": "-143", "frame": "J2000"}`` makes a SPICE trajectory
+    instead."""
     if not isinstance(d, dict):
         raise OrbitscoutError("orbiter elements must be a JSON object", source)
     known = {
         "name", "body", "a_km", "altitude_km", "periapsis_km", "apoapsis_km", "e", "i_deg",
         "raan_deg", "argp_deg", "mean_anomaly_deg", "epoch", "local_time_h", "camera",
-        "max_off_nadir_deg", "frozen_perigee", "spice", "relay",
+        "max_off_nadir_deg", "frozen_perigee", "spice", "relay", "solar_time",
     }  # fmt: skip
     unknown = sorted(set(d) - known)
     if unknown:
@@ -591,8 +602,9 @@ def elements_from_dict(d: dict, source: str | None = None) -> Orbiter:
             raise OrbitscoutError("local_time_h must be in [0, 24)", source)
         rp, ra = a * (1 - e), a * (1 + e)
         el = sun_synchronous_elements(
-            body, rp - body.radius_m, ra - body.radius_m, lt, epoch, argp, m, frozen
-        )
+            body, rp - body.radius_m, ra - body.radius_m, lt, epoch, argp, m, frozen,
+            str(d.get("solar_time", "lmst")).lower(),
+        )  # fmt: skip
     else:
         el = Elements(body, a, e, num("i_deg"), num("raan_deg", 0.0), argp, m, epoch, frozen)
     return Orbiter(name, el, camera, off, bool(d.get("relay", True)), "user elements")

@@ -167,6 +167,9 @@ def test_sun_synchronous_node_set_from_the_sun():
     el = sun_synchronous_elements(MARS, 300e3, 300e3, 10.5, EPOCH)
     lon = el.ascending_node_lon_deg(EPOCH)
     assert marstime.mars_time(EPOCH, lon).lmst_h == pytest.approx(10.5, abs=1e-6)
+    el = sun_synchronous_elements(MARS, 300e3, 300e3, 10.5, EPOCH, solar_time="ltst")
+    lon = el.ascending_node_lon_deg(EPOCH)
+    assert marstime.mars_time(EPOCH, lon).ltst_h == pytest.approx(10.5, abs=1e-6)
     with pytest.raises(OrbitscoutError):
         sun_synchronous_elements(MOON, 3000e3, 3000e3, 12.0, EPOCH)  # lunar J2 too weak there
 
