@@ -197,6 +197,31 @@ def demo(
     )
 
 
+@app.command()
+def survey(
+    pairs: str = typer.Argument(..., help="CSV: before,after[,name,site,mission,body]."),
+    out: str = typer.Option(..., "--out", help="Output folder (one subfolder per pair)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
+                                  "(default: a local cluster)."),
+    workers: int = typer.Option(None, "--workers", help="Worker processes of the local cluster "
+                                "(default: one per core)."),
+    tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory per worker)."),
+    min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
+) -> None:
+    """Run find over many pairs on Dask; rerunning skips the pairs already done."""
+    from .survey import survey as run_survey
+
+    result = run_survey(pairs, out, scheduler=scheduler, workers=workers, tile=tile,
+                        min_score=min_score, progress=True)
+    console.print(f"{result.ok} pairs done, {result.failed} failed, {result.skipped} already "
+                  f"done → {result.csv_path}", highlight=False, soft_wrap=True)
+    for row in [r for r in result.rows if r["status"] != "ok"][:10]:
+        err_console.print(f"orbitscout: pair {row['pair']} failed: {row['error']}",
+                          highlight=False, soft_wrap=True)
+    if result.failed:
+        sys.exit(1)  # some pairs failed (each has its line in survey.csv); the rest are done
+
+
 # `time`, `plan` and `relay` (Mars time, imaging windows, relay passes) live in cli_orbits.py.
 from .cli_orbits import register as _register_orbit_commands  # noqa: E402
 
