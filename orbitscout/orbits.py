@@ -630,7 +630,7 @@ def resolve_orbiter(spec: str) -> Orbiter:
     return get_orbiter(text)
 
 
-def with_epoch_phase(orbiter: Orbiter, **changes) -> Orbiter:
+def with_elements(orbiter: Orbiter, **changes) -> Orbiter:
     """A copy of an element-based orbiter with some elements changed (e.g. ``raan_deg``)."""
     if not isinstance(orbiter.trajectory, Elements):
         raise OrbitscoutError("only element-based orbiters can be changed")
