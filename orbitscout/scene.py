@@ -356,10 +356,11 @@ def make_item(
             h = heading + curv[i]
             pts.append((pts[-1][0] + step * math.sin(h), pts[-1][1] + step * math.cos(h)))
         pts_arr = np.asarray(pts)
-        pts_arr -= pts_arr.mean(axis=0)
+        # the item's position is the track's middle vertex, so it lies on the track
+        pts_arr -= pts_arr[len(pts_arr) // 2]
         p.update(points=pts_arr.tolist(), width_m=width, depth=float(rng.uniform(0.08, 0.15)))
         size = length
-        extent = float(np.ptp(pts_arr, axis=0).max()) + width
+        extent = 2 * float(np.abs(pts_arr).max()) + width  # a box centred on the item
         cls = "unknown"
     elif kind == "dust_patch":
         # A patch of moved dust: a faint irregular blob, brighter or darker (assumption).
@@ -633,10 +634,14 @@ def _natural(
     for i in range(n):
         kind = kinds[i % len(kinds)]
         for _ in range(50):
-            e, n_ = rng.uniform(-0.38, 0.38, 2) * extent
-            it = make_item(kind, e, n_, rng, body)
+            it = make_item(kind, 0.0, 0.0, rng, body)
             if kind == "dust_devil_track" and it.extent_m > 0.6 * extent:
-                it = make_item(kind, e, n_, rng, body, size_m=0.5 * extent)
+                it = make_item(kind, 0.0, 0.0, rng, body, size_m=0.3 * extent)
+            room = 0.45 * extent - it.extent_m / 2
+            if room <= 0:
+                continue
+            e, n_ = rng.uniform(-room, room, 2)
+            it = replace(it, east_m=float(e), north_m=float(n_))
             ok = all(
                 math.hypot(it.east_m - o.east_m, it.north_m - o.north_m)
                 > (it.extent_m + o.extent_m) / 2 + 20

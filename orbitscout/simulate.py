@@ -521,9 +521,10 @@ def item_height_m(item: Item) -> float:
     return float(item.params.get("height_m", 0.0))
 
 
-def supersampling(item: Item, gsd: float, cap: int = 24) -> int:
-    """Sub-samples per pixel so the item's smallest part spans at least ~4 of them."""
-    return int(min(cap, max(2, math.ceil(4.0 * gsd / item_min_feature_m(item)))))
+def supersampling(item: Item, gsd: float, cap: int = 32) -> int:
+    """Sub-samples per pixel so the item's smallest part spans ~12 of them (its area is then
+    right to a few per cent), at most ``cap``."""
+    return int(min(cap, max(2, math.ceil(12.0 * gsd / item_min_feature_m(item)))))
 
 
 def render_item_patch(
@@ -749,7 +750,8 @@ def simulate_pair(
     gsd = cam.gsd(cam.slant_range_m(alt, off_nadir_deg), off_nadir_deg)
     extent = size * gsd
     if scene is None:
-        scene = make_scene(layout, seed=seed, site=site, extent_m=extent, body=cam.body)
+        body = cam.body if layout.strip().lower() == "random" else None
+        scene = make_scene(layout, seed=seed, site=site, extent_m=extent, body=body)
     if scene.body is not cam.body:
         raise OrbitscoutError(
             f"camera {cam.name} looks at {cam.body.name}, the layout is on {scene.body.name}"

@@ -1,0 +1,94 @@
+"""Scenes: known layouts from published distances, random layouts, physical sizes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from orbitscout.bodies import MARS, MOON
+from orbitscout.errors import OrbitscoutError
+from orbitscout.scene import LAYOUT_NAMES, LAYOUTS, TRUTH_CLASSES, make_scene
+
+
+def _dist_bearing(item):
+    return math.hypot(item.east_m, item.north_m), math.degrees(
+        math.atan2(item.east_m, item.north_m)
+    ) % 360
+
+
+@pytest.mark.parametrize("name", LAYOUT_NAMES)
+def test_every_layout_builds(name):
+    scene = make_scene(name, seed=4)
+    assert scene.items
+    assert all(it.cls in TRUTH_CLASSES for it in scene.items)
+    lander = scene.lander()
+    assert lander is not None and (lander.east_m, lander.north_m) == (0.0, 0.0)
+    assert all(it.size_m > 0 and it.extent_m > 0 for it in scene.items)
+    if name != "random":
+        assert scene.source and LAYOUTS[name].source
+
+
+def test_perseverance_matches_published_offsets():
+    # FACTS.md: parachute + backshell ~1.2 km NW, heat shield ~1.45 km NE, descent stage ~650 m
+    scene = make_scene("perseverance", seed=0)
+    assert (scene.lat, scene.lon) == (18.4447, 77.4508)
+    assert scene.body is MARS
+    by = {it.cls: it for it in scene.items}
+    d, b = _dist_bearing(by["parachute"])
+    assert d == pytest.approx(1200, abs=1) and b == pytest.approx(315, abs=0.5)
+    d, b = _dist_bearing(by["heat_shield"])
+    assert d == pytest.approx(1450, abs=1) and b == pytest.approx(45, abs=0.5)
+    assert _dist_bearing(by["descent_stage"])[0] == pytest.approx(650, abs=1)
+    chute, shell = by["parachute"], by["backshell"]
+    sep = math.hypot(chute.east_m - shell.east_m, chute.north_m - shell.north_m)
+    assert 20 < sep < 120  # tens of metres from the parachute
+    # physical sizes (FACTS.md)
+    assert chute.size_m == 21.5 and shell.size_m == 4.5 and by["heat_shield"].size_m == 4.5
+    assert by["lander"].size_m == 3.0 and by["lander"].params["width_m"] == pytest.approx(2.7)
+    # the blast zone is tens of metres across, the heat-shield scar 10-30 m
+    assert 40 <= by["lander"].extent_m <= 150
+    assert 10 <= by["heat_shield"].extent_m <= 30
+    # the descent stage's debris fan opens away from the rover
+    ds = by["descent_stage"]
+    assert ds.params["orient_deg"] == pytest.approx((_dist_bearing(ds)[1]) % 360, abs=0.5)
+
+
+def test_curiosity_and_vikram():
+    c = {it.label: it for it in make_scene("curiosity").items}
+    assert _dist_bearing(c["sky crane"])[0] == pytest.approx(650, abs=1)
+    assert _dist_bearing(c["sky crane"])[1] == pytest.approx(315, abs=0.5)  # north-west
+    assert _dist_bearing(c["heat shield"])[0] == pytest.approx(1500, abs=1)
+    v = make_scene("vikram")
+    assert v.body is MOON and v.lat == pytest.approx(-70.881)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_layout_fits_and_repeats(seed):
+    extent = 2000.0
+    a = make_scene("random", seed=seed, extent_m=extent)
+    b = make_scene("random", seed=seed, extent_m=extent)
+    assert [(i.kind, i.east_m, i.north_m) for i in a.items] == [
+        (i.kind, i.east_m, i.north_m) for i in b.items
+    ]
+    for it in a.items:
+        assert abs(it.east_m) + it.extent_m / 2 < 0.5 * extent
+        assert abs(it.north_m) + it.extent_m / 2 < 0.5 * extent
+    classes = {it.cls for it in a.items}
+    assert {"lander", "parachute", "heat_shield", "descent_stage"} <= classes
+    c = make_scene("random", seed=seed + 100, extent_m=extent)
+    assert [i.east_m for i in c.items] != [i.east_m for i in a.items]
+
+
+def test_random_moon_and_natural_changes():
+    s = make_scene("random", seed=2, extent_m=1000, body=MOON, natural_changes=2)
+    assert s.body is MOON
+    assert sum(it.cls == "new_crater" for it in s.items) == 2
+    m = make_scene("random", seed=3, extent_m=3000, natural_changes=3)
+    kinds = {it.kind for it in m.items}
+    assert {"new_crater", "dust_devil_track", "dust_patch"} <= kinds
+
+
+def test_unknown_layout():
+    with pytest.raises(OrbitscoutError):
+        make_scene("beagle2")

@@ -1,0 +1,216 @@
+"""Rendering: footprints, flux conservation, determinism, truth on the objects, misregistration,
+GeoTIFFs on the body's sphere."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from orbitscout.bodies import MARS, MOON, body_from_crs
+from orbitscout.cameras import get_camera
+from orbitscout.evaluate import match_radius_px
+from orbitscout.scene import make_item, make_scene
+from orbitscout.simulate import (
+    Grid,
+    Illumination,
+    TerrainModel,
+    _splat,
+    _splat_box,
+    render_image,
+    render_item_patch,
+    simulate_pair,
+    supersampling,
+    write_pair,
+)
+
+
+def _grid(gsd, n=64, ox=0.0, oy=0.0):
+    return Grid(n, gsd, -(n / 2 - 0.5) * gsd, (n / 2 - 0.5) * gsd, ox, oy)
+
+
+@pytest.mark.parametrize("camera", ["cassis", "hirise", "ctx", "nac"])
+def test_rover_footprint_matches_its_size(camera):
+    cam = get_camera(camera)
+    g = cam.gsd(cam.nominal_altitude_m)
+    rng = np.random.default_rng(0)
+    rover = make_item("rover", 0.0, 0.0, rng, cam.body)
+    n = int(4 * rover.extent_m / g) + 16
+    for ox, oy in ((0.0, 0.0), (0.37, -0.21), (0.5, 0.5)):
+        patch = render_item_patch(rover, _grid(g, n, ox, oy), (0.0, 1.0), 0.0)
+        alpha = patch[3]
+        # area covered = 3 m x 2.7 m, whatever the sub-pixel position
+        assert alpha.sum() * g * g == pytest.approx(3.0 * 2.7, rel=0.03)
+        # and its pixel footprint matches its size: pixels with any of it ~ (size/gsd + 1)^2
+        if g < 1.0:
+            touched = (alpha > 0.01).sum()
+            assert touched == pytest.approx((3.0 / g + 1) * (2.7 / g + 1), rel=0.35)
+
+
+def test_flux_conserved_through_supersampling():
+    rng = np.random.default_rng(3)
+    cam = get_camera("cassis")
+    g = cam.gsd(400e3)
+    for kind in ("rover", "parachute", "heat_shield"):
+        it = make_item(kind, 1.3, -0.7, rng, MARS)
+        sums = []
+        auto = supersampling(it, g)
+        for s in (auto, auto + 5, 2 * auto, 48):
+            _, _, fac, alpha, refl, _ = render_item_patch(it, _grid(g, 64), (1.0, 0.0), 0.0, s=s)
+            sums.append((alpha.sum(), refl.sum(), (1 - fac).sum()))
+        sums = np.array(sums)
+        assert np.allclose(sums, sums[-1], rtol=0.03, atol=1e-3), kind
+    # bilinear and box splats keep every bit of flux that lands inside the image
+    img = np.zeros((40, 40))
+    x, y = rng.uniform(5, 35, 200), rng.uniform(5, 35, 200)
+    w = rng.uniform(0, 1, 200)
+    _splat(img, x, y, w)
+    assert img.sum() == pytest.approx(w.sum())
+    img2 = np.zeros((40, 40))
+    _splat_box(img2, x, y, rng.uniform(0.2, 4, 200), rng.uniform(0.2, 4, 200), w, disc=True)
+    assert img2.sum() == pytest.approx(w.sum())
+
+
+def test_psf_and_noise_keep_the_rover_visible_at_cassis_scale():
+    pair = simulate_pair("cassis", "perseverance", seed=1, size=768)
+    rover = next(it for it in pair.truth["items"] if it["class"] == "lander")
+    x, y = round(rover["x"]), round(rover["y"])
+    after = pair.after_radiance
+    local = after[y - 1 : y + 2, x - 1 : x + 2].max()
+    ring = np.concatenate(
+        [after[y - 6 : y + 7, x - 6].ravel(), after[y - 6 : y + 7, x + 6].ravel()]
+    )
+    assert local > np.median(ring) * 1.15  # a pale speck against its darker blast zone
+
+
+def test_same_seed_same_images():
+    a = simulate_pair("cassis", "random", seed=5, size=192)
+    b = simulate_pair("cassis", "random", seed=5, size=192)
+    c = simulate_pair("cassis", "random", seed=6, size=192)
+    assert np.array_equal(a.before, b.before) and np.array_equal(a.after, b.after)
+    assert a.truth == b.truth
+    assert not np.array_equal(a.after, c.after)
+    assert a.after.dtype == np.uint16
+    shift = a.truth["misregistration"]
+    mag = np.hypot(shift["dx"], shift["dy"])
+    assert 5 <= mag <= 45 and (shift["dx"] % 1 != 0 or shift["dy"] % 1 != 0)
+
+
+@pytest.mark.parametrize(
+    "camera,layout,size",
+    [("cassis", "perseverance", 768), ("hirise", "random", 512), ("nac", "random", 384)],
+)
+def test_truth_positions_land_on_the_rendered_objects(camera, layout, size):
+    cam = get_camera(camera)
+    pair = simulate_pair(cam, layout, seed=2, size=size, noise=False)
+    g = pair.grid.gsd
+    scene = make_scene(layout, seed=2, extent_m=size * g, body=cam.body)
+    terrain = TerrainModel(scene, pair.grid, 40)
+    ill = Illumination(scene.incidence_deg, scene.sun_azimuth_deg)
+    rng = np.random.default_rng(0)
+    kw = {"noise": False}
+    with_ = render_image(scene, cam, pair.grid, terrain, ill, True, rng, **kw).radiance
+    without = render_image(scene, cam, pair.grid, terrain, ill, False, rng, **kw).radiance
+    diff = np.abs(with_ - without)
+    assert pair.truth["items"]
+    for it in pair.truth["items"]:
+        r = match_radius_px(it, g)
+        x, y = it["x"], it["y"]
+        assert it["x"] == pytest.approx(round(x), abs=0.5)  # pixel centres are integers
+        big = int(np.ceil(3 * r)) + 3
+        y0, x0 = max(0, round(y) - big), max(0, round(x) - big)
+        win = diff[y0 : round(y) + big + 1, x0 : round(x) + big + 1].copy()
+        # look only at pixels nearer this item than any other (their changes are theirs)
+        yy, xx = np.mgrid[y0 : y0 + win.shape[0], x0 : x0 + win.shape[1]]
+        own = np.hypot(xx - x, yy - y)
+        for other in pair.truth["items"]:
+            if other is not it:
+                win[np.hypot(xx - other["x"], yy - other["y"]) < own] = 0
+        py, px = np.unravel_index(np.argmax(win), win.shape)
+        err = np.hypot(px + x0 - x, py + y0 - y)
+        if it["kind"] == "dust_devil_track":
+            # a long line: the change passes through its truth point
+            assert diff[round(y), round(x)] > 0.3 * win.max()
+        else:
+            assert err <= r, (it["class"], err, r)
+
+
+def test_misregistration_sign_and_size():
+    """A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + dx, y + dy)."""
+    from skimage.registration import phase_cross_correlation
+
+    cam = get_camera("ctx")
+    pair = simulate_pair(cam, "schiaparelli", seed=3, size=256, shift_px=(7.3, -4.6), noise=False)
+    scene = make_scene("schiaparelli", seed=3, body=MARS)
+    ill = Illumination(scene.incidence_deg, scene.sun_azimuth_deg)
+    terrain = TerrainModel(scene, pair.grid, 40)
+    rng = np.random.default_rng(0)
+    g = pair.grid
+    before_grid = Grid(g.n, g.gsd, g.e0, g.n0, 7.3, -4.6)
+    a = render_image(scene, cam, g, terrain, ill, False, rng, noise=False).radiance
+    b = render_image(scene, cam, before_grid, terrain, ill, False, rng, noise=False).radiance
+    shift, _, _ = phase_cross_correlation(a, b, upsample_factor=20)
+    # shift (dy, dx) moves BEFORE onto AFTER
+    assert shift[1] == pytest.approx(7.3, abs=0.1) and shift[0] == pytest.approx(-4.6, abs=0.1)
+    assert pair.truth["misregistration"] == {"dx": 7.3, "dy": -4.6}
+
+
+@pytest.mark.parametrize(
+    "camera,layout,body", [("ctx", "schiaparelli", MARS), ("nac", "random", MOON)]
+)
+def test_geotiffs_on_the_body_sphere_and_truth_roundtrip(tmp_path, camera, layout, body):
+    import rasterio
+    from pyproj import Transformer
+
+    pair = simulate_pair(camera, layout, seed=4, size=320)
+    paths = write_pair(pair, tmp_path)
+    truth = json.loads(paths["truth.json"].read_text())
+    with rasterio.open(paths["after.tif"]) as a, rasterio.open(paths["before.tif"]) as b:
+        assert a.crs is not None and body_from_crs(a.crs.to_wkt()) is body
+        assert a.crs.to_dict().get("proj") == "eqc"
+        assert a.res == pytest.approx((truth["gsd_m"], truth["gsd_m"]))
+        assert a.transform == b.transform and a.shape == b.shape == (320, 320)
+        expected = np.uint8 if camera in ("ctx", "nac") else np.uint16
+        assert a.read(1).dtype == expected
+        assert np.array_equal(a.read(1), pair.after)
+        to_geo = Transformer.from_crs(a.crs.to_wkt(), body.crs, always_xy=True)
+        for it in truth["items"]:
+            px, py = a.transform @ (it["x"] + 0.5, it["y"] + 0.5)
+            lon, lat = to_geo.transform(px, py)
+            assert lon == pytest.approx(it["lon"], abs=1e-7)
+            assert lat == pytest.approx(it["lat"], abs=1e-7)
+    site = truth["site"]
+    lander = next(it for it in truth["items"] if it["class"] == "lander")
+    assert lander["lat"] == pytest.approx(site["lat"], abs=1e-9)
+    assert truth["crs"] == body.iau_code and truth["camera"] == camera
+
+
+def test_cli_simulate(tmp_path):
+    from typer.testing import CliRunner
+
+    from orbitscout.cli import app
+
+    res = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--camera",
+            "ctx",
+            "--layout",
+            "schiaparelli",
+            "--size",
+            "200",
+            "--seed",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert {"before.tif", "after.tif", "truth.json"} <= {p.name for p in tmp_path.iterdir()}
+    res = CliRunner().invoke(
+        app,
+        ["simulate", "--camera", "nac", "--layout", "perseverance", "--out", str(tmp_path / "x")],
+    )
+    assert res.exit_code != 0  # NAC looks at the Moon, Perseverance is on Mars
