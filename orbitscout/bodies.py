@@ -231,12 +231,12 @@ def body_from_crs(crs: CRS | str | None) -> Body | None:
 
 def local_map_crs(body: Body, lat: float, lon: float) -> CRS:
     """Equirectangular projection on the body's IAU 2015 sphere with its true-scale parallel
-    and central meridian at (lat, lon), and (lat, lon) at map (0, 0): metres on the ground near
-    a site, as map-projected HiRISE and CaSSIS products use at low and middle latitudes."""
+    and central meridian at (lat, lon), northings from the equator: metres on the ground near a
+    site, as map-projected HiRISE and CaSSIS products (ISIS3 Equirectangular) use."""
     from pyproj.crs import ProjectedCRS
     from pyproj.crs.coordinate_operation import EquidistantCylindricalConversion
 
     conversion = EquidistantCylindricalConversion(
-        latitude_first_parallel=lat, latitude_natural_origin=lat, longitude_natural_origin=lon
+        latitude_first_parallel=lat, longitude_natural_origin=lon
     )
     return ProjectedCRS(conversion=conversion, geodetic_crs=body.crs, name=f"{body.name} local")

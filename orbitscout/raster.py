@@ -149,14 +149,14 @@ class GridMap:
         col0, row0 = window.col_off, window.row_off
         width, height = int(window.width), int(window.height)
         out_w, out_h = max(1, width // factor), max(1, height // factor)
-        to_src = self.to_source * registration
+        to_src = self.to_source @ registration
         if factor > 1 and abs(to_src.b) < 1e-9 and abs(to_src.d) < 1e-9:
             return self._block_means(to_src, col0, row0, out_w, out_h, factor)
         # output pixel (u, v) -> after pixel -> source pixel
-        out_to_after = Affine.translation(col0 - 0.5 + factor / 2, row0 - 0.5 + factor / 2) * (
+        out_to_after = Affine.translation(col0 - 0.5 + factor / 2, row0 - 0.5 + factor / 2) @ (
             Affine.scale(factor)
         )
-        to_src = to_src * out_to_after
+        to_src = to_src @ out_to_after
         corners = [to_src * (u, v) for u in (-1, out_w) for v in (-1, out_h)]
         xs, ys = zip(*corners, strict=True)
         scale = math.sqrt(abs(to_src.determinant))
@@ -181,7 +181,7 @@ class GridMap:
         # read pixel (i, j) averages source pixels [x0 + i*sx, x0 + (i+1)*sx) (GDAL's rule)
         sx, sy = (x1 - x0) / shape[1], (y1 - y0) / shape[0]
         read_to_src = Affine(sx, 0, x0 - 0.5 + sx / 2, 0, sy, y0 - 0.5 + sy / 2)
-        out_to_read = ~read_to_src * to_src
+        out_to_read = ~read_to_src @ to_src
         matrix = np.array(
             [[out_to_read.a, out_to_read.b, out_to_read.c],
              [out_to_read.d, out_to_read.e, out_to_read.f]], dtype=np.float64,
@@ -233,7 +233,7 @@ def grid_map(before: Product, after: Product) -> GridMap:
         return GridMap(before.dataset, before.band, before.path, Affine.identity())
     centre = Affine.translation(0.5, 0.5)
     if before.crs == after.crs:
-        to_source = ~centre * ~before.transform * after.transform * centre
+        to_source = ~centre @ ~before.transform @ after.transform @ centre
         gmap = GridMap(before.dataset, before.band, before.path, to_source)
     else:
         vrt = WarpedVRT(

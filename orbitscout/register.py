@@ -21,7 +21,7 @@ from .raster import GridMap, Product
 
 COARSE_SIDE = 512  # pixels on the long side of the image used for the coarse shift
 TILE = 512  # side of the full-resolution tiles used for the fine, sub-pixel shifts
-MIN_VALID = 0.9  # fraction of valid pixels a fine tile needs
+MIN_VALID = 0.75  # fraction of valid pixels a fine tile needs
 
 
 @dataclass
@@ -40,8 +40,8 @@ class Registration:
         cx, cy = self.centre
         return (
             Affine.translation(cx, cy)
-            * Affine.rotation(-self.rotation_deg)
-            * Affine.translation(-cx - self.dx, -cy - self.dy)
+            @ Affine.rotation(-self.rotation_deg)
+            @ Affine.translation(-cx - self.dx, -cy - self.dy)
         )
 
     def as_dict(self) -> dict:
@@ -66,6 +66,14 @@ def _prepare(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return (high / std if std > 0 else high), valid
 
 
+def _edges(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient magnitude of the band-passed image: a sun from another side flips the shading
+    of slopes but keeps where the edges are."""
+    high, valid = _prepare(image, 1.0)
+    magnitude = np.hypot(cv2.Sobel(high, cv2.CV_32F, 1, 0), cv2.Sobel(high, cv2.CV_32F, 0, 1))
+    return np.where(valid, magnitude - magnitude[valid].mean(), 0.0).astype(np.float32), valid
+
+
 def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
     blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
@@ -79,13 +87,14 @@ def coarse_shift(after_small: np.ndarray, before_small: np.ndarray, factor: int)
 ]:
     """Whole-pixel shift (dx, dy) in full-resolution pixels from reduced images.
 
-    Uses masked normalised cross-correlation so no-data borders do not pull the peak.
+    Uses masked normalised cross-correlation of edge strength, so no-data borders do not pull
+    the peak and a different sun does not flip it.
     """
     extra = max(1, math.ceil(max(after_small.shape) / COARSE_SIDE))
     a = _block_mean(after_small, extra) if extra > 1 else after_small
     b = _block_mean(before_small, extra) if extra > 1 else before_small
-    a_hp, a_valid = _prepare(a, 1.0)
-    b_hp, b_valid = _prepare(b, 1.0)
+    a_hp, a_valid = _edges(a)
+    b_hp, b_valid = _edges(b)
     if a_valid.mean() < 0.05 or b_valid.mean() < 0.05:
         raise OrbitscoutError("too few valid pixels to register the two images")
     shift = phase_cross_correlation(
@@ -141,15 +150,15 @@ def register(
     centre = ((after.width - 1) / 2.0, (after.height - 1) / 2.0)
     dx, dy = coarse_shift(after_small, before_small, factor)
     reg = Registration(dx, dy, 0.0, float("nan"), centre, 0)
-    windows = _tile_windows(after, TILE)
+    windows = _tile_windows(after, int(np.clip(min(after.width, after.height) // 2, 64, TILE)))
     for _ in range(iterations):
         points, shifts = [], []
         to_before = reg.after_to_before()
         for window in windows:
             a = after.read(window=window)
             b = gmap.sample(window, registration=to_before)
-            a_hp, a_valid = _prepare(a, 1.0)
-            b_hp, b_valid = _prepare(b, 1.0)
+            a_hp, a_valid = _edges(a)
+            b_hp, b_valid = _edges(b)
             if min(a_valid.mean(), b_valid.mean()) < MIN_VALID:
                 continue
             taper = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1])).astype(np.float32)

@@ -1,0 +1,107 @@
+"""Synthetic before/after pairs with known shift, photometry and planted spots, for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+from scipy import ndimage as ndi
+
+from orbitscout.bodies import MARS, Body, local_map_crs
+
+
+@dataclass
+class Spot:
+    x: float
+    y: float
+    radius: float  # pixels
+    amplitude: float  # relative brightness change (+ brighter, - darker)
+
+
+def terrain(size: int, seed: int, margin: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Albedo and height fields (size + 2*margin square) with texture at many scales."""
+    rng = np.random.default_rng(seed)
+    n = size + 2 * margin
+    albedo = sum(ndi.gaussian_filter(rng.normal(size=(n, n)), s) * s**0.5 for s in (1, 3, 12))
+    albedo = 0.25 * (1 + 0.15 * albedo / albedo.std())
+    height = sum(ndi.gaussian_filter(rng.normal(size=(n, n)), s) * s**2 for s in (4, 16, 48))
+    gy, gx = np.gradient(height)
+    height *= 0.1 / np.hypot(gx, gy).std()  # rms slope ~6 degrees, like martian plains
+    return albedo, height
+
+
+def shade(albedo: np.ndarray, height: np.ndarray, incidence: float, azimuth: float):
+    """Lambertian radiance for a sun at ``incidence`` (deg from vertical), ``azimuth`` (deg)."""
+    gy, gx = np.gradient(height)
+    normal = np.stack([-gx, -gy, np.ones_like(gx)])
+    normal /= np.linalg.norm(normal, axis=0)
+    i, a = np.radians(incidence), np.radians(azimuth)
+    sun = np.array([np.sin(i) * np.sin(a), -np.sin(i) * np.cos(a), np.cos(i)])
+    return albedo * np.clip(np.tensordot(sun, normal, axes=1), 0, None)
+
+
+def plant(image: np.ndarray, spots: list[Spot], offset: int) -> np.ndarray:
+    """Multiply ``image`` by (1 + amplitude) inside soft discs at the spots."""
+    out = image.copy()
+    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    for s in spots:
+        r = np.hypot(xx - (s.x + offset), yy - (s.y + offset))
+        disc = np.clip(s.radius + 0.5 - r, 0, 1)  # anti-aliased disc
+        out *= 1 + s.amplitude * disc
+    return out
+
+
+def make_pair(
+    folder: Path,
+    size: int = 512,
+    shift: tuple[float, float] = (7.3, -4.6),
+    spots: list[Spot] | None = None,
+    seed: int = 0,
+    gain: float = 1.3,
+    offset: float = 20.0,
+    noise: float = 0.004,
+    sun_before: tuple[float, float] = (50.0, 90.0),
+    sun_after: tuple[float, float] = (45.0, 110.0),
+    driver: str = "GTiff",
+    gsd: float = 1.0,
+    body: Body = MARS,
+    site: tuple[float, float] = (18.4447, 77.4508),
+    nodata_border: int = 0,
+    dtype: str = "uint16",
+) -> tuple[Path, Path]:
+    """Write a before/after pair; a ground point at BEFORE pixel p lies at AFTER p + shift."""
+    margin = 64
+    albedo, height = terrain(size, seed, margin)
+    before = shade(albedo, height, *sun_before)
+    after = shade(plant(albedo, spots or [], margin), height, *sun_after)
+    # ground at BEFORE pixel p lies at AFTER pixel p + shift: BEFORE holds it at q - shift
+    before = ndi.shift(before, (-shift[1], -shift[0]), order=3, mode="nearest")
+    crop = (slice(margin, margin + size), slice(margin, margin + size))
+    before, after = before[crop], after[crop]
+    rng = np.random.default_rng(seed + 1)
+    scale = 4000.0
+    before = before * scale + rng.normal(0, noise * scale, before.shape)
+    after = (after * scale + rng.normal(0, noise * scale, after.shape)) * gain + offset
+    nodata = 0
+    if nodata_border:
+        before[:nodata_border] = nodata
+        before[:, -nodata_border:] = nodata
+    crs = local_map_crs(body, *site).to_wkt()
+    north = np.radians(site[0]) * body.radius_m  # the site at the image centre
+    transform = from_origin(-size * gsd / 2, north + size * gsd / 2, gsd, gsd)
+    ext = {"GTiff": "tif", "ISIS3": "cub", "PDS4": "xml"}[driver]
+    paths = []
+    for name, image in (("before", before), ("after", after)):
+        path = Path(folder) / f"{name}.{ext}"
+        data = np.clip(np.round(image), 1, 65535).astype(dtype)
+        if name == "before" and nodata_border:
+            data[:nodata_border] = nodata
+            data[:, -nodata_border:] = nodata
+        with rasterio.open(path, "w", driver=driver, width=size, height=size, count=1,
+                           dtype=dtype, crs=crs, transform=transform, nodata=nodata) as ds:
+            ds.write(data, 1)
+        paths.append(path)
+    return paths[0], paths[1]

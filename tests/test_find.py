@@ -1,0 +1,276 @@
+"""The find pipeline end to end on synthetic pairs with known truth, and on real data."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+
+from orbitscout.pipeline import find
+from synth import Spot, make_pair
+
+SPOTS = [
+    Spot(100, 120, 0.5, 1.5),  # about one pixel, bright (a rover seen by CaSSIS)
+    Spot(300, 90, 1.0, -0.6),  # small and dark
+    Spot(420, 200, 3.0, 0.5),
+    Spot(150, 380, 8.0, -0.35),  # dark patch
+    Spot(330, 400, 25.0, -0.25),  # a blast zone, 50 px across
+]
+
+
+def _found(result, spot: Spot, tolerance: float | None = None):
+    tol = tolerance if tolerance is not None else max(1.5, 0.3 * spot.radius)
+    near = [d for d in result.detections if np.hypot(d.x - spot.x, d.y - spot.y) <= tol]
+    return near
+
+
+@pytest.mark.parametrize("shift", [(7.3, -4.6), (-23.75, 31.2)])
+def test_registration_error_under_a_fifth_of_a_pixel(tmp_path, shift):
+    before, after = make_pair(tmp_path, shift=shift, spots=SPOTS, nodata_border=20)
+    result = find(before, after, tmp_path / "out")
+    reg = result.registration
+    assert abs(reg.dx - shift[0]) <= 0.2 and abs(reg.dy - shift[1]) <= 0.2
+    assert abs(reg.rotation_deg) < 0.05
+
+
+def test_registration_survives_a_large_shift_and_a_different_sun(tmp_path):
+    shift = (-61.4, 48.8)
+    before, after = make_pair(tmp_path, size=768, shift=shift, sun_before=(60, 60),
+                              sun_after=(40, 200), gain=0.7, offset=-50)
+    reg = find(before, after, tmp_path / "out").registration
+    assert abs(reg.dx - shift[0]) <= 0.2 and abs(reg.dy - shift[1]) <= 0.2
+
+
+def test_every_planted_spot_is_found_where_it_was_put(tmp_path):
+    before, after = make_pair(tmp_path, spots=SPOTS, nodata_border=12)
+    result = find(before, after, tmp_path / "out")
+    for spot in SPOTS:
+        near = _found(result, spot)
+        assert len(near) == 1, f"{spot} found {len(near)} times"
+        polarity = near[0].polarity
+        assert polarity in ("bright" if spot.amplitude > 0 else "dark", "mixed")
+    # each detection is measured in metres (1 m pixels)
+    blast = _found(result, SPOTS[-1])[0]
+    assert 0.5 * np.pi * 25**2 < blast.area_m2 < 1.6 * np.pi * 25**2
+    assert 35 < blast.length_m < 80
+
+
+def test_untouched_ground_gives_almost_nothing(tmp_path):
+    before, after = make_pair(tmp_path, spots=[], seed=5, nodata_border=16)
+    result = find(before, after, tmp_path / "out")
+    assert len(result.detections) <= 1
+
+
+def test_bright_core_inside_dark_halo_is_one_candidate(tmp_path):
+    spots = [Spot(250, 250, 10.0, -0.4), Spot(250, 250, 2.0, 2.5)]
+    before, after = make_pair(tmp_path, spots=spots)
+    result = find(before, after, tmp_path / "out")
+    near = _found(result, spots[0], tolerance=8)
+    assert len(near) == 1
+    both = near[0]
+    assert both.bright_xy is not None and both.dark_xy is not None
+    assert 0.02 < both.bright_fraction < 0.5  # the dark scar outweighs the bright core
+    assert np.hypot(both.bright_xy[0] - 250, both.bright_xy[1] - 250) < 1.5
+
+
+@pytest.mark.parametrize("driver", ["GTiff", "ISIS3", "PDS4"])
+def test_each_format_gdal_writes_gives_the_same_answer(tmp_path, driver):
+    before, after = make_pair(tmp_path, spots=SPOTS[:3], driver=driver)
+    result = find(before, after, tmp_path / "out")
+    assert result.summary["body"] == "mars"
+    for spot in SPOTS[:3]:
+        assert len(_found(result, spot)) == 1, driver
+    # lon/lat come from the product's own map projection
+    d = _found(result, SPOTS[0])[0]
+    assert d.lat == pytest.approx(18.4447 + (256 - 0.5 - SPOTS[0].y) / 3396190 * 180 / np.pi,
+                                  abs=2e-5)
+
+
+def test_outputs_follow_the_design_contract(tmp_path):
+    before, after = make_pair(tmp_path, spots=SPOTS)
+    out = tmp_path / "out"
+    result = find(before, after, out)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["detections.geojson", "detections.gpkg", "overview.png", "report.html",
+                     "summary.json"]
+    collection = json.loads((out / "detections.geojson").read_text())
+    assert collection["body"] == "mars"
+    assert collection["crs"]["properties"]["name"] == "IAU_2015:49900"
+    props = collection["features"][0]["properties"]
+    for key in ("id", "class", "score", "x", "y", "polarity", "area_m2", "length_m", "contrast"):
+        assert key in props
+    assert len(collection["features"]) == len(result.detections)
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("dx", "dy", "rotation_deg", "residual_px"):
+        assert key in summary["registration"]
+    assert sum(summary["counts"].values()) == len(result.detections)
+
+    import geopandas as gpd
+    from pyproj import CRS
+
+    frame = gpd.read_file(out / "detections.gpkg")
+    assert len(frame) == len(result.detections)
+    with rasterio.open(after) as ds:
+        assert CRS(frame.crs).equals(CRS(ds.crs.to_wkt()), ignore_axis_order=True)
+        x, y = ds.transform * (result.detections[0].x + 0.5, result.detections[0].y + 0.5)
+    assert frame.geometry.iloc[0].x == pytest.approx(x)
+    assert (out / "overview.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Registration" in (out / "report.html").read_text()
+
+
+def test_plain_images_without_crs(tmp_path):
+    before, after = make_pair(tmp_path, spots=SPOTS[:3])
+    plain = []
+    for path in (before, after):
+        with rasterio.open(path) as ds:
+            data = ds.read(1)
+        target = path.with_suffix(".png")
+        with rasterio.open(target, "w", driver="PNG", width=data.shape[1],
+                           height=data.shape[0], count=1, dtype="uint16") as ds:
+            ds.write(data, 1)
+        plain.append(target)
+    result = find(*plain, tmp_path / "out", gsd_m=1.0)
+    for spot in SPOTS[:3]:
+        assert len(_found(result, spot)) == 1
+    collection = json.loads((tmp_path / "out" / "detections.geojson").read_text())
+    assert all(f["geometry"] is None for f in collection["features"])
+    assert collection["features"][0]["properties"]["area_m2"] is not None
+
+
+def test_real_hirise_crop_rover_found(tmp_path, shared_data):
+    """The real HiRISE crop of Perseverance: before = the same ground with the rover painted
+    out by neighbouring ground, shifted and re-noised; the rover must be found where it is."""
+    from scipy import ndimage as ndi
+
+    jpeg = shared_data / "real" / "ESP_068360_1985_perseverance_rover_crop.jpg"
+    with rasterio.open(jpeg) as ds:
+        after = ds.read(3).astype(np.float32)  # the blue band: the rover is saturated in it
+    before = after.copy()
+    x, y, half = 1042, 480, 14
+    before[y - half:y + half, x - half:x + half] = after[y - half:y + half,
+                                                         x - half - 60:x + half - 60]
+    before = ndi.shift(before, (2.4, -3.7), order=3, mode="nearest")
+    before += np.random.default_rng(0).normal(0, 2.0, before.shape)
+    paths = []
+    for name, image in (("before", before), ("after", after)):
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", driver="GTiff", width=image.shape[1], height=image.shape[0],
+                           count=1, dtype="float32") as ds:
+            ds.write(image.astype(np.float32), 1)
+        paths.append(path)
+    result = find(paths[0], paths[1], tmp_path / "out", gsd_m=0.25)
+    reg = result.registration
+    assert abs(reg.dx - 3.7) <= 0.2 and abs(reg.dy + 2.4) <= 0.2
+    best = result.detections[0]
+    assert np.hypot(best.x - x, best.y - y) <= 6
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _run_cli(monkeypatch, capsys, *args) -> tuple[int, str]:
+    from orbitscout import cli
+
+    monkeypatch.setattr(sys, "argv", ["orbitscout", *map(str, args)])
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, capsys.readouterr().err
+
+
+def _assert_clean_failure(code, err, out, name):
+    assert code != 0
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert name in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_missing_file(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", tmp_path / "nope.tif", after, "--out", out)
+    _assert_clean_failure(code, err, out, "nope.tif")
+
+
+def test_corrupt_file(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(before.read_bytes()[:300])
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", bad, after, "--out", out)
+    _assert_clean_failure(code, err, out, "bad.tif")
+
+
+def test_images_that_do_not_overlap(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    far = tmp_path / "far.tif"
+    with rasterio.open(before) as src:
+        profile = src.profile
+        profile["transform"] = rasterio.Affine.translation(50_000, 0) * src.transform
+        with rasterio.open(far, "w", **profile) as dst:
+            dst.write(src.read())
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", far, after, "--out", out)
+    _assert_clean_failure(code, err, out, "far.tif")
+    assert "overlap" in err
+
+
+def test_images_of_different_bodies(tmp_path, monkeypatch, capsys):
+    from orbitscout.bodies import MOON
+
+    (tmp_path / "m").mkdir()
+    moon_before, _ = make_pair(tmp_path / "m", size=128, body=MOON, site=(0.0, 23.47))
+    _, after = make_pair(tmp_path, size=128)
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", moon_before, after, "--out", out)
+    _assert_clean_failure(code, err, out, "before.tif")
+    assert "Moon" in err and "Mars" in err
+
+
+def test_all_nodata_image(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    empty = tmp_path / "empty.tif"
+    with rasterio.open(after) as src:
+        profile = src.profile
+        with rasterio.open(empty, "w", **profile) as dst:
+            dst.write(np.zeros((1, 128, 128), dtype=profile["dtype"]))
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", before, empty, "--out", out)
+    _assert_clean_failure(code, err, out, "empty.tif")
+    assert "no-data" in err
+
+
+def test_multiband_image_needs_a_band(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    rgb = tmp_path / "rgb.tif"
+    with rasterio.open(after) as src:
+        profile = src.profile | {"count": 3}
+        with rasterio.open(rgb, "w", **profile) as dst:
+            dst.write(np.repeat(src.read(), 3, axis=0))
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", before, rgb, "--out", out)
+    _assert_clean_failure(code, err, out, "rgb.tif")
+    assert "--band" in err
+
+
+def test_output_folder_that_is_a_file(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    out = tmp_path / "out.txt"
+    out.write_text("keep me")
+    code, err = _run_cli(monkeypatch, capsys, "find", before, after, "--out", out)
+    assert code != 0 and "out.txt" in err and len(err.strip().splitlines()) == 1
+    assert out.read_text() == "keep me"
+
+
+def test_cli_find_writes_outputs(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=256, spots=[Spot(128, 128, 2.0, 1.0)])
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", before, after, "--out", out)
+    assert code == 0, err
+    assert (out / "summary.json").exists()
