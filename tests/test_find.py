@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 import rasterio
+from synth import Spot, make_pair
 
 from orbitscout.pipeline import find
-from synth import Spot, make_pair
 
 SPOTS = [
     Spot(100, 120, 0.5, 1.5),  # about one pixel, bright (a rover seen by CaSSIS)
