@@ -71,11 +71,11 @@ def load_truth(path: str | Path) -> dict:
 
 def match_radius_px(item: dict, gsd_m: float | None, min_radius_px: float = 2.0) -> float:
     """How far a detection may lie from a truth item and still be it: half the item's visible
-    extent (or size) in pixels plus 2 px for blur and registration, at least
+    extent (or size) in pixels plus 1.5 px for blur and registration, at least
     ``min_radius_px``."""
     size = float(item.get("extent_m") or item.get("size_m") or 0.0)
     if gsd_m and gsd_m > 0:
-        return max(min_radius_px, 0.5 * size / gsd_m + 2.0)
+        return max(min_radius_px, 0.5 * size / gsd_m + 1.5)
     return min_radius_px
 
 

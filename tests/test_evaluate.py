@@ -1,0 +1,135 @@
+"""Scoring detections against truth: matching, metrics, files, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orbitscout.errors import OrbitscoutError
+from orbitscout.evaluate import evaluate, evaluate_lists, match, match_radius_px
+
+TRUTH = {
+    "gsd_m": 5.0,
+    "items": [
+        {"id": 0, "class": "lander", "x": 100.0, "y": 100.0, "size_m": 3.0, "extent_m": 3.0},
+        {"id": 1, "class": "parachute", "x": 200.0, "y": 50.0, "size_m": 20.0, "extent_m": 20.0},
+        {"id": 2, "class": "heat_shield", "x": 300.0, "y": 300.0, "size_m": 4.5},
+    ],
+}
+
+
+def _det(x, y, cls, score=0.9, i=0):
+    return {"id": i, "class": cls, "score": score, "x": x, "y": y}
+
+
+def _write(tmp_path, dets, truth=TRUTH):
+    features = [{"type": "Feature", "geometry": None, "properties": d} for d in dets]
+    dp = tmp_path / "detections.geojson"
+    dp.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    tp = tmp_path / "truth.json"
+    tp.write_text(json.dumps(truth))
+    return dp, tp
+
+
+def test_perfect_detections(tmp_path):
+    dets = [_det(it["x"], it["y"], it["class"], i=i) for i, it in enumerate(TRUTH["items"])]
+    res = evaluate(*_write(tmp_path, dets))
+    assert res["recall"] == res["precision"] == res["class_accuracy"] == 1.0
+    assert res["median_error_px"] == 0.0 and res["median_error_m"] == 0.0
+    assert res["per_class"]["lander"]["recall"] == 1.0
+
+
+def test_radius_scales_with_size_and_has_a_floor():
+    # 3 m at 5 m/px: 0.3 + 1.5 px, raised to the 2 px floor
+    assert match_radius_px(TRUTH["items"][0], 5.0) == 2.0
+    assert match_radius_px(TRUTH["items"][1], 5.0) == pytest.approx(3.5)
+    assert match_radius_px({"size_m": 0.1}, 5.0, min_radius_px=2.0) == 2.0
+    assert match_radius_px({"size_m": 100.0}, 0.25) > 100
+
+
+def test_misses_false_alarms_wrong_classes():
+    dets = [
+        _det(101.0, 100.0, "lander"),  # 1 px off: matched
+        _det(203.0, 50.0, "unknown"),  # inside the parachute's 3.5 px: matched, wrong class
+        _det(320.0, 300.0, "heat_shield"),  # 20 px off a 4.5 m object: a miss + false alarm
+        _det(10.0, 10.0, "new_crater"),  # nothing there
+    ]
+    res = evaluate_lists(dets, TRUTH)
+    assert res["matched"] == 2
+    assert res["recall"] == pytest.approx(2 / 3)
+    assert res["precision"] == pytest.approx(2 / 4)
+    assert res["class_accuracy"] == pytest.approx(1 / 2)
+    assert res["median_error_px"] == pytest.approx(2.0)  # median of 1 and 3
+    assert res["median_error_m"] == pytest.approx(10.0)
+    assert res["per_class"]["heat_shield"]["recall"] == 0.0
+    assert res["confusion"]["parachute"] == {"unknown": 1}
+    assert [m["truth_id"] for m in res["missed"]] == [2]
+    # min_score drops low-scored detections before matching
+    assert evaluate_lists(dets, TRUTH, min_score=0.95)["detections"] == 0
+
+
+def test_one_to_one_and_globally_optimal():
+    truth = {
+        "gsd_m": 1.0,
+        "items": [
+            {"class": "lander", "x": 0.0, "y": 0.0, "size_m": 6.0},
+            {"class": "lander", "x": 4.0, "y": 0.0, "size_m": 6.0},
+        ],
+    }
+    # greedy would give detection A (x=3) to truth 1 (1 px) and leave detection B unmatched
+    dets = [_det(3.0, 0.0, "lander"), _det(-1.5, 0.0, "lander"), _det(3.2, 0.1, "lander")]
+    pairs = match(dets, truth["items"], 1.0)
+    assert len(pairs) == 2 and len({p[0] for p in pairs}) == 2 and len({p[1] for p in pairs}) == 2
+    res = evaluate_lists(dets, truth)
+    assert res["recall"] == 1.0 and res["precision"] == pytest.approx(2 / 3)
+    # two detections on one truth item: only one counts
+    res2 = evaluate_lists(
+        [_det(0, 0, "lander"), _det(0.5, 0, "lander")], {**truth, "items": truth["items"][:1]}
+    )
+    assert res2["matched"] == 1 and res2["precision"] == 0.5
+
+
+def test_empty_inputs():
+    res = evaluate_lists([], TRUTH)
+    assert res["recall"] == 0.0 and res["precision"] is None and res["class_accuracy"] is None
+    res = evaluate_lists([_det(1, 1, "lander")], {"gsd_m": 1.0, "items": []})
+    assert res["recall"] is None and res["precision"] == 0.0
+
+
+def test_bad_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    good_d, good_t = _write(tmp_path, [])
+    with pytest.raises(OrbitscoutError, match="not valid JSON"):
+        evaluate(bad, good_t)
+    with pytest.raises(OrbitscoutError, match="file not found"):
+        evaluate(good_d, tmp_path / "missing.json")
+    (tmp_path / "t2.json").write_text(json.dumps({"items": [{"x": 1}]}))
+    with pytest.raises(OrbitscoutError, match="lacks"):
+        evaluate(good_d, tmp_path / "t2.json")
+    (tmp_path / "d2.json").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": {"class": "lander"}}],
+            }
+        )
+    )
+    with pytest.raises(OrbitscoutError, match="no numeric x, y"):
+        evaluate(tmp_path / "d2.json", good_t)
+
+
+def test_cli_evaluate(tmp_path):
+    from typer.testing import CliRunner
+
+    from orbitscout.cli import app
+
+    dets = [_det(100, 100, "lander"), _det(200, 50, "parachute")]
+    dp, tp = _write(tmp_path, dets)
+    res = CliRunner().invoke(app, ["evaluate", str(dp), str(tp), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["recall"] == pytest.approx(2 / 3) and out["precision"] == 1.0
+    res = CliRunner().invoke(app, ["evaluate", str(dp), str(tp)])
+    assert res.exit_code == 0 and "recall 67%" in res.output
