@@ -150,9 +150,7 @@ def run_demo(
     for r in rows:
         truth_txt = ""
         if "true_distance_m" in r:
-            truth_txt = (
-                f"(truth {r['true_distance_m']:,.0f} m {compass(r['true_bearing_deg'])})"
-            )
+            truth_txt = f"(truth {r['true_distance_m']:,.0f} m {compass(r['true_bearing_deg'])})"
         if not r["found"]:
             echo(f"  {r['label']:<15} not found {truth_txt}")
         elif "distance_m" in r:

@@ -119,7 +119,7 @@ def mars_terrain(seed: int) -> Terrain:
         rms_slope_deg=3.0,
         height_slope=3.4,
         crater_fraction=0.012,
-        rock_density_per_m2=0.004,
+        rock_density_per_m2=0.0015,
         shadow_floor=0.25,
         lunar_lambert_l=0.5,
     )
@@ -204,11 +204,11 @@ def make_item(
             # blast zone of the hovering sky crane: two bright scoured lobes either side of the
             # rover and a broad darker halo, ~tens of metres (HiRISE ESP_068360_1985 crop in
             # ../shared/data/real shows the lobes ~20 m across; halo ~50 m is an assumption).
-            halo_radius_m=float(rng.uniform(40, 60)),
-            halo_depth=float(rng.uniform(0.18, 0.28)),
-            lobe_offset_m=float(rng.uniform(8, 12)),
-            lobe_sigma_m=float(rng.uniform(4.5, 6.5)),
-            lobe_gain=float(rng.uniform(0.35, 0.55)),
+            halo_radius_m=float(rng.uniform(45, 70)),
+            halo_depth=float(rng.uniform(0.12, 0.2)),
+            lobe_offset_m=float(rng.uniform(9, 13)),
+            lobe_sigma_m=float(rng.uniform(5.0, 7.0)),
+            lobe_gain=float(rng.uniform(0.6, 0.9)),
             lobe_axis_deg=float(rng.uniform(0, 180)),
             waves=_waves(rng, 6, (4.0, 15.0)),
             rays=_harmonics(rng, 10, 0.35),
@@ -264,7 +264,7 @@ def make_item(
             gores=80,  # gore count (assumption; texture only)
             gore_depth=float(rng.uniform(0.1, 0.25)),
             height_m=0.4,
-            folds=_waves(rng, 5, (1.5, 6.0)),
+            folds=_waves(rng, 16, (0.8, 5.0)),
         )
         extent = size
         cls = "parachute"

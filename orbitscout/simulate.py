@@ -122,7 +122,9 @@ class TerrainModel:
             return w.astype(np.complex64)
 
         # albedo: relative variation, power law with a gentle roll-off at the pixel scale
-        a_spec = white() * (k ** (-t.albedo_slope / 2)).astype(F32)
+        # plus a rougher small-scale component (mottling of a few pixels; assumption)
+        spec = k ** (-t.albedo_slope / 2) + 0.15 * (2 * k) ** (-0.9) * (k > 0.02)
+        a_spec = white() * spec.astype(F32)
         a0 = sfft.irfft2(a_spec, s=(m, m), workers=-1)
         self.a_spec = a_spec * F32(t.albedo_contrast / max(float(a0.std()), 1e-12))
         # heights (in pixel units of gsd metres); slopes normalised to rms_slope at pixel scale
@@ -375,7 +377,9 @@ def item_fields(item: Item, e: np.ndarray, n: np.ndarray, sun_en: tuple[float, f
             lobes = np.exp(-((lu - off) ** 2 + (lv * 1.3) ** 2) / s2) + np.exp(
                 -((lu + off) ** 2 + (lv * 1.3) ** 2) / s2
             )
-            factor = factor + F32(p["lobe_gain"]) * lobes * (1 + 0.3 * tex)
+            # scoured lobes are streaked radially from the rover
+            streak = 1 + 0.3 * _harm(theta * 3, p["rays"]) + 0.1 * tex
+            factor = factor + F32(p["lobe_gain"]) * lobes * np.clip(streak, 0.3, 1.8)
         if k == "rover":
             alpha = ((np.abs(u) <= p["length_m"] / 2) & (np.abs(v) <= p["width_m"] / 2)).astype(F32)
             deck = np.abs(v) <= p["width_m"] * 0.3
@@ -408,7 +412,7 @@ def item_fields(item: Item, e: np.ndarray, n: np.ndarray, sun_en: tuple[float, f
         alpha = (rn <= edge).astype(F32)
         gore = 1 - F32(p["gore_depth"]) * (0.5 + 0.5 * np.cos(F32(p["gores"]) * theta))
         ring = 1 - 0.2 * ((rn > 0.45 * edge) & (rn < 0.6 * edge))
-        fold = 1 + 0.12 * _waves_tex(u, v, p["folds"])
+        fold = 1 + 0.1 * _waves_tex(u, v, p["folds"]) - 0.15 * np.clip(rn / edge - 0.85, 0, 1)
         refl = alpha * F32(p["refl"]) * gore * ring * fold
     elif k in ("backshell", "heat_shield"):
         rad = p["radius_m"]
@@ -637,7 +641,7 @@ def render_image(
         # shadow: a d x sl box behind the rock, away from the sun (axis-aligned approximation)
         w_sh = np.abs(se) * sl + np.abs(sn) * d_px
         h_sh = np.abs(sn) * sl + np.abs(se) * d_px
-        _splat_box(shadow, rx - se * off, ry + sn * off, w_sh, h_sh, d_px * sl)
+        _splat_box(shadow, rx - se * off, ry + sn * off, w_sh, h_sh, d_px * sl, disc=True)
         np.clip(obj_alpha, 0, 1, out=obj_alpha)
         np.clip(shadow, 0, 1, out=shadow)
     if with_changes:
