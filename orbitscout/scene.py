@@ -416,6 +416,7 @@ class Layout:
     sun_azimuth_deg: float
     camera: str
     source: str
+    sizes: dict = field(default_factory=dict, hash=False, compare=False)  # kind -> size (m)
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -480,6 +481,9 @@ LAYOUTS: dict[str, Layout] = {
         sun_azimuth_deg=270.0,
         camera="hirise",
         source="hardware_offsets.md (NASA/JPL Dec 2018; Golombek et al. 2020)",
+        # 11.8 m parachute (FACTS.md); 2.64 m aeroshell of Phoenix heritage (NASA InSight press
+        # kit; *to verify*)
+        sizes={"parachute": 11.8, "backshell": 2.64, "heat_shield": 2.64},
     ),
     "schiaparelli": Layout(
         name="schiaparelli",
@@ -499,6 +503,8 @@ LAYOUTS: dict[str, Layout] = {
         sun_azimuth_deg=260.0,
         camera="ctx",
         source="FACTS.md, hardware_offsets.md (JPL PIA21130, ESA)",
+        # 12 m parachute (FACTS.md); 2.4 m front shield and back cover (ESA EDM; *to verify*)
+        sizes={"parachute": 12.0, "backshell": 2.4, "heat_shield": 2.4},
     ),
     "vikram": Layout(
         name="vikram",
@@ -550,7 +556,18 @@ def make_scene(
     for kind, dist, bearing, label, _note in lay.pieces:
         e, n = _bearing_offset(dist, bearing)
         back = (bearing + 180.0) % 360.0 if dist > 0 else None
-        items.append(make_item(kind, e, n, rng, bdy, label=label, toward_lander_deg=back))
+        items.append(
+            make_item(
+                kind,
+                e,
+                n,
+                rng,
+                bdy,
+                label=label,
+                size_m=lay.sizes.get(kind),
+                toward_lander_deg=back,
+            )
+        )
     items.extend(_natural(rng, bdy, natural_changes or 0, extent_m or 3000.0))
     terrain = mars_terrain(seed) if bdy is MARS else moon_terrain(seed)
     return Scene(

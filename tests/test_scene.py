@@ -59,6 +59,11 @@ def test_curiosity_and_vikram():
     assert _dist_bearing(c["sky crane"])[0] == pytest.approx(650, abs=1)
     assert _dist_bearing(c["sky crane"])[1] == pytest.approx(315, abs=0.5)  # north-west
     assert _dist_bearing(c["heat shield"])[0] == pytest.approx(1500, abs=1)
+    i = {it.cls: it for it in make_scene("insight").items}
+    assert i["parachute"].size_m == 11.8  # FACTS.md
+    s = {it.cls: it for it in make_scene("schiaparelli").items}
+    assert s["parachute"].size_m == 12.0 and s["lander"].size_m == 40.0  # ~15 x 40 m patch
+    assert 12 <= s["lander"].params["width_m"] <= 20
     v = make_scene("vikram")
     assert v.body is MOON and v.lat == pytest.approx(-70.881)
 
