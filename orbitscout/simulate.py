@@ -133,7 +133,6 @@ class TerrainModel:
         gy = sfft.irfft2(h_spec * (2j * np.pi * ky), s=(m, m), workers=-1)
         rms = float(np.sqrt((gx * gx + gy * gy).mean()))
         self.h_spec = h_spec * F32(math.tan(math.radians(t.rms_slope_deg)) / max(rms, 1e-12))
-        # a broad albedo trend (dusty lows, dark dunes fields) across the frame
         self.craters = _crater_population(scene, grid, pad, m)
         self.rocks = _rock_population(scene, grid, pad, m)
 
