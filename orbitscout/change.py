@@ -2,9 +2,10 @@
 
 The AFTER image is compared with the registered BEFORE image after a local linear photometric
 fit (gain and offset per block, smooth between blocks). The residual is tested against the
-local noise at several spatial scales: single pixels and small spots at full resolution, large
-faint changes (blast zones, crash fans) on a coarse level reduced by ``COARSE``. Candidates are
-connected regions over a low threshold that hold at least one pixel over a high threshold.
+local noise at several spatial scales, from single pixels to faint patches tens of pixels
+across (blast zones, crash fans). Candidates are connected regions over a low threshold that
+hold at least one pixel over a high threshold, and whose change outweighs the BEFORE image's own
+local structure (a different sun on unchanged craters changes their shading, not the ground).
 
 Everything is computed tile by tile with a halo, on a block grid anchored at the image origin,
 so a tiled run gives the same candidates as a whole-image run: regions that cross tile borders
@@ -24,14 +25,14 @@ from rasterio.windows import Window
 from scipy import ndimage as ndi
 
 BLOCK = 256  # full-resolution pixels per side of a photometry / noise block
-COARSE = 8  # reduction factor of the coarse level (BLOCK is a multiple of it)
-SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (full-res px) of the fine matched filters
-COARSE_SCALES = (1.0, 2.0, 4.0)  # Gaussian sigmas (coarse px) for large changes
-COARSE_MIN_AREA = 4  # coarse pixels a coarse-level region needs to count
-COARSE_T_LOW = 4.0  # stricter than T_LOW: coarse residuals hold correlated warp leakage
+COARSE = 8  # reduction factor of the images that registration and photometry use
+SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (px) of the matched filters
 T_HIGH = 5.5  # significance (sigma) a candidate must reach somewhere
 T_LOW = 3.0  # significance that joins pixels to a candidate
-HALO = 12  # > 4 x the largest fine sigma, plus the erosion of the valid mask
+HALO = 40  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), plus EDGE
+STRUCTURE = 3.0  # sigma (px) separating the BEFORE image's local structure from its level
+CLUTTER = 2.0  # sigma (px) over which the energy of that structure is averaged
+KAPPA = 0.7  # share of the BEFORE image's local structure a change of sun can leave behind
 EDGE = 2  # pixels ignored along no-data edges (interpolation artefacts)
 MERGE_GAP = 2  # pixels between two regions that are parts of one object
 LINE_GAP = 8  # pixels between collinear fragments of one thin track
@@ -96,8 +97,12 @@ def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: in
     offset = np.full((ny, nx), np.nan)
     for j in range(ny):
         for i in range(nx):
-            a = after_small[j * per_block:(j + 1) * per_block, i * per_block:(i + 1) * per_block]
-            b = before_small[j * per_block:(j + 1) * per_block, i * per_block:(i + 1) * per_block]
+            a = after_small[
+                j * per_block : (j + 1) * per_block, i * per_block : (i + 1) * per_block
+            ]
+            b = before_small[
+                j * per_block : (j + 1) * per_block, i * per_block : (i + 1) * per_block
+            ]
             ok = np.isfinite(a) & np.isfinite(b)
             if ok.sum() >= max(16, ok.size // 4):
                 gain[j, i], offset[j, i] = _robust_line(b[ok], a[ok])
@@ -141,8 +146,9 @@ def _smoothed(resid: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
         return resid
     ksize = 2 * math.ceil(4 * sigma) + 1
     num = cv2.GaussianBlur(resid, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)
-    den = cv2.GaussianBlur(valid.astype(np.float32), (ksize, ksize), sigma,
-                           borderType=cv2.BORDER_REFLECT)
+    den = cv2.GaussianBlur(
+        valid.astype(np.float32), (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0.5, num / den, 0.0).astype(np.float32)
 
@@ -154,21 +160,31 @@ def significance(
     block: int,
     origin: tuple[int, int] = (0, 0),
     core: tuple[slice, slice] | None = None,
-) -> np.ndarray:
+    structure: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Signed significance: at each pixel the scale whose filtered residual stands out most
-    against its block's robust noise. Noise blocks are anchored at ``origin`` (the array
-    position of the image origin modulo ``block``); only ``core`` is returned."""
+    against its block's robust noise; and the noise of the first scale. Noise blocks are
+    anchored at ``origin`` (the array position of the image origin modulo ``block``); only
+    ``core`` is returned. The local energy of the BEFORE image's ``structure``, filtered at the
+    same scale, adds to the noise (times KAPPA squared): another sun can turn the shading of
+    unchanged relief into a residual of about that size."""
     core = core or (slice(0, resid.shape[0]), slice(0, resid.shape[1]))
-    best = None
+    best = first_noise = None
     resid = np.where(valid, resid, 0.0).astype(np.float32)
     for sigma in scales:
         filtered = _smoothed(resid, valid, sigma)[core]
         ok = valid[core]
         noise = _block_noise(filtered, ok, block, origin)
+        first_noise = noise if first_noise is None else first_noise
+        clutter = 0.0
+        if structure is not None:
+            local = _smoothed(structure, valid, sigma)
+            clutter = KAPPA**2 * _smoothed(local * local, valid, CLUTTER)[core]
         with np.errstate(invalid="ignore", divide="ignore"):
-            sig = np.where(ok, filtered / noise, 0.0).astype(np.float32)
+            sig = np.where(ok, filtered / np.sqrt(noise * noise + clutter), 0.0)
+        sig = sig.astype(np.float32)
         best = sig if best is None else np.where(np.abs(sig) > np.abs(best), sig, best)
-    return best
+    return best, first_noise
 
 
 def _block_noise(values: np.ndarray, ok: np.ndarray, block: int, origin: tuple[int, int]):
@@ -189,8 +205,28 @@ def _block_noise(values: np.ndarray, ok: np.ndarray, block: int, origin: tuple[i
 
 
 MOMENTS = (
-    "n", "w", "wx", "wy", "wxx", "wyy", "wxy", "r", "rpos", "rneg", "level",
-    "wpx", "wpy", "wp", "wnx", "wny", "wn", "npos", "nneg",
+    "n",
+    "w",
+    "wx",
+    "wy",
+    "wxx",
+    "wyy",
+    "wxy",
+    "r",
+    "rpos",
+    "rneg",
+    "level",
+    "wpx",
+    "wpy",
+    "wp",
+    "wnx",
+    "wny",
+    "wn",
+    "npos",
+    "nneg",
+    "rr",
+    "ss",
+    "nsharp",
 )
 
 
@@ -205,40 +241,77 @@ class Regions:
 
     @classmethod
     def empty(cls) -> Regions:
-        return cls({k: np.zeros(0) for k in MOMENTS}, np.zeros(0), np.zeros(0, bool),
-                   np.zeros((0, 4), int))
+        return cls(
+            {k: np.zeros(0) for k in MOMENTS}, np.zeros(0), np.zeros(0, bool), np.zeros((0, 4), int)
+        )
 
     def __len__(self) -> int:
         return self.peak.size
 
     def subset(self, keep: np.ndarray) -> Regions:
-        return Regions({k: v[keep] for k, v in self.sums.items()}, self.peak[keep],
-                       self.seeded[keep], self.bbox[keep])
+        return Regions(
+            {k: v[keep] for k, v in self.sums.items()},
+            self.peak[keep],
+            self.seeded[keep],
+            self.bbox[keep],
+        )
 
 
 def measure_regions(
-    labels: np.ndarray, count: int, resid: np.ndarray, sig: np.ndarray, level: np.ndarray,
-    seed: np.ndarray, x0: int, y0: int,
+    labels: np.ndarray,
+    count: int,
+    resid: np.ndarray,
+    sig: np.ndarray,
+    level: np.ndarray,
+    seed: np.ndarray,
+    x0: int,
+    y0: int,
+    structure: np.ndarray | None = None,
+    noise: np.ndarray | None = None,
 ) -> Regions:
     """Moments of regions 1..count of ``labels`` (arrays cover the same pixels; the array's
-    pixel (0, 0) is image pixel (x0, y0))."""
+    pixel (0, 0) is image pixel (x0, y0)). ``structure`` is the BEFORE image's own local
+    contrast, against which the change's energy is weighed; ``noise`` the per-pixel noise of
+    the residual, which sets how much each pixel weighs in the centroid and shape."""
     rows, cols = np.nonzero(labels)
     lab = labels[rows, cols] - 1
     r = resid[rows, cols].astype(np.float64)
     core = np.abs(sig[rows, cols]) >= T_LOW
-    # centroids weigh the significant pixels; the rest (coarse-level only) barely count
-    w = np.abs(r) * np.where(core, 1.0, 1e-3)
+    # centroid and shape weigh each pixel by how far its own change stands above the noise
+    # (soft threshold at 2 sigma), so the noisy wings of a region barely count
+    floor = 2.0 * noise[rows, cols] if noise is not None else 0.0
+    w = np.maximum(np.abs(r) - floor, 0.0) + 1e-3 * np.abs(r)
+    sharp = np.abs(r) >= 1.25 * floor
     x = cols + float(x0)
     y = rows + float(y0)
     pos = r > 0
     terms = {
-        "n": core.astype(float), "w": w, "wx": w * x, "wy": w * y, "wxx": w * x * x,
-        "wyy": w * y * y, "wxy": w * x * y, "r": r, "rpos": np.where(pos, r, 0.0),
-        "rneg": np.where(pos, 0.0, r), "level": level[rows, cols].astype(np.float64),
-        "wpx": np.where(pos, w * x, 0.0), "wpy": np.where(pos, w * y, 0.0),
-        "wp": np.where(pos, w, 0.0), "wnx": np.where(pos, 0.0, w * x),
-        "wny": np.where(pos, 0.0, w * y), "wn": np.where(pos, 0.0, w),
-        "npos": (core & pos).astype(float), "nneg": (core & ~pos).astype(float),
+        "n": core.astype(float),
+        "w": w,
+        "wx": w * x,
+        "wy": w * y,
+        "wxx": w * x * x,
+        "wyy": w * y * y,
+        "wxy": w * x * y,
+        "r": r,
+        "rpos": np.where(pos, r, 0.0),
+        "rneg": np.where(pos, 0.0, r),
+        "level": level[rows, cols].astype(np.float64),
+        "wpx": np.where(pos, w * x, 0.0),
+        "wpy": np.where(pos, w * y, 0.0),
+        "wp": np.where(pos, w, 0.0),
+        "wnx": np.where(pos, 0.0, w * x),
+        "wny": np.where(pos, 0.0, w * y),
+        "wn": np.where(pos, 0.0, w),
+        "npos": (core & pos).astype(float),
+        "nneg": (core & ~pos).astype(float),
+        "rr": r * r,
+        "nsharp": (sharp & core).astype(float),
+        "ss": (
+            structure[rows, cols].astype(np.float64) ** 2
+            if structure is not None
+            else np.zeros_like(r)
+        ),
     }
     sums = {k: np.bincount(lab, v, minlength=count) for k, v in terms.items()}
     peak = np.zeros(count)
@@ -258,8 +331,10 @@ def measure_regions(
 def combine_regions(parts: list[Regions], groups: np.ndarray) -> Regions:
     """Merge concatenated regions that share a group id (0..k-1)."""
     k = int(groups.max()) + 1 if groups.size else 0
-    sums = {key: np.bincount(groups, np.concatenate([p.sums[key] for p in parts]), minlength=k)
-            for key in MOMENTS}
+    sums = {
+        key: np.bincount(groups, np.concatenate([p.sums[key] for p in parts]), minlength=k)
+        for key in MOMENTS
+    }
     peak = np.zeros(k)
     np.maximum.at(peak, groups, np.concatenate([p.peak for p in parts]))
     seeded = np.zeros(k, bool)
@@ -320,54 +395,6 @@ class TileEdges:
     right: np.ndarray
 
 
-@dataclass
-class CoarseLevel:
-    """Masks of large changes found on the coarse level (one cell = COARSE x COARSE pixels)."""
-
-    seed: np.ndarray
-    region: np.ndarray
-
-    def upsampled(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
-        y0, x0 = window.row_off, window.col_off
-        h, w = int(window.height), int(window.width)
-        out = []
-        for mask in (self.seed, self.region):
-            full = np.zeros((h, w), bool)
-            rows = (np.arange(y0, y0 + h) // COARSE)
-            cols = (np.arange(x0, x0 + w) // COARSE)
-            ok_r = rows < mask.shape[0]
-            ok_c = cols < mask.shape[1]
-            full[np.ix_(ok_r, ok_c)] = mask[np.ix_(rows[ok_r], cols[ok_c])]
-            out.append(full)
-        return out[0], out[1]
-
-
-def coarse_level(after_small: np.ndarray, before_small: np.ndarray, phot: Photometry) -> (
-    CoarseLevel
-):
-    """Find large changes on images reduced by COARSE (already registered)."""
-    window = Window(0, 0, after_small.shape[1] * COARSE, after_small.shape[0] * COARSE)
-    gain, offset = phot.fields(window, factor=COARSE)
-    gain, offset = gain[: after_small.shape[0], : after_small.shape[1]], offset[
-        : after_small.shape[0], : after_small.shape[1]]
-    resid = after_small - (gain * before_small + offset)
-    valid = np.isfinite(resid)
-    valid = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    resid = np.where(valid, resid, 0.0).astype(np.float32)
-    sig = significance(resid, valid, COARSE_SCALES, BLOCK // COARSE * 2)
-    region = np.abs(sig) >= COARSE_T_LOW
-    labels, count = ndi.label(region, structure=np.ones((3, 3)))
-    if count:
-        sizes = np.bincount(labels.ravel(), minlength=count + 1)
-        strong = np.zeros(count + 1, bool)
-        np.logical_or.at(strong, labels.ravel(), (np.abs(sig) >= T_HIGH).ravel())
-        keep = (sizes >= COARSE_MIN_AREA) & strong
-        keep[0] = False
-        region = keep[labels]
-    seed = region & (np.abs(sig) >= T_HIGH)
-    return CoarseLevel(seed=seed, region=region)
-
-
 def tile_windows(width: int, height: int, tile: int | None) -> Iterator[Window]:
     """Tile cores covering the image; ``tile`` is rounded up to a multiple of BLOCK."""
     if tile is None:
@@ -394,7 +421,6 @@ def detect_changes(
     read_after: Callable[[Window], np.ndarray],
     read_before: Callable[[Window], np.ndarray],
     phot: Photometry,
-    coarse: CoarseLevel,
     width: int,
     height: int,
     tile: int | None = None,
@@ -419,24 +445,46 @@ def detect_changes(
         level = gain * before + off
         resid = after - level
         valid = np.isfinite(resid)
-        valid = cv2.erode(valid.astype(np.uint8), np.ones((2 * EDGE + 1,) * 2, np.uint8),
-                          borderType=cv2.BORDER_REPLICATE).astype(bool)
+        valid = cv2.erode(
+            valid.astype(np.uint8),
+            np.ones((2 * EDGE + 1,) * 2, np.uint8),
+            borderType=cv2.BORDER_REPLICATE,
+        ).astype(bool)
         resid = np.where(valid, resid, 0.0).astype(np.float32)
         cy, cx = core.row_off - y0, core.col_off - x0
         sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
         # noise blocks are anchored at the image origin, in the core's array coordinates
-        sig = significance(resid, valid, SCALES, BLOCK, origin=(-core.row_off, -core.col_off),
-                           core=sl)
-        c_seed, c_region = coarse.upsampled(core)
+        level = np.where(valid, level, 0.0).astype(np.float32)
+        structure = level - _smoothed(level, valid, STRUCTURE)
+        sig, noise = significance(
+            resid,
+            valid,
+            SCALES,
+            BLOCK,
+            origin=(-core.row_off, -core.col_off),
+            core=sl,
+            structure=structure,
+        )
         ok = valid[sl]
-        seed = ((np.abs(sig) >= T_HIGH) | c_seed) & ok
-        region = ((np.abs(sig) >= T_LOW) | c_region) & ok
+        seed = (np.abs(sig) >= T_HIGH) & ok
+        region = (np.abs(sig) >= T_LOW) & ok
         valid_px += int(ok.sum())
-        count, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=8,
-                                                ltype=cv2.CV_32S)
+        count, labels = cv2.connectedComponents(
+            region.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+        )
         count -= 1
-        regions = measure_regions(labels, count, resid[sl], sig, np.nan_to_num(level[sl]), seed,
-                                  core.col_off, core.row_off)
+        regions = measure_regions(
+            labels,
+            count,
+            resid[sl],
+            sig,
+            level[sl],
+            seed,
+            core.col_off,
+            core.row_off,
+            structure[sl],
+            noise,
+        )
         # keep regions that are candidates already or may join one across a tile border
         border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
         keep = regions.seeded.copy()
@@ -444,8 +492,15 @@ def detect_changes(
         new_id = np.full(count + 1, -1)
         new_id[1:][keep] = offset + np.arange(int(keep.sum()))
         parts.append(regions.subset(keep))
-        edges.append(TileEdges(core, new_id[labels[0]], new_id[labels[-1]],
-                               new_id[labels[:, 0]], new_id[labels[:, -1]]))
+        edges.append(
+            TileEdges(
+                core,
+                new_id[labels[0]],
+                new_id[labels[-1]],
+                new_id[labels[:, 0]],
+                new_id[labels[:, -1]],
+            )
+        )
         offset += int(keep.sum())
         if progress:
             progress(int(core.width) * int(core.height))
@@ -481,7 +536,7 @@ def _join(uf: UnionFind, a: np.ndarray, b: np.ndarray) -> None:
     for shift in (-1, 0, 1):
         lo, hi = max(0, -shift), min(n, n - shift)
         aa = a[lo:hi]
-        bb = b[lo + shift:hi + shift]
+        bb = b[lo + shift : hi + shift]
         both = (aa >= 0) & (bb >= 0)
         for i, j in set(zip(aa[both].tolist(), bb[both].tolist(), strict=True)):
             uf.union(i, j)
@@ -512,6 +567,7 @@ class Candidate:
     bright_xy: tuple[float, float] | None
     dark_xy: tuple[float, float] | None
     linear: bool
+    novelty: float = math.inf  # change energy over the BEFORE image's own local structure
     cls: str = "unknown"
     gsd_m: float | None = None
     lon: float | None = None
@@ -552,8 +608,9 @@ def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return x, y, 4 * np.sqrt(l1), 4 * np.sqrt(l2), angle
 
 
-def _merge_near(regions: Regions, gap: int, linear: np.ndarray, angle: np.ndarray,
-                line_gap: int) -> np.ndarray:
+def _merge_near(
+    regions: Regions, gap: int, linear: np.ndarray, angle: np.ndarray, line_gap: int
+) -> np.ndarray:
     """Group regions whose boxes lie within ``gap`` px (``line_gap`` for aligned thin ones)."""
     n = len(regions)
     uf = UnionFind(n)
@@ -589,7 +646,10 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
     merged = combine_regions([regions], groups)
     s = merged.sums
     x, y, length, width, angle = _shape(s)
-    length = np.maximum(length, np.sqrt(np.maximum(s["n"], 1.0)))
+    # area: pixels individually over 2.5 sigma for a compact, strong change; pixels significant
+    # at any scale for a faint, extended one
+    area = np.where(s["nsharp"] >= 0.25 * s["n"], s["nsharp"], s["n"])
+    length = np.maximum(length, np.sqrt(np.maximum(area, 1.0)))
     width = np.clip(width, 1.0, length)
     total = np.maximum(s["rpos"] - s["rneg"], 1e-12)
     bright = s["rpos"] / total
@@ -599,16 +659,30 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
         polarity = "bright" if bright[k] >= 0.8 else "dark" if bright[k] <= 0.2 else "mixed"
         bxy = (s["wpx"][k] / s["wp"][k], s["wpy"][k] / s["wp"][k]) if s["wp"][k] > 0 else None
         dxy = (s["wnx"][k] / s["wn"][k], s["wny"][k] / s["wn"][k]) if s["wn"][k] > 0 else None
-        out.append(Candidate(
-            id=0, x=float(x[k]), y=float(y[k]), area_px=float(max(s["n"][k], 1.0)),
-            length_px=float(length[k]), width_px=float(width[k]),
-            orientation_deg=float(angle[k]), polarity=polarity,
-            contrast=float(s["r"][k] / level[k]), contrast_bright=float(s["rpos"][k] / level[k]),
-            contrast_dark=float(s["rneg"][k] / level[k]), bright_fraction=float(bright[k]),
-            peak_sigma=float(merged.peak[k]), score=float(detection_score(merged.peak[k])),
-            bbox=tuple(int(v) for v in merged.bbox[k]), bright_xy=bxy, dark_xy=dxy,
-            linear=bool(length[k] >= 8 and length[k] >= 3 * width[k]), gsd_m=gsd_m,
-        ))
+        out.append(
+            Candidate(
+                id=0,
+                x=float(x[k]),
+                y=float(y[k]),
+                area_px=float(max(area[k], 1.0)),
+                length_px=float(length[k]),
+                width_px=float(width[k]),
+                orientation_deg=float(angle[k]),
+                polarity=polarity,
+                contrast=float(s["r"][k] / level[k]),
+                contrast_bright=float(s["rpos"][k] / level[k]),
+                contrast_dark=float(s["rneg"][k] / level[k]),
+                bright_fraction=float(bright[k]),
+                peak_sigma=float(merged.peak[k]),
+                score=float(detection_score(merged.peak[k])),
+                bbox=tuple(int(v) for v in merged.bbox[k]),
+                bright_xy=bxy,
+                dark_xy=dxy,
+                linear=bool(length[k] >= 8 and length[k] >= 3 * width[k]),
+                gsd_m=gsd_m,
+                novelty=float(s["rr"][k] / s["ss"][k]) if s["ss"][k] > 0 else math.inf,
+            )
+        )
     out.sort(key=lambda c: (-c.score, -c.peak_sigma, c.y, c.x))
     for i, cand in enumerate(out, start=1):
         cand.id = i

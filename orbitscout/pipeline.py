@@ -17,8 +17,15 @@ from .atomic import staged_outputs
 from .errors import OrbitscoutError
 from .raster import Product, grid_map, open_product
 
-CLASSES = ("lander", "parachute", "backshell", "heat_shield", "descent_stage", "new_crater",
-           "unknown")
+CLASSES = (
+    "lander",
+    "parachute",
+    "backshell",
+    "heat_shield",
+    "descent_stage",
+    "new_crater",
+    "unknown",
+)
 HARDWARE = CLASSES[:5]
 DEFAULT_TILE = 2048
 
@@ -76,15 +83,14 @@ def find(
         gmap = grid_map(b, a)
         factor = change.COARSE
         whole = _reduced(a, factor)
-        after_small = a.read(window=whole, out_shape=(whole.height // factor,
-                                                      whole.width // factor))
+        after_small = a.read(
+            window=whole, out_shape=(whole.height // factor, whole.width // factor)
+        )
         if not np.isfinite(after_small).any():
             raise OrbitscoutError("holds no valid pixels (all no-data)", a.path)
         before_small = gmap.sample(whole, factor=factor)
         if not np.isfinite(before_small).any():
-            raise OrbitscoutError(
-                "holds no valid pixels where it overlaps the AFTER image", b.path
-            )
+            raise OrbitscoutError("holds no valid pixels where it overlaps the AFTER image", b.path)
         timings["read_reduced_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -95,12 +101,14 @@ def find(
         to_before = reg.after_to_before()
         before_reg = gmap.sample(whole, registration=to_before, factor=factor)
         phot = change.fit_photometry(after_small, before_reg, factor)
-        coarse = change.coarse_level(after_small, before_reg, phot)
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(
                 read_after=lambda w: a.read(window=w),
                 read_before=lambda w: gmap.sample(w, registration=to_before),
-                phot=phot, coarse=coarse, width=a.width, height=a.height, tile=tile,
+                phot=phot,
+                width=a.width,
+                height=a.height,
+                tile=tile,
                 progress=advance,
             )
         if result.valid_fraction < 0.01:
@@ -135,8 +143,12 @@ def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] |
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("finding changes"), BarColumn(),
-               TextColumn("{task.completed:,.0f}/{task.total:,.0f} px"), TimeRemainingColumn())
+    columns = (
+        TextColumn("finding changes"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} px"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("find", total=total)
         yield lambda n: bar.advance(task, n)
@@ -148,8 +160,9 @@ def _locate(found: list[change.Candidate], after: Product) -> None:
         return
     from pyproj import CRS, Transformer
 
-    transformer = Transformer.from_crs(CRS.from_user_input(after.crs.to_wkt()),
-                                       after.body.crs, always_xy=True)
+    transformer = Transformer.from_crs(
+        CRS.from_user_input(after.crs.to_wkt()), after.body.crs, always_xy=True
+    )
     xs = np.array([c.x + 0.5 for c in found])
     ys = np.array([c.y + 0.5 for c in found])
     mx, my = after.transform * (xs, ys)
@@ -178,20 +191,29 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> d
     from . import __version__
 
     return {
-        "before": {"path": str(b.path), "width": b.width, "height": b.height,
-                   "gsd_m": b.gsd_m},
+        "before": {"path": str(b.path), "width": b.width, "height": b.height, "gsd_m": b.gsd_m},
         "after": {"path": str(a.path), "width": a.width, "height": a.height, "gsd_m": gsd},
         "body": a.body.name if a.body else (b.body.name if b.body else None),
         "registration": reg.as_dict(),
         "detections": len(found),
         "counts": counts,
         "hints": {"site": list(site) if site else None, "mission": mission},
-        "detection": {"tiles": result.tiles, "valid_fraction": round(result.valid_fraction, 4),
-                      "t_high_sigma": change.T_HIGH, "t_low_sigma": change.T_LOW},
+        "detection": {
+            "tiles": result.tiles,
+            "valid_fraction": round(result.valid_fraction, 4),
+            "t_high_sigma": change.T_HIGH,
+            "t_low_sigma": change.T_LOW,
+        },
         "timings": {k: round(v, 3) for k, v in timings.items()},
-        "versions": {"orbitscout": __version__, "python": platform.python_version(),
-                     "numpy": np.__version__, "scipy": scipy.__version__,
-                     "scikit-image": skimage.__version__, "rasterio": rasterio.__version__,
-                     "gdal": rasterio.__gdal_version__, "pyproj": pyproj.__version__,
-                     "opencv": cv2.__version__},
+        "versions": {
+            "orbitscout": __version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "scikit-image": skimage.__version__,
+            "rasterio": rasterio.__version__,
+            "gdal": rasterio.__gdal_version__,
+            "pyproj": pyproj.__version__,
+            "opencv": cv2.__version__,
+        },
     }
