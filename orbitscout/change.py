@@ -15,6 +15,7 @@ are stitched and their moments (which add) combined.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,10 +30,11 @@ COARSE = 8  # reduction factor of the images that registration and photometry us
 SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (px) of the matched filters
 T_HIGH = 5.5  # significance (sigma) a candidate must reach somewhere
 T_LOW = 3.0  # significance that joins pixels to a candidate
-HALO = 40  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), plus EDGE
-STRUCTURE = 3.0  # sigma (px) separating the BEFORE image's local structure from its level
+HALO = 64  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), plus EDGE
+STRUCTURE = 10.0  # sigma (px) separating the BEFORE image's local structure from its level
 CLUTTER = 2.0  # sigma (px) over which the energy of that structure is averaged
-KAPPA = 0.7  # share of the BEFORE image's local structure a change of sun can leave behind
+NOVELTY = 2.0  # a candidate's change energy over the BEFORE image's local structure energy
+KAPPA = 0.5  # share of the BEFORE image's local structure a change of sun can leave behind
 EDGE = 2  # pixels ignored along no-data edges (interpolation artefacts)
 MERGE_GAP = 2  # pixels between two regions that are parts of one object
 LINE_GAP = 8  # pixels between collinear fragments of one thin track
@@ -425,15 +427,22 @@ def detect_changes(
     height: int,
     tile: int | None = None,
     progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> ChangeResult:
-    """Run the tile loop: residual, significance, regions; then stitch across tile borders."""
+    """Run the tile loop: residual, significance, regions; then stitch across tile borders.
+
+    Tiles are processed by ``threads`` threads (default ``tile_threads()``; numpy and OpenCV
+    release the GIL), at most ``threads + 1`` in flight, and their regions are numbered in
+    tile order, so the result does not depend on the number of threads. ``read_after`` and
+    ``read_before`` are called from those threads."""
     parts: list[Regions] = []
     edges: list[TileEdges] = []
     offset = 0
     valid_px = 0
     n_tiles = 0
-    for core in tile_windows(width, height, tile):
-        n_tiles += 1
+
+    def process(core: Window) -> tuple:
+        """All of one tile that does not depend on other tiles (runs in a worker thread)."""
         x0 = max(0, core.col_off - HALO)
         y0 = max(0, core.row_off - HALO)
         x1 = min(width, core.col_off + int(core.width) + HALO)
@@ -468,7 +477,7 @@ def detect_changes(
         ok = valid[sl]
         seed = (np.abs(sig) >= T_HIGH) & ok
         region = (np.abs(sig) >= T_LOW) & ok
-        valid_px += int(ok.sum())
+        n_ok = int(ok.sum())
         count, labels = cv2.connectedComponents(
             region.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )
@@ -489,17 +498,20 @@ def detect_changes(
         border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
         keep = regions.seeded.copy()
         keep[np.unique(border[border > 0]) - 1] = True
+        sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+        return count, regions, keep, sides, n_ok
+
+    windows = list(tile_windows(width, height, tile))
+    for core, (count, regions, keep, sides, n_ok) in zip(
+        windows, _map_tiles(process, windows, threads), strict=True
+    ):
+        n_tiles += 1
+        valid_px += n_ok
         new_id = np.full(count + 1, -1)
         new_id[1:][keep] = offset + np.arange(int(keep.sum()))
         parts.append(regions.subset(keep))
         edges.append(
-            TileEdges(
-                core,
-                new_id[labels[0]],
-                new_id[labels[-1]],
-                new_id[labels[:, 0]],
-                new_id[labels[:, -1]],
-            )
+            TileEdges(core, *(new_id[side] for side in sides))
         )
         offset += int(keep.sum())
         if progress:
@@ -507,6 +519,42 @@ def detect_changes(
     groups = _stitch(edges, offset)
     regions = combine_regions(parts, groups) if offset else Regions.empty()
     return ChangeResult(regions, width * height, n_tiles, valid_px / max(1, width * height))
+
+
+def tile_threads() -> int:
+    """Threads for the tile loop: $ORBITSCOUT_THREADS, else the cores this process may use
+    (at most 4: each tile in flight holds a few hundred MB)."""
+    env = os.environ.get("ORBITSCOUT_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
+def _map_tiles(fn: Callable, windows: list[Window], threads: int | None) -> Iterator:
+    """``fn`` over ``windows``, results in order, at most ``threads + 1`` tiles in flight."""
+    threads = tile_threads() if threads is None else max(1, threads)
+    if threads == 1 or len(windows) == 1:
+        yield from map(fn, windows)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="orbitscout-tile") as pool:
+        pending: deque = deque()
+        try:
+            for window in windows:
+                pending.append(pool.submit(fn, window))
+                if len(pending) > threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _stitch(edges: list[TileEdges], count: int) -> np.ndarray:
@@ -683,6 +731,9 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
                 novelty=float(s["rr"][k] / s["ss"][k]) if s["ss"][k] > 0 else math.inf,
             )
         )
+    # a change of sun redraws the shading of unchanged relief: what holds no more energy
+    # than the BEFORE image already had there is not a change of the ground
+    out = [c for c in out if c.novelty >= NOVELTY]
     out.sort(key=lambda c: (-c.score, -c.peak_sigma, c.y, c.x))
     for i, cand in enumerate(out, start=1):
         cand.id = i
