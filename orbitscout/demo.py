@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .atomic import atomic_file, prepare_out_dir
+from .classes import HARDWARE
 from .errors import OrbitscoutError
 
 SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, FACTS.md)
-HARDWARE = ("lander", "parachute", "backshell", "heat_shield", "descent_stage")
 COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW")
 COMPASS = (*COMPASS, "NW", "NNW")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,19 +15,10 @@ from rasterio.windows import Window
 
 from . import change, register
 from .atomic import staged_outputs
+from .classes import CLASSES
 from .errors import OrbitscoutError
 from .raster import Product, grid_map, open_product
 
-CLASSES = (
-    "lander",
-    "parachute",
-    "backshell",
-    "heat_shield",
-    "descent_stage",
-    "new_crater",
-    "unknown",
-)
-HARDWARE = CLASSES[:5]
 DEFAULT_TILE = 2048
 
 
@@ -74,6 +66,7 @@ def find(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_gdal_env())
         b = open_product(before, band=band, body=body)
         stack.callback(b.close)
         a = open_product(after, band=band, body=body)
@@ -103,8 +96,9 @@ def find(
         phot = change.fit_photometry(after_small, before_reg, factor)
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(
-                read_after=lambda w: a.read(window=w),
-                read_before=lambda w: gmap.sample(w, registration=to_before),
+                # tiles run in threads; a GDAL dataset is used by one thread at a time
+                read_after=_one_at_a_time(lambda w: a.read(window=w)),
+                read_before=_one_at_a_time(lambda w: gmap.sample(w, registration=to_before)),
                 phot=phot,
                 width=a.width,
                 height=a.height,
@@ -134,6 +128,33 @@ def find(
             report.write_all(stage, a, gmap, reg, found, summary)
         summary["timings"]["report_s"] = time.perf_counter() - clock
     return FindResult(out_dir, reg, found, counts, summary)
+
+
+GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache; its default (5% of RAM) would dominate RSS
+
+
+def _gdal_env():
+    """Bounded GDAL block cache (unless $GDAL_CACHEMAX says otherwise; GDAL reads it before its
+    first read in a process) and multi-threaded decoding of multi-block reads."""
+    import os
+
+    import rasterio
+
+    options = {"GDAL_NUM_THREADS": os.environ.get("GDAL_NUM_THREADS", "ALL_CPUS")}
+    if "GDAL_CACHEMAX" not in os.environ:
+        options["GDAL_CACHEMAX"] = GDAL_CACHE_BYTES
+    return rasterio.Env(**options)
+
+
+def _one_at_a_time(read: Callable[[Window], np.ndarray]) -> Callable[[Window], np.ndarray]:
+    """``read`` behind a lock (GDAL dataset handles are not thread-safe)."""
+    lock = threading.Lock()
+
+    def locked(window: Window) -> np.ndarray:
+        with lock:
+            return read(window)
+
+    return locked
 
 
 @contextlib.contextmanager

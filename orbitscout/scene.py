@@ -17,17 +17,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .bodies import MARS, MOON, Body
+from .classes import CLASSES
 from .errors import OrbitscoutError
 
-TRUTH_CLASSES = (
-    "lander",
-    "parachute",
-    "backshell",
-    "heat_shield",
-    "descent_stage",
-    "new_crater",
-    "unknown",
-)
+TRUTH_CLASSES = CLASSES
 
 
 @dataclass(frozen=True)

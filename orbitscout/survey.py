@@ -31,17 +31,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_file, prepare_out_dir
+from .classes import CLASSES
 from .errors import OrbitscoutError
 
-CLASSES = (
-    "lander",
-    "parachute",
-    "backshell",
-    "heat_shield",
-    "descent_stage",
-    "new_crater",
-    "unknown",
-)  # the same as pipeline.CLASSES (not imported: keeps this module light)
 SURVEY_COLUMNS = ("pair", "status", *CLASSES, "detections", "seconds", "error")
 SURVEY_CSV = "survey.csv"
 _NAME_BAD = re.compile(r"[^A-Za-z0-9._-]+")

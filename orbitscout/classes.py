@@ -1,0 +1,12 @@
+"""What a detection can be (design.md, "Words")."""
+
+CLASSES = (
+    "lander",  # the landed vehicle, rover or lander, often with a blast zone
+    "parachute",
+    "backshell",
+    "heat_shield",
+    "descent_stage",  # its crash site
+    "new_crater",
+    "unknown",  # a real change that is none of those: dust-devil track, frost, moved dust
+)
+HARDWARE = CLASSES[:5]
