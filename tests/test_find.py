@@ -274,3 +274,46 @@ def test_cli_find_writes_outputs(tmp_path, monkeypatch, capsys):
     code, err = _run_cli(monkeypatch, capsys, "find", before, after, "--out", out)
     assert code == 0, err
     assert (out / "summary.json").exists()
+
+
+def _regrid(src_path, dst_path, crs=None, scale: float = 1.0, offset=(0.0, 0.0)):
+    """Write ``src_path`` again on another grid (pixel size x ``scale``, origin moved by
+    ``offset`` metres, optionally another CRS) with GDAL's warper."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    with rasterio.open(src_path) as src:
+        dst_crs = crs or src.crs
+        transform, width, height = calculate_default_transform(
+            src.crs, dst_crs, src.width, src.height, *src.bounds,
+            resolution=None if crs else src.res[0] * scale)
+        transform = rasterio.Affine.translation(*offset) * transform
+        profile = src.profile | {"crs": dst_crs, "transform": transform, "width": width,
+                                 "height": height, "dtype": "float32", "nodata": -1.0}
+        with rasterio.open(dst_path, "w", **profile) as dst:
+            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), dst_nodata=-1.0,
+                      resampling=Resampling.cubic if scale <= 1 else Resampling.average)
+
+
+def test_before_on_another_grid_is_brought_onto_the_after_grid(tmp_path):
+    shift = (6.4, -3.2)
+    before, after = make_pair(tmp_path, spots=SPOTS[2:], shift=shift)
+    coarse = tmp_path / "before_coarse.tif"
+    _regrid(before, coarse, scale=1.5, offset=(-20.0, 35.0))  # other pixel size and extent
+    result = find(coarse, after, tmp_path / "out")
+    reg = result.registration
+    # the grids are georeferenced alike, so only the true shift remains
+    assert abs(reg.dx - shift[0]) <= 0.3 and abs(reg.dy - shift[1]) <= 0.3
+    for spot in SPOTS[2:]:
+        assert len(_found(result, spot)) == 1
+
+
+def test_before_in_another_crs_is_warped_onto_the_after_grid(tmp_path):
+    shift = (-5.5, 4.25)
+    before, after = make_pair(tmp_path, spots=SPOTS[2:], shift=shift)
+    other = tmp_path / "before_49910.tif"
+    _regrid(before, other, crs="IAU_2015:49910")
+    result = find(other, after, tmp_path / "out")
+    reg = result.registration
+    assert abs(reg.dx - shift[0]) <= 0.3 and abs(reg.dy - shift[1]) <= 0.3
+    for spot in SPOTS[2:]:
+        assert len(_found(result, spot)) == 1
