@@ -317,3 +317,24 @@ def test_before_in_another_crs_is_warped_onto_the_after_grid(tmp_path):
     assert abs(reg.dx - shift[0]) <= 0.3 and abs(reg.dy - shift[1]) <= 0.3
     for spot in SPOTS[2:]:
         assert len(_found(result, spot)) == 1
+
+
+def test_rotation_is_recovered(tmp_path):
+    """BEFORE rotated by 0.3 degrees about the image centre: q = R(p - c) + c."""
+    from scipy import ndimage as ndi
+
+    before, after = make_pair(tmp_path, size=768, shift=(0.0, 0.0))
+    with rasterio.open(before) as src:
+        image, profile = src.read(1).astype(float), src.profile
+    theta = np.radians(0.3)
+    cos, sin = np.cos(theta), np.sin(theta)
+    rot_rc = np.array([[cos, sin], [-sin, cos]])  # (row, col) form of R
+    centre = np.array([383.5, 383.5])
+    rotated = ndi.affine_transform(image, rot_rc, offset=centre - rot_rc @ centre, order=3,
+                                   mode="nearest")
+    path = tmp_path / "rotated.tif"
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.clip(rotated, 1, 65535).astype("uint16"), 1)
+    reg = find(path, after, tmp_path / "out").registration
+    assert reg.rotation_deg == pytest.approx(0.3, abs=0.01)
+    assert abs(reg.dx) <= 0.2 and abs(reg.dy) <= 0.2
