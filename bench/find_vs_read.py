@@ -123,6 +123,61 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 
+PROBE = """
+import sys, threading, time
+import cv2, numpy as np, rasterio
+from rasterio.windows import Window
+HALO, TILE = 64, 2048
+before, after, how = sys.argv[1:4]
+
+def work(a, b):  # a stand-in for the per-tile detection work: residual and two matched filters
+    resid = a.astype(np.float32) - 1.3 * b.astype(np.float32)
+    s2 = cv2.GaussianBlur(resid, (17, 17), 2.0)
+    s10 = cv2.GaussianBlur(resid, (81, 81), 10.0)
+    return (np.abs(s2 - s10) > 50).astype(np.uint8)
+
+t = time.perf_counter()
+with rasterio.Env(GDAL_CACHEMAX=256 * 2**20), rasterio.open(after) as da_, \\
+        rasterio.open(before) as db_:
+    width, height = da_.width, da_.height
+    lock = threading.Lock()
+    if how == "windowed":
+        from concurrent.futures import ThreadPoolExecutor
+
+        def tile(core):
+            x, y = core
+            x0, y0 = max(0, x - HALO), max(0, y - HALO)
+            x1, y1 = min(width, x + TILE + HALO), min(height, y + TILE + HALO)
+            w = Window(x0, y0, x1 - x0, y1 - y0)
+            with lock:
+                a, b = da_.read(1, window=w), db_.read(1, window=w)
+            m = work(a, b)
+            return int(m[y - y0:y - y0 + TILE, x - x0:x - x0 + TILE].sum())
+
+        cores = [(x, y) for y in range(0, height, TILE) for x in range(0, width, TILE)]
+        with ThreadPoolExecutor(2) as pool:
+            total = sum(pool.map(tile, cores))
+    else:
+        import dask, dask.array as da
+
+        class Lazy:  # windowed reads for dask.array.from_array
+            def __init__(self, ds):
+                self.ds, self.shape, self.dtype, self.ndim = ds, (ds.height, ds.width), np.uint16, 2
+
+            def __getitem__(self, key):
+                ys, xs = key
+                w = Window(xs.start, ys.start, xs.stop - xs.start, ys.stop - ys.start)
+                return self.ds.read(1, window=w)
+
+        a = da.from_array(Lazy(da_), chunks=TILE, lock=lock, asarray=False)
+        b = da.from_array(Lazy(db_), chunks=TILE, lock=lock, asarray=False)
+        m = da.map_overlap(work, a, b, depth=HALO, boundary="none", dtype=np.uint8)
+        with dask.config.set(scheduler="threads", num_workers=2):
+            total = int(m.sum().compute())
+print(time.perf_counter() - t, total)
+"""
+
+
 def _run(code: str, *args: str) -> list[float]:
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     if proc.returncode:
@@ -136,6 +191,9 @@ def main() -> None:
     parser.add_argument("--extra", nargs="*", default=[],
                         help="more sizes as WIDTHxHEIGHT, e.g. 50000x20000")
     parser.add_argument("--tile", type=int, default=2048)
+    parser.add_argument("--dask", action="store_true",
+                        help="also time one filter pass by windowed reads + threads against "
+                        "dask.array map_overlap (threads) on each pair")
     args = parser.parse_args()
     shapes = [(s, s) for s in args.sizes]
     shapes += [tuple(int(v) for v in e.lower().split("x")) for e in args.extra]
@@ -153,6 +211,10 @@ def main() -> None:
             find_s, find_mb, det = _run(FIND, str(before), str(after), tmp, str(args.tile))
         print(f"{width:>6}x{height:<6} {size_mb:8.0f} {gen:7.1f} {read:7.2f} {find_s:7.2f} "
               f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f}", flush=True)
+        if args.dask:
+            for how in ("windowed", "dask"):
+                probe = min(_run(PROBE, str(before), str(after), how)[0] for _ in range(2))
+                print(f"{'':>13} filter pass, {how:>8}: {probe:6.2f} s", flush=True)
 
 
 if __name__ == "__main__":
