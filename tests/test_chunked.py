@@ -17,7 +17,7 @@ from orbitscout.bodies import MARS, local_map_crs
 from orbitscout.pipeline import find
 
 TILE = 256
-# (x, y, radius px, amplitude in terrain units (~78 DN; noise is ~5 DN)) in the AFTER grid:
+# (x, y, radius px, amplitude in units of 120 DN; noise is 4 DN, texture ~70 DN) in AFTER:
 # on tile corners, on tile edges, half a pixel off them, 1 px to 20 px across, bright and dark
 SPOTS = [
     (256.0, 256.0, 1.5, 1.0),  # corner of four tiles
@@ -49,6 +49,7 @@ def make_pair(
     seed: int = 0,
     gsd: float = 0.5,
     lat_lon: tuple[float, float] = (18.4, 77.5),
+    texture: float = 10.0,
 ) -> tuple[Path, Path]:
     """Write before.tif and after.tif (uint16 tiled deflate GeoTIFFs in a local Mars map CRS):
     textured terrain, a ground point at BEFORE (x, y) lies at AFTER (x + dx, y + dy), a gain and
@@ -64,11 +65,12 @@ def make_pair(
         ground, to_ground, (size, size), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
     )
     yy, xx = np.mgrid[0:size, 0:size]
+    spotted = np.zeros((size, size))
     for x, y, radius, amplitude in spots:
-        after = after + amplitude * np.clip(radius + 0.5 - np.hypot(xx - x, yy - y), 0, 1)
+        spotted += amplitude * np.clip(radius + 0.5 - np.hypot(xx - x, yy - y), 0, 1)
     images = {
-        "before": 1000 + 60 * before + rng.normal(0, 4, before.shape),
-        "after": 1300 + 78 * after + rng.normal(0, 4, after.shape),
+        "before": 1000 + texture * before + rng.normal(0, 4, before.shape),
+        "after": 1300 + 1.3 * texture * after + 120 * spotted + rng.normal(0, 4, after.shape),
     }
     crs = local_map_crs(MARS, *lat_lon)
     transform = from_origin(-size / 2 * gsd, size / 2 * gsd, gsd, gsd)
