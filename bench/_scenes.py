@@ -1,0 +1,33 @@
+"""Simulated scenes for identification: render, find (detection only), cache candidates."""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from pathlib import Path
+
+CACHE = Path(__file__).resolve().parent / ".data" / "identify"
+
+
+def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool = True):
+    """(candidates, truth, after-product facts) of one simulated scene; identify not applied."""
+    key = CACHE / f"{camera}_{layout}_{seed}_{size}.pkl"
+    if cache and key.exists():
+        return pickle.loads(key.read_bytes())
+    from orbitscout import pipeline
+    from orbitscout.simulate import simulate_pair, write_pair
+
+    pair = simulate_pair(camera, layout, seed=seed, size=size)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_pair(pair, tmp)
+        saved = pipeline._identify
+        pipeline._identify = lambda *a, **k: None
+        try:
+            res = pipeline.find(paths["before.tif"], paths["after.tif"], Path(tmp) / "out")
+        finally:
+            pipeline._identify = saved
+    out = (res.detections, pair.truth)
+    if cache:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.write_bytes(pickle.dumps(out))
+    return out

@@ -1,0 +1,366 @@
+"""What each change is: landed vehicle, parachute, backshell, heat shield, descent stage, new
+crater or something else.
+
+Two steps.
+
+1. Per candidate, a log-likelihood of each class from what the change map measured, in metres
+   (pixel sizes differ 20x between HiRISE and CTX, so every size is compared with the object's
+   physical size blurred by a few pixels): its length, its elongation, whether it is a long
+   thin line, how much of its change is brightening (a white parachute; a bright shell inside a
+   dark scar; a dark fan) and how strong it is. Physical sizes from ``../shared/data/FACTS.md``:
+   parachute 21.5 m (InSight 11.8 m, Schiaparelli 12 m), backshell and heat shield 4.5 m
+   (2.4-2.6 m for the Phoenix-heritage and ExoMars aeroshells), rover 3 x 2.7 m inside a blast
+   zone tens of metres across, Schiaparelli's dark crash patch ~15 x 40 m; descent-stage crash
+   fan tens of metres (uahirise.org ESP_068294_1985).
+2. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
+   descent stage. Every candidate the lander could be is tried; given the lander, the parachute
+   (with the backshell tens of metres from it: an assumption that holds at every landing in
+   ``hardware_offsets.md``), then the heat shield and the descent stage (away from the blast
+   zone), each scored by its own likelihood plus its geometry: with ``mission``, the EDL priors'
+   density of its offset from the lander (``edl.debris_priors``); with ``site``, the lander is
+   expected near that point. What is not assigned is a new crater or unknown, whichever fits.
+
+The score of each detection is the posterior of its class (a softmax over the classes with the
+chosen layout as context) passed through a logistic calibration fit on simulated scenes of
+tuning seeds (``bench/identify_table.py --fit``); the table in the README checks it on other
+seeds. On the Moon there is no air: no parachute, backshell or heat shield, so only the lander
+(or its crash site), new craters and unknown changes are possible.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+HARDWARE = ("lander", "parachute", "backshell", "heat_shield", "descent_stage")
+PIECES = HARDWARE[1:]
+NATURAL = ("new_crater", "unknown")
+CLASSES = (*HARDWARE, *NATURAL)
+
+# Visible size on the ground (m) of each class: (low, high) of the change's long axis.
+SIZE_M = {
+    # blast zone of a rover (~90-140 m across in scene.py after HiRISE ESP_068360_1985; its
+    # bright lobes ~20 m), InSight's dark halo (~50-80 m), a crash scar (Schiaparelli ~15 x 40 m,
+    # JPL PIA21130; Vikram ~20 m crater with ejecta)
+    "lander": (25.0, 160.0),
+    # canopy 11.8-21.5 m (FACTS.md), crumpled to ~half its width
+    "parachute": (7.0, 26.0),
+    # shell 2.4-4.5 m (FACTS.md) and its small impact scar (a few shell sizes, assumption)
+    "backshell": (2.0, 18.0),
+    # shell 2.4-4.5 m inside an impact scar 10-30 m (assumption from the HiRISE images)
+    "heat_shield": (3.0, 32.0),
+    # crash fan tens of metres (uahirise.org ESP_068294_1985), debris specks around it
+    "descent_stage": (10.0, 90.0),
+    # Mars: 3-12 m craters with dark blast halos (Daubar et al. 2013); Moon: 2-43 m craters with
+    # reflectance halos (Speyerer et al. 2016)
+    "new_crater": (4.0, 250.0),
+}
+BLUR_PX = 4.0  # what PSF, sampling and the matched filters add to a length (px), from the sims
+SIZE_SD = 0.3  # log-width of the soft edge of each size range
+LINE_M = 60.0  # a thin line longer than this is a track, not hardware
+# brightening share (bright_fraction) each class tends to show: (mean, sd) of a soft bump
+BRIGHT = {
+    "lander": (0.35, 0.5),
+    "parachute": (0.97, 0.12),
+    "backshell": (0.6, 0.35),
+    "heat_shield": (0.35, 0.4),
+    "descent_stage": (0.05, 0.2),
+    "new_crater": (0.0, 0.15),
+    "unknown": (0.5, 0.6),
+}
+# elongation (width / length) each class tends to show: (mean, sd); craters are round, the
+# descent stage's fan is about twice as long as wide
+ELONGATION = {
+    "lander": (0.7, 0.3),
+    "parachute": (0.65, 0.2),
+    "backshell": (0.65, 0.25),
+    "heat_shield": (0.65, 0.25),
+    "descent_stage": (0.5, 0.15),
+    "new_crater": (0.88, 0.1),
+    "unknown": (0.5, 0.5),
+}
+LINE_ELONGATION = 0.15  # thinner than this and longer than LINE_M: a track
+MOON_CRATER_BRIGHT = (0.8, 0.3)  # lunar new craters: bright and dark reflectance halos
+MOON_LANDER_BRIGHT = (0.8, 0.4)  # a lunar crash throws out bright ejecta (Vikram, LROC)
+PAIR_M = (10.0, 150.0)  # backshell to its parachute (hardware_offsets.md; assumption)
+SITE_SD_M = 150.0  # how far the lander may be from a --site hint (1 sigma, assumption)
+MISSION_WEIGHT = 0.5  # weight of the EDL priors' log density (they are broad, ~0.5 km)
+
+# Logistic calibration of the raw posterior logit, per group: fit by
+# ``python bench/identify_table.py --fit`` on the tuning seeds (see there).
+CALIBRATION = {"hardware": (1.0, 0.0), "natural": (1.0, 0.0)}
+
+# Per-class log prior (the base rate of each class among candidates, tuned on the tuning seeds).
+PRIOR = {
+    "lander": -1.0,
+    "parachute": -1.0,
+    "backshell": -1.5,
+    "heat_shield": -2.0,
+    "descent_stage": -2.0,
+    "new_crater": -1.5,
+    "unknown": -3.0,
+}
+WEAK_SIGMA = 8.5  # changes weaker than this (sigma) are mostly noise and clutter
+
+
+@dataclass
+class Layout:
+    """One joint assignment: candidate index per hardware class (or None) and its log score."""
+
+    picks: dict
+    logscore: float
+
+
+def _soft_range(value: float, lo: float, hi: float, sd: float) -> float:
+    """0 inside [lo, hi], a Gaussian fall-off in log space outside."""
+    v = math.log(max(value, 1e-6))
+    if v < math.log(lo):
+        return -0.5 * ((v - math.log(lo)) / sd) ** 2
+    if v > math.log(hi):
+        return -0.5 * ((v - math.log(hi)) / sd) ** 2
+    return 0.0
+
+
+def _bump(value: float, mean: float, sd: float) -> float:
+    return -0.5 * ((value - mean) / sd) ** 2
+
+
+def candidate_loglik(c, gsd: float | None, moon: bool = False) -> dict[str, float]:
+    """Log-likelihood of each class for one candidate from its own measurements."""
+    out = {}
+    bf = float(c.bright_fraction)
+    length_px = float(c.length_px)
+    width_px = float(c.width_px)
+    elong = width_px / max(length_px, 1e-6)
+    if gsd:
+        blur = BLUR_PX * gsd
+        length_m = length_px * gsd
+    for cls in CLASSES:
+        ll = PRIOR[cls]
+        if gsd and cls in SIZE_M:
+            lo, hi = SIZE_M[cls]
+            ll += _soft_range(length_m, math.hypot(lo, blur), math.hypot(hi, blur), SIZE_SD)
+        mean, sd = BRIGHT[cls]
+        if moon and cls in ("new_crater", "lander"):
+            mean, sd = MOON_CRATER_BRIGHT if cls == "new_crater" else MOON_LANDER_BRIGHT
+        ll += _bump(bf, mean, sd)
+        ll += _bump(min(elong, 1.0), *ELONGATION[cls])
+        if cls != "unknown":
+            ll -= 0.8 * max(0.0, WEAK_SIGMA - float(c.peak_sigma))
+        if cls == "lander":
+            # the landed vehicle's blast zone or crash scar is among the strongest changes
+            ll += min(2.5, math.log(max(float(c.peak_sigma), 1e-3) / WEAK_SIGMA))
+        out[cls] = ll
+    # a long thin line (dust-devil track, slope streak) is never hardware nor a crater
+    long_line = elong < LINE_ELONGATION and (length_m > LINE_M if gsd else length_px > 20)
+    if long_line:
+        for cls in (*HARDWARE, "new_crater"):
+            out[cls] -= 10.0
+    if moon:
+        for cls in PIECES:
+            out[cls] = -math.inf
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _priors(mission: str):
+    from . import edl
+
+    return edl.debris_priors(mission, n_samples=200, seed=0)
+
+
+def _offsets(found, gsd: float | None) -> np.ndarray:
+    """(n, 2) east/north offsets in metres (pixels without a pixel size), north-up grid."""
+    scale = gsd or 1.0
+    return np.array([[c.x * scale, -c.y * scale] for c in found], dtype=float).reshape(-1, 2)
+
+
+def _site_xy(site, after) -> tuple[float, float] | None:
+    """Pixel position (x, y) of the (lat, lon) ``site`` in the AFTER image, or None."""
+    if site is None or after is None or not getattr(after, "georeferenced", False):
+        return None
+    from pyproj import CRS, Transformer
+
+    lat, lon = site
+    tr = Transformer.from_crs(
+        after.body.crs, CRS.from_user_input(after.crs.to_wkt()), always_xy=True
+    )
+    mx, my = tr.transform(lon, lat)
+    col, row = ~after.transform * (mx, my)
+    return float(col - 0.5), float(row - 0.5)
+
+
+def bearing_deg(east: float, north: float) -> float:
+    """Clockwise from north."""
+    return math.degrees(math.atan2(east, north)) % 360.0
+
+
+def _piece_context(cls, k, lander, pos, gsd, priors) -> float:
+    """Log weight of candidate ``k`` being piece ``cls`` given the lander index."""
+    if lander is None:
+        return -1.0  # a jettisoned piece with no landed vehicle in view is less likely
+    d = pos[k] - pos[lander]
+    dist = float(np.hypot(*d))
+    term = 0.0
+    if gsd:
+        # pieces land well away from where the vehicle hovered (>~30 m: outside the blast zone
+        # core; 0.3-2 km at real landings, less in the small simulated frames)
+        term += _soft_range(dist, 30.0, 5000.0, 0.5)
+        if priors is not None and cls in priors:
+            p = priors[cls]
+            peak = p.logpdf(p.east_m, p.north_m)
+            term += MISSION_WEIGHT * max(p.logpdf(float(d[0]), float(d[1])) - peak, -8.0)
+    else:
+        term += _soft_range(dist, 8.0, 1e6, 0.5)
+    return term
+
+
+def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
+    """Best joint layout by enumerating the lander and parachute and assigning the rest."""
+    from scipy.optimize import linear_sum_assignment
+
+    n = len(found)
+    alt = np.array([max(ll[i]["new_crater"], ll[i]["unknown"]) for i in range(n)])
+
+    def gain(i, cls):
+        return ll[i][cls] - alt[i]
+
+    top = 8
+    lander_opts = [None] + sorted(range(n), key=lambda i: -gain(i, "lander"))[:top]
+    best = Layout({}, -math.inf)
+    for lander in lander_opts:
+        base = 0.0
+        if lander is not None:
+            base += gain(lander, "lander")
+            if site_px is not None:
+                dd = float(np.hypot(*(pos[lander] - site_px)))
+                sd = SITE_SD_M if gsd else SITE_SD_M / 5.0
+                base += -0.5 * (dd / sd) ** 2 + 0.5  # near the hinted site: a small bonus
+        elif site_px is not None:
+            base -= 2.0
+        if moon:
+            if base > best.logscore:
+                best = Layout({"lander": lander}, base)
+            continue
+        rest = [i for i in range(n) if i != lander]
+        ctx = {
+            (cls, i): _piece_context(cls, i, lander, pos, gsd, priors)
+            for cls in PIECES
+            for i in rest
+        }
+        para_opts = [None] + sorted(rest, key=lambda i: -(gain(i, "parachute")))[:top]
+        for para in para_opts:
+            score = base
+            picks = {"lander": lander, "parachute": para}
+            used = {lander, para} - {None}
+            if para is not None:
+                score += gain(para, "parachute") + ctx[("parachute", para)]
+            # backshell: beside the parachute
+            bs_best, bs_gain = None, 0.0
+            for i in rest:
+                if i in used:
+                    continue
+                g = gain(i, "backshell") + ctx[("backshell", i)]
+                if para is not None:
+                    sep = float(np.hypot(*(pos[i] - pos[para])))
+                    lo, hi = PAIR_M if gsd else (2.0, 40.0)
+                    g += _soft_range(sep, lo, hi, 0.4) + 1.0
+                else:
+                    g -= 2.0
+                if g > bs_gain:
+                    bs_best, bs_gain = i, g
+            picks["backshell"] = bs_best
+            score += bs_gain
+            if bs_best is not None:
+                used.add(bs_best)
+            # heat shield and descent stage: an assignment problem over the rest
+            free = [i for i in rest if i not in used]
+            cls2 = ("heat_shield", "descent_stage")
+            picks.update({c: None for c in cls2})
+            if free:
+                g = np.array([[gain(i, c) + ctx[(c, i)] for c in cls2] for i in free])
+                g = np.maximum(g, -1e3)
+                r, k = linear_sum_assignment(-np.maximum(g, 0.0))
+                for ri, ki in zip(r, k, strict=True):
+                    if g[ri, ki] > 0:
+                        picks[cls2[ki]] = free[ri]
+                        score += g[ri, ki]
+            if score > best.logscore:
+                best = Layout(picks, score)
+    return best
+
+
+def _calibrate(p_raw: float, group: str) -> float:
+    a, b = CALIBRATION[group]
+    p = min(max(p_raw, 1e-6), 1 - 1e-6)
+    z = a * math.log(p / (1 - p)) + b
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def identify(found, after=None, site=None, mission=None) -> None:
+    """Set ``cls``, ``score`` and ``features`` of each candidate in ``found`` (in place).
+
+    ``after``: the AFTER :class:`~orbitscout.raster.Product` (body, CRS); ``site``: (lat, lon)
+    where the lander should be; ``mission``: a name known to :mod:`orbitscout.edl`."""
+    if not found:
+        return
+    body = getattr(after, "body", None) if after is not None else None
+    moon = body is not None and body.name.lower() == "moon"
+    gsd = found[0].gsd_m
+    if gsd is None and after is not None:
+        gsd = getattr(after, "gsd_m", None)
+    priors = _priors(mission.strip().lower()) if (mission and not moon) else None
+    ll = [candidate_loglik(c, gsd, moon) for c in found]
+    pos = _offsets(found, gsd)
+    site_px = _site_xy(site, after)
+    site_pos = None
+    if site_px is not None:
+        scale = gsd or 1.0
+        site_pos = np.array([site_px[0] * scale, -site_px[1] * scale])
+    layout = _assign(ll, found, pos, gsd, site_pos, priors, moon)
+    lander = layout.picks.get("lander")
+    assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
+    for i, c in enumerate(found):
+        # posterior over classes with the chosen layout as context: the hardware class this
+        # candidate holds (if any) against its own non-hardware alternatives
+        scores = {cls: ll[i][cls] for cls in NATURAL}
+        if i in assigned:
+            cls = assigned[i]
+            scores[cls] = ll[i][cls] + _context_gain(cls, i, layout, pos, gsd, priors)
+        else:
+            for cls in HARDWARE:
+                scores[cls] = ll[i][cls] + _context_gain(cls, i, layout, pos, gsd, priors) - 2.0
+        label = assigned.get(i) or max(NATURAL, key=lambda k: scores[k])
+        vals = np.array([v for v in scores.values() if v > -math.inf])
+        z = float(np.logaddexp.reduce(vals))
+        p_raw = math.exp(scores[label] - z)
+        c.cls = label
+        c.score = round(_calibrate(p_raw, "hardware" if label in HARDWARE else "natural"), 4)
+        c.features["class_loglik"] = {k: round(v, 2) for k, v in ll[i].items() if v > -math.inf}
+        if lander is not None:
+            d = pos[i] - pos[lander]
+            rel = {"bearing_deg": round(bearing_deg(float(d[0]), float(d[1])), 1)}
+            if gsd:
+                rel["distance_m"] = round(float(np.hypot(*d)), 1)
+            else:
+                rel["distance_px"] = round(float(np.hypot(*d)), 1)
+            c.features["from_lander"] = rel
+
+
+def _context_gain(cls, i, layout, pos, gsd, priors) -> float:
+    """The context term candidate ``i`` would get as ``cls`` in ``layout``."""
+    lander = layout.picks.get("lander")
+    if cls == "lander":
+        return 0.0
+    if lander is None or lander == i:
+        return -1.0
+    g = _piece_context(cls, i, lander, pos, gsd, priors)
+    para = layout.picks.get("parachute")
+    if cls == "backshell" and para is not None and para != i:
+        sep = float(np.hypot(*(pos[i] - pos[para])))
+        lo, hi = PAIR_M if gsd else (2.0, 40.0)
+        g += _soft_range(sep, lo, hi, 0.4) + 1.0
+    return g
