@@ -303,8 +303,14 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
     n = workers if workers is not None else max(1, os.cpu_count() or 1)
     if n < 1:
         raise OrbitscoutError(f"--workers must be at least 1, got {n}")
+    # find's tile loop runs threads too: share the cores between the worker processes
+    threads = max(1, (os.cpu_count() or 1) // n)
     cluster = LocalCluster(
-        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"ORBITSCOUT_THREADS": os.environ.get("ORBITSCOUT_THREADS", str(threads))},
     )
     try:
         client = Client(cluster)
