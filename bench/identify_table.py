@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _scenes import scene_candidates  # noqa: E402
 
 from orbitscout import identify  # noqa: E402
-from orbitscout.evaluate import evaluate_lists  # noqa: E402
+from orbitscout.evaluate import evaluate_lists, match_radius_px  # noqa: E402
 
 HARDWARE = identify.HARDWARE
 CAMERAS = {
@@ -204,14 +204,90 @@ def fit(seeds) -> None:
     identify.CALIBRATION.update(saved)
 
 
+def _inside_item(c, truth) -> bool:
+    return any(
+        math.hypot(c.x - it["x"], c.y - it["y"]) <= match_radius_px(it, truth["gsd_m"])
+        and it["class"] != "unknown"
+        for it in truth["items"]
+    )
+
+
+def training_set(seeds):
+    """Features and truth class of every candidate in the scenes of ``seeds`` (a candidate that
+    matches no truth item is ``unknown``: noise, clutter, a fragment)."""
+    xs, ys = [], []
+    for cam, layouts in CAMERAS.items():
+        for layout in layouts:
+            for seed in seeds:
+                found, truth = scene_candidates(cam, layout, seed, SIZE)
+                moon = truth["body"].lower() == "moon"
+                dets = [{"x": c.x, "y": c.y, "class": "unknown"} for c in found]
+                res = evaluate_lists(dets, truth)
+                cls = {m["detection_id"]: m["truth_class"] for m in res["matches"]}
+                near = identify.neighbours(found, truth["gsd_m"])
+                for i, c in enumerate(found):
+                    if i not in cls and _inside_item(c, truth):
+                        continue  # a fragment of a truth item: neither it nor something else
+                    xs.append(identify.features(c, truth["gsd_m"], moon, int(near[i])))
+                    ys.append(identify.CLASSES.index(cls.get(i, "unknown")))
+    return np.array(xs), np.array(ys)
+
+
+def fit_model(seeds, l2=0.3) -> np.ndarray:
+    """Multinomial logistic regression, classes weighted by 1/sqrt(frequency), L2 on all but
+    the intercept."""
+    from scipy.optimize import minimize
+
+    x, y = training_set(seeds)
+    k, f = len(identify.CLASSES), x.shape[1]
+    counts = np.bincount(y, minlength=k).astype(float)
+    w_cls = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    w = w_cls[y] / w_cls[y].mean()
+    onehot = np.eye(k)[y]
+    reg = np.ones(f)
+    reg[-1] = 0.0
+
+    def loss(theta):
+        wm = theta.reshape(k, f)
+        z = x @ wm.T
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        val = -(w * (onehot * logp).sum(axis=1)).sum() + 0.5 * l2 * np.sum(reg * wm**2)
+        grad = -((w[:, None] * (onehot - np.exp(logp))).T @ x) + l2 * reg * wm
+        return val, grad.ravel()
+
+    res = minimize(loss, np.zeros(k * f), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    wm = res.x.reshape(k, f)
+    pred = (x @ wm.T).argmax(axis=1)
+    print(f"# fit on {len(y)} candidates, counts {counts.astype(int).tolist()}")
+    for c in range(k):
+        sel = y == c
+        print(f"#   {identify.CLASSES[c]}: training accuracy {np.mean(pred[sel] == c):.2f}")
+    return wm
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
     ap.add_argument("--fit", action="store_true", help="fit the calibration on the tuning seeds")
+    ap.add_argument(
+        "--fit-model",
+        action="store_true",
+        help="fit the per-candidate logistic layer on the tuning seeds",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if args.fit:
         fit(TUNING_SEEDS)
+        return
+    if args.fit_model:
+        wm = fit_model(TUNING_SEEDS)
+        rows = []
+        for r in wm:
+            vals = [f"{v:.4f}" for v in r]
+            lines = [", ".join(vals[i : i + 8]) for i in range(0, len(vals), 8)]
+            rows.append("    [\n        " + ",\n        ".join(lines) + ",\n    ],")
+        print("# fmt: off\nWEIGHTS = [\n" + "\n".join(rows) + "\n]\n# fmt: on")
         return
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
     text, _ = table(seeds, verbose=args.verbose)

@@ -87,6 +87,8 @@ MOON_CRATER_BRIGHT = (0.8, 0.3)  # lunar new craters: bright and dark reflectanc
 MOON_LANDER_BRIGHT = (0.8, 0.4)  # a lunar crash throws out bright ejecta (Vikram, LROC)
 PAIR_M = (10.0, 150.0)  # backshell to its parachute (hardware_offsets.md; assumption)
 SITE_SD_M = 150.0  # how far the lander may be from a --site hint (1 sigma, assumption)
+NO_LANDER = -2.0  # log weight of a jettisoned piece when no lander is in view
+NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
 MISSION_WEIGHT = 0.5  # weight of the EDL priors' log density (they are broad, ~0.5 km)
 
 # Logistic calibration of the raw posterior logit, per group: fit by
@@ -128,8 +130,9 @@ def _bump(value: float, mean: float, sd: float) -> float:
     return -0.5 * ((value - mean) / sd) ** 2
 
 
-def candidate_loglik(c, gsd: float | None, moon: bool = False) -> dict[str, float]:
-    """Log-likelihood of each class for one candidate from its own measurements."""
+def physical_loglik(c, gsd: float | None, moon: bool = False) -> dict[str, float]:
+    """Log-likelihood of each class for one candidate from its physical size, brightening share,
+    elongation and strength (hand-set from the sizes above)."""
     out = {}
     bf = float(c.bright_fraction)
     length_px = float(c.length_px)
@@ -163,6 +166,112 @@ def candidate_loglik(c, gsd: float | None, moon: bool = False) -> dict[str, floa
         for cls in PIECES:
             out[cls] = -math.inf
     return out
+
+
+NEAR_M = 60.0  # radius of a blast zone's neighbourhood (scene.py: halos 45-70 m)
+
+
+def neighbours(found, gsd: float | None) -> np.ndarray:
+    """How many other candidates lie within NEAR_M of each (a blast zone breaks into pieces
+    around the vehicle; without a pixel size, within 12 px)."""
+    xy = np.array([[c.x, c.y] for c in found], dtype=float).reshape(-1, 2)
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    r = NEAR_M / gsd if gsd else 12.0
+    strong = np.array([c.peak_sigma >= WEAK_SIGMA for c in found])
+    return ((d <= r) & strong[None, :]).sum(axis=1) - strong.astype(int)
+
+
+def features(c, gsd: float | None, moon: bool = False, near: int = 0) -> np.ndarray:
+    """What the fitted layer sees of a candidate: the physical log-likelihoods, and the
+    measurements themselves in forms that hold across cameras (metres and pixels)."""
+    phys = physical_loglik(c, gsd, moon)
+    ll = [max(phys[k], -30.0) for k in CLASSES]
+    length_px = max(float(c.length_px), 0.5)
+    elong = min(float(c.width_px) / length_px, 1.0)
+    length_m = length_px * gsd if gsd else length_px  # without a pixel size: pixels
+    bf = float(c.bright_fraction)
+    return np.array(
+        [
+            *ll,
+            math.log(length_m),
+            math.log(length_px),
+            elong,
+            bf,
+            bf * (1 - bf),
+            math.log(max(float(c.peak_sigma), 1.0)),
+            float(moon),
+            float(moon) * bf,
+            math.log1p(near),
+            1.0,
+        ]
+    )
+
+
+def candidate_loglik(c, gsd: float | None, moon: bool = False, near: int = 0) -> dict[str, float]:
+    """Log-probability of each class for one candidate from its own measurements: the fitted
+    multinomial logistic layer over :func:`features` (``WEIGHTS``), or the physical
+    log-likelihoods where no fit is present."""
+    if WEIGHTS is None:
+        return physical_loglik(c, gsd, moon)
+    z = np.asarray(WEIGHTS) @ features(c, gsd, moon, near)
+    z = z - np.logaddexp.reduce(z)
+    out = {k: float(v) for k, v in zip(CLASSES, z, strict=True)}
+    if moon:
+        for cls in PIECES:
+            out[cls] = -math.inf
+    long_line = _long_line(c, gsd)
+    if long_line:
+        for cls in (*HARDWARE, "new_crater"):
+            out[cls] -= 10.0
+    return out
+
+
+def _long_line(c, gsd) -> bool:
+    elong = float(c.width_px) / max(float(c.length_px), 1e-6)
+    return elong < LINE_ELONGATION and (c.length_px * gsd > LINE_M if gsd else c.length_px > 20)
+
+
+# Multinomial logistic weights (classes x features), fit by
+# ``python bench/identify_table.py --fit-model`` on the TUNING seeds only.
+# fmt: off
+WEIGHTS = [
+    [
+        -0.3103, -0.2164, -0.9427, 0.8174, -0.0401, -0.5860, -0.2857, 1.7704,
+        0.3942, -0.5526, 1.4271, 2.1408, 1.0518, 1.6921, 1.7862, 0.3041,
+        -11.0112,
+    ],
+    [
+        1.0194, 1.4318, 1.8065, 0.5227, -1.0737, -0.6227, -0.4080, 0.0152,
+        -1.1513, 0.1672, 0.1204, 0.0160, 1.2969, -0.0005, -0.0003, -0.1855,
+        2.8119,
+    ],
+    [
+        0.2715, 0.3303, 0.4657, -1.0035, -0.0209, -0.3573, -0.7054, -2.1421,
+        -2.9939, 0.6341, -0.5701, 0.8406, 1.4174, -0.4727, -0.2298, 1.4818,
+        15.8287,
+    ],
+    [
+        0.1374, -0.1797, 0.5090, -1.0859, 0.3188, -0.6633, -0.4202, -2.1659,
+        -0.8978, 3.2460, 0.5927, 1.4691, 1.6884, -1.5481, -1.0099, -3.1802,
+        3.0844,
+    ],
+    [
+        -0.3653, -0.9245, -0.1774, 0.0829, 0.6989, -0.6180, 1.2342, 0.5065,
+        0.9441, -0.3837, -0.4062, -0.3128, 0.9859, -0.0010, -0.0007, 1.6800,
+        -18.7589,
+    ],
+    [
+        -0.2643, -0.2898, -0.2739, -0.0186, -0.1849, 3.6037, -0.3348, 1.8521,
+        2.1731, -1.1748, -0.7662, -1.5074, -2.5288, 1.0079, 0.9770, 1.1224,
+        0.9759,
+    ],
+    [
+        -0.4884, -0.1517, -1.3872, 0.6850, 0.3019, -0.7563, 0.9199, 0.1637,
+        1.5316, -1.9362, -0.3976, -2.6462, -3.9116, -0.6776, -1.5224, -1.2226,
+        7.0693,
+    ],
+]
+# fmt: on
 
 
 @functools.lru_cache(maxsize=8)
@@ -201,7 +310,7 @@ def bearing_deg(east: float, north: float) -> float:
 def _piece_context(cls, k, lander, pos, gsd, priors) -> float:
     """Log weight of candidate ``k`` being piece ``cls`` given the lander index."""
     if lander is None:
-        return -1.0  # a jettisoned piece with no landed vehicle in view is less likely
+        return NO_LANDER  # a jettisoned piece with no landed vehicle in view is less likely
     d = pos[k] - pos[lander]
     dist = float(np.hypot(*d))
     term = 0.0
@@ -269,7 +378,7 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
                     lo, hi = PAIR_M if gsd else (2.0, 40.0)
                     g += _soft_range(sep, lo, hi, 0.4) + 1.0
                 else:
-                    g -= 2.0
+                    g += NO_PARACHUTE
                 if g > bs_gain:
                     bs_best, bs_gain = i, g
             picks["backshell"] = bs_best
@@ -313,7 +422,14 @@ def identify(found, after=None, site=None, mission=None) -> None:
     if gsd is None and after is not None:
         gsd = getattr(after, "gsd_m", None)
     priors = _priors(mission.strip().lower()) if (mission and not moon) else None
-    ll = [candidate_loglik(c, gsd, moon) for c in found]
+    near = neighbours(found, gsd)
+    ll = [candidate_loglik(c, gsd, moon, int(k)) for c, k in zip(found, near, strict=True)]
+    if priors is not None:
+        # a piece this mission did not drop (Schiaparelli and InSight had no descent stage)
+        for row in ll:
+            for cls in PIECES:
+                if cls not in priors:
+                    row[cls] = -math.inf
     pos = _offsets(found, gsd)
     site_px = _site_xy(site, after)
     site_pos = None
@@ -356,7 +472,7 @@ def _context_gain(cls, i, layout, pos, gsd, priors) -> float:
     if cls == "lander":
         return 0.0
     if lander is None or lander == i:
-        return -1.0
+        return NO_LANDER
     g = _piece_context(cls, i, lander, pos, gsd, priors)
     para = layout.picks.get("parachute")
     if cls == "backshell" and para is not None and para != i:
