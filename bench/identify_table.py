@@ -177,31 +177,45 @@ def table(seeds, site=False, mission=False, verbose=False) -> tuple[str, dict]:
     return "\n".join(out), allpairs
 
 
+def _pav(y: np.ndarray, w: np.ndarray) -> list[list[float]]:
+    """Pool adjacent violators: blocks [mean, weight, count] non-decreasing in mean."""
+    blocks: list[list[float]] = []
+    for v, wt in zip(y, w, strict=True):
+        blocks.append([v, wt, 1])
+        while len(blocks) > 1 and blocks[-2][0] >= blocks[-1][0]:
+            m2, w2, n2 = blocks.pop()
+            m1, w1, n1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    return blocks
+
+
 def fit(seeds) -> None:
-    """Platt scaling of the raw posterior logit per group (hardware / natural class)."""
+    """Isotonic map from the raw posterior logit to P(right), per group (hardware / natural
+    class), as knots for ``identify.CALIBRATION``; each block's rate is Laplace-smoothed."""
     saved = dict(identify.CALIBRATION)
-    identify.CALIBRATION.update({"hardware": (1.0, 0.0), "natural": (1.0, 0.0)})
+    identify.CALIBRATION.clear()
     _, allpairs = table(seeds)
+    identify.CALIBRATION.update(saved)
     pairs = [p for v in allpairs.values() for p in v]
+    print("CALIBRATION = {")
     for group, classes in (("hardware", HARDWARE), ("natural", identify.NATURAL)):
-        sel = [(s, r) for s, r, c in pairs if c in classes]
-        if len(sel) < 10:
-            print(group, "too few", len(sel))
-            continue
+        sel = sorted((s, r) for s, r, c in pairs if c in classes)
         p = np.clip(np.array([s for s, _ in sel]), 1e-6, 1 - 1e-6)
         x = np.log(p / (1 - p))
         y = np.array([r for _, r in sel], float)
-        a, b = 1.0, 0.0
-        for _ in range(100):  # Newton on the logistic log-likelihood, lightly regularised
-            z = 1 / (1 + np.exp(-(a * x + b)))
-            g = np.array([np.sum((z - y) * x) + 0.01 * (a - 1), np.sum(z - y) + 0.01 * b])
-            w = z * (1 - z)
-            h = np.array(
-                [[np.sum(w * x * x) + 0.01, np.sum(w * x)], [np.sum(w * x), np.sum(w) + 0.01]]
-            )
-            a, b = np.array([a, b]) - np.linalg.solve(h, g)
-        print(f'"{group}": ({a:.3f}, {b:.3f}),  # n={len(sel)}, right {y.mean():.2f}')
-    identify.CALIBRATION.update(saved)
+        blocks = _pav(y, np.ones_like(y))
+        knots_x, knots_p, start = [], [], 0
+        for mean, _, n in blocks:
+            n = int(n)
+            knots_x.append(float(np.median(x[start : start + n])))
+            knots_p.append((mean * n + 1) / (n + 2))
+            start += n
+        knots_p = np.maximum.accumulate(knots_p).tolist()
+        print(f'    "{group}": (  # {len(y)} detections, {y.mean():.2f} right')
+        print(f"        {[round(float(v), 2) for v in knots_x]},")
+        print(f"        {[round(float(v), 3) for v in knots_p]},")
+        print("    ),")
+    print("}")
 
 
 def _inside_item(c, truth) -> bool:

@@ -91,11 +91,20 @@ NO_LANDER = -2.0  # log weight of a jettisoned piece when no lander is in view
 NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
 MISSION_WEIGHT = 0.5  # weight of the EDL priors' log density (they are broad, ~0.5 km)
 
-# Logistic calibration of the raw posterior logit, per group: fit by
-# ``python bench/identify_table.py --fit`` on the tuning seeds (see there).
-CALIBRATION = {"hardware": (1.0, 0.0), "natural": (1.0, 0.0)}
+# Isotonic calibration of the raw posterior logit, per group (knots of logit, P(right)): fit by
+# ``python bench/identify_table.py --fit`` on the TUNING seeds only.
+CALIBRATION = {
+    "hardware": (  # 143 detections, 0.85 right
+        [-1.78, -0.15, 1.63, 5.38, 13.82],
+        [0.2, 0.4, 0.75, 0.879, 0.976],
+    ),
+    "natural": (  # 1046 detections, 0.98 right
+        [-0.76, 1.23, 1.66, 2.06, 3.39, 4.09, 5.0, 13.82],
+        [0.667, 0.688, 0.688, 0.857, 0.922, 0.935, 0.966, 0.999],
+    ),
+}
 
-# Per-class log prior (the base rate of each class among candidates, tuned on the tuning seeds).
+# Per-class log prior of the physical model (the base rate of each class among candidates).
 PRIOR = {
     "lander": -1.0,
     "parachute": -1.0,
@@ -403,10 +412,13 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
 
 
 def _calibrate(p_raw: float, group: str) -> float:
-    a, b = CALIBRATION[group]
+    """P(right) from the raw posterior: an isotonic map of its logit (CALIBRATION), or the raw
+    posterior where no map is present."""
+    if group not in CALIBRATION:
+        return p_raw
+    knots_x, knots_p = CALIBRATION[group]
     p = min(max(p_raw, 1e-6), 1 - 1e-6)
-    z = a * math.log(p / (1 - p)) + b
-    return 1.0 / (1.0 + math.exp(-z))
+    return float(np.interp(math.log(p / (1 - p)), knots_x, knots_p))
 
 
 def identify(found, after=None, site=None, mission=None) -> None:
