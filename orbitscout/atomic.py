@@ -26,11 +26,17 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
-    """Check that ``out_dir`` can hold outputs (creating it if needed) and return it."""
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Fail early, before any work, if ``out_dir`` exists and is not a folder."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OrbitscoutError("output path exists and is not a folder", out_dir)
+    return out_dir
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Check that ``out_dir`` can hold outputs (creating it if needed) and return it."""
+    out_dir = check_out_dir(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -14,7 +14,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from . import change, register
-from .atomic import staged_outputs
+from .atomic import check_out_dir, staged_outputs
 from .classes import CLASSES
 from .errors import OrbitscoutError
 from .raster import Product, grid_map, open_product
@@ -31,11 +31,6 @@ class FindResult:
     detections: list[change.Candidate]
     counts: dict[str, int]
     summary: dict = field(default_factory=dict)
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OrbitscoutError("output path exists and is not a folder", out_dir)
 
 
 def _reduced(after: Product, factor: int) -> Window:
@@ -61,8 +56,7 @@ def find(
     ``site`` is (lat, lon) of the lander when known; ``gsd_m`` gives the pixel size of images
     without a CRS; ``tile`` bounds memory (None processes the image whole).
     """
-    out_dir = Path(out_dir)
-    _check_out_dir(out_dir)
+    out_dir = check_out_dir(out_dir)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     with contextlib.ExitStack() as stack:
