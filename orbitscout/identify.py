@@ -307,7 +307,7 @@ def _site_xy(site, after) -> tuple[float, float] | None:
         after.body.crs, CRS.from_user_input(after.crs.to_wkt()), always_xy=True
     )
     mx, my = tr.transform(lon, lat)
-    col, row = ~after.transform * (mx, my)
+    col, row = ~after.transform @ (mx, my)
     return float(col - 0.5), float(row - 0.5)
 
 
