@@ -107,6 +107,7 @@ def overview_png(after: Product, found: list[Candidate], title: str) -> bytes:
     ax = fig.add_axes((0, 0, 1, shape[0] / (shape[0] + 35)))
     ax.imshow(_stretch(image), cmap="gray", interpolation="nearest", vmin=0, vmax=1)
     ax.set_axis_off()
+    placed: list[tuple[float, float]] = []  # label anchors already used (figure pixels)
     for rank, c in enumerate(found):
         colour = CLASS_COLOURS.get(c.cls, "#9e9e9e")
         x, y = (c.x + 0.5) / factor - 0.5, (c.y + 0.5) / factor - 0.5
@@ -114,7 +115,12 @@ def overview_png(after: Product, found: list[Candidate], title: str) -> bytes:
         ax.add_patch(Circle((x, y), radius, fill=False, lw=1.2, ec=colour))
         if rank < LABELLED or c.cls != "unknown":
             label = f"{c.id} {c.cls.replace('_', ' ')}" if c.cls != "unknown" else f"{c.id}"
-            ax.annotate(label, (x + radius * 0.75, y - radius * 0.75), color=colour, fontsize=8,
+            lx, ly = x + radius * 0.75, y - radius * 0.75
+            # labels of pieces lying close together (parachute and backshell) must not overlap
+            while any(abs(ly - py) < 11 and abs(lx - px) < 90 for px, py in placed):
+                ly += 11
+            placed.append((lx, ly))
+            ax.annotate(label, (lx, ly), color=colour, fontsize=8,
                         fontweight="bold",
                         path_effects=[matplotlib.patheffects.withStroke(linewidth=2,
                                                                         foreground="black")])
@@ -150,8 +156,7 @@ def html_report(after: Product, gmap: GridMap, reg: Registration, found: list[Ca
     rows = []
     for c in found:
         where = (f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else "—")
-        rel = c.features.get("from_lander")
-        rel_s = f"{rel['distance_m']:.0f} m at {rel['bearing_deg']:.0f}°" if rel else ""
+        rel_s = _from_lander(c)
         rows.append(
             f"<tr><td>{c.id}</td><td>{esc(c.cls)}</td><td>{c.score:.2f}</td>"
             f"<td>{c.x:.1f}, {c.y:.1f}</td><td>{where}</td><td>{rel_s}</td>"
@@ -159,6 +164,20 @@ def html_report(after: Product, gmap: GridMap, reg: Registration, found: list[Ca
             f"<td>{_fmt(c.area_m2)}</td><td>{_fmt(c.length_m)}</td><td>{c.contrast:+.3f}</td>"
             f"<td>{c.peak_sigma:.1f}</td></tr>"
         )
+    hardware = []
+    for cls in ("lander", "parachute", "backshell", "heat_shield", "descent_stage"):
+        for c in (c for c in found if c.cls == cls):
+            where = (f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else
+                     f"x {c.x:.0f}, y {c.y:.0f}")
+            hardware.append(
+                f"<tr><td>{esc(cls.replace('_', ' '))}</td><td>#{c.id}</td><td>{where}</td>"
+                f"<td>{esc(_from_lander(c) or '—')}</td><td>{c.score:.2f}</td></tr>"
+            )
+    hardware_html = (
+        "<table><tr><th>class</th><th>detection</th><th>where (lat, lon °)</th>"
+        "<th>from lander</th><th>how sure (0–1)</th></tr>" + "".join(hardware) + "</table>"
+        if hardware else "<p>No landing hardware identified.</p>"
+    )
     chip_html = []
     for c in found[:CHIPS]:
         before_png, after_png = chips(after, gmap, reg, c)
@@ -190,6 +209,10 @@ Body: {esc(str(summary['body']))}; AFTER pixel size: {_fmt(summary['after']['gsd
 <p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + {r['dx']:.3f}, y + {r['dy']:.3f}),
 rotated by {r['rotation_deg']:.4f}° about the image centre; fit residual {r['residual_px']:.3f} px
 over {r['tiles']} tiles.</p>
+<h2>Landing hardware</h2>
+<p>Each class at most once; the score is a calibrated probability that the class is right
+(of detections scored 0.8, about 80% are right on simulated scenes).</p>
+{hardware_html}
 <h2>Detections</h2>
 <p>{len(found)} detections ({esc(counts)}).</p>
 <img class="overview" src="data:image/png;base64,{overview_b64}" alt="overview">
@@ -205,6 +228,18 @@ over {r['tiles']} tiles.</p>
 <p><small>orbitscout {esc(summary['versions']['orbitscout'])}</small></p>
 </body></html>
 """
+
+
+def _from_lander(c: Candidate) -> str:
+    """'1200 m at 315° (NW)' from ``features['from_lander']``, in pixels without a pixel size."""
+    rel = c.features.get("from_lander")
+    if not rel:
+        return ""
+    bearing = rel["bearing_deg"]
+    compass = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")[int((bearing % 360) / 45 + 0.5) % 8]
+    if rel.get("distance_m") is not None:
+        return f"{rel['distance_m']:.0f} m at {bearing:.0f}° ({compass})"
+    return f"{rel.get('distance_px', 0):.0f} px at {bearing:.0f}° ({compass})"
 
 
 def _fmt(value: float | None) -> str:
