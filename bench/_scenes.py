@@ -10,11 +10,13 @@ CACHE = Path(__file__).resolve().parent / ".data" / "identify"
 
 
 def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool = True):
-    """(candidates, truth, after-product facts) of one simulated scene; identify not applied."""
+    """(candidates, truth) of one simulated scene, identify not applied; None where ``find``
+    could not register the pair (counted apart in the table)."""
     key = CACHE / f"{camera}_{layout}_{seed}_{size}.pkl"
     if cache and key.exists():
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline
+    from orbitscout.errors import OrbitscoutError
     from orbitscout.simulate import simulate_pair, write_pair
 
     pair = simulate_pair(camera, layout, seed=seed, size=size)
@@ -24,9 +26,11 @@ def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool
         pipeline._identify = lambda *a, **k: None
         try:
             res = pipeline.find(paths["before.tif"], paths["after.tif"], Path(tmp) / "out")
+            out = (res.detections, pair.truth)
+        except OrbitscoutError:
+            out = None
         finally:
             pipeline._identify = saved
-    out = (res.detections, pair.truth)
     if cache:
         key.parent.mkdir(parents=True, exist_ok=True)
         key.write_bytes(pickle.dumps(out))

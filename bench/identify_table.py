@@ -57,7 +57,10 @@ class _After:
 
 
 def run_scene(camera, layout, seed, size=SIZE, site=None, mission=None):
-    found, truth = scene_candidates(camera, layout, seed, size)
+    got = scene_candidates(camera, layout, seed, size)
+    if got is None:
+        return None
+    found, truth = got
     for c in found:
         c.cls, c.features = "unknown", {}
     identify.identify(found, after=_After(truth), site=site, mission=mission)
@@ -130,11 +133,14 @@ def table(seeds, site=False, mission=False, verbose=False) -> tuple[str, dict]:
             "hw_right": 0,
             "false_hw": 0,
         }
-        pairs, conf = [], {}
+        pairs, conf, failed = [], {}, 0
         for layout in layouts:
             for seed in seeds:
-                found, truth = run_scene(cam, layout, seed)
-                m = scene_metrics(found, truth)
+                got = run_scene(cam, layout, seed)
+                if got is None:
+                    failed += 1
+                    continue
+                m = scene_metrics(*got)
                 agg["scenes"] += 1
                 for k in agg:
                     if k != "scenes":
@@ -233,7 +239,10 @@ def training_set(seeds):
     for cam, layouts in CAMERAS.items():
         for layout in layouts:
             for seed in seeds:
-                found, truth = scene_candidates(cam, layout, seed, SIZE)
+                got = scene_candidates(cam, layout, seed, SIZE)
+                if got is None:
+                    continue
+                found, truth = got
                 moon = truth["body"].lower() == "moon"
                 dets = [{"x": c.x, "y": c.y, "class": "unknown"} for c in found]
                 res = evaluate_lists(dets, truth)
