@@ -37,7 +37,7 @@ CAMERAS = {
     "ctx": ["random", "schiaparelli"],
     "nac": ["random", "vikram"],
 }
-TUNING_SEEDS = (0, 1, 2, 3, 4, 5)
+TUNING_SEEDS = tuple(range(16))
 REPORTING_SEEDS = (100, 101, 102, 103, 104, 105)
 SIZE = 1024
 
@@ -157,7 +157,7 @@ def table(seeds, site=False, mission=False, verbose=False) -> tuple[str, dict]:
         rows.append(
             (
                 cam,
-                agg["scenes"],
+                f"{agg['scenes']}" + (f" (+{failed} not registered)" if failed else ""),
                 agg["hw_found"] / agg["hw_total"] if agg["hw_total"] else math.nan,
                 agg["hw_total"],
                 agg["right"] / agg["matched"] if agg["matched"] else math.nan,
@@ -247,11 +247,11 @@ def training_set(seeds):
                 dets = [{"x": c.x, "y": c.y, "class": "unknown"} for c in found]
                 res = evaluate_lists(dets, truth)
                 cls = {m["detection_id"]: m["truth_class"] for m in res["matches"]}
-                near = identify.neighbours(found, truth["gsd_m"])
+                context = identify.scene_context(found, truth["gsd_m"])
                 for i, c in enumerate(found):
                     if i not in cls and _inside_item(c, truth):
                         continue  # a fragment of a truth item: neither it nor something else
-                    xs.append(identify.features(c, truth["gsd_m"], moon, int(near[i])))
+                    xs.append(identify.features(c, truth["gsd_m"], moon, context[i]))
                     ys.append(identify.CLASSES.index(cls.get(i, "unknown")))
     return np.array(xs), np.array(ys)
 

@@ -94,13 +94,13 @@ MISSION_WEIGHT = 0.5  # weight of the EDL priors' log density (they are broad, ~
 # Isotonic calibration of the raw posterior logit, per group (knots of logit, P(right)): fit by
 # ``python bench/identify_table.py --fit`` on the TUNING seeds only.
 CALIBRATION = {
-    "hardware": (  # 143 detections, 0.85 right
-        [-1.78, -0.15, 1.63, 5.38, 13.82],
-        [0.2, 0.4, 0.75, 0.879, 0.976],
+    "hardware": (  # 384 detections, 0.86 right
+        [-0.72, 0.14, 0.46, 0.74, 1.14, 2.34, 4.17, 6.64, 13.82],
+        [0.286, 0.3, 0.455, 0.5, 0.652, 0.831, 0.859, 0.906, 0.989],
     ),
-    "natural": (  # 1046 detections, 0.98 right
-        [-0.76, 1.23, 1.66, 2.06, 3.39, 4.09, 5.0, 13.82],
-        [0.667, 0.688, 0.688, 0.857, 0.922, 0.935, 0.966, 0.999],
+    "natural": (  # 2914 detections, 0.98 right
+        [-3.17, 0.29, 1.42, 1.92, 2.56, 3.11, 3.4, 3.9, 4.46, 5.95, 7.82, 13.82],
+        [0.333, 0.641, 0.75, 0.765, 0.886, 0.886, 0.943, 0.962, 0.982, 0.992, 0.992, 0.999],
     ),
 }
 
@@ -190,7 +190,22 @@ def neighbours(found, gsd: float | None) -> np.ndarray:
     return ((d <= r) & strong[None, :]).sum(axis=1) - strong.astype(int)
 
 
-def features(c, gsd: float | None, moon: bool = False, near: int = 0) -> np.ndarray:
+def scene_context(found, gsd: float | None) -> list[tuple[int, float, float]]:
+    """Per candidate: neighbours in a blast zone's reach, and its peak significance and its
+    length relative to the strongest and the longest compact change in the scene (the landed
+    vehicle's blast zone or crash is among the biggest and strongest changes)."""
+    near = neighbours(found, gsd)
+    sig = np.array([max(float(c.peak_sigma), 1.0) for c in found])
+    compact = [not _long_line(c, gsd) for c in found]
+    length = np.array([max(float(c.length_px), 0.5) for c in found])
+    top_len = max((v for v, k in zip(length, compact, strict=True) if k), default=1.0)
+    return [
+        (int(k), math.log(s / sig.max()), math.log(min(v / top_len, 1.0)))
+        for k, s, v in zip(near, sig, length, strict=True)
+    ]
+
+
+def features(c, gsd: float | None, moon: bool = False, ctx=(0, 0.0, 0.0)) -> np.ndarray:
     """What the fitted layer sees of a candidate: the physical log-likelihoods, and the
     measurements themselves in forms that hold across cameras (metres and pixels)."""
     phys = physical_loglik(c, gsd, moon)
@@ -210,19 +225,25 @@ def features(c, gsd: float | None, moon: bool = False, near: int = 0) -> np.ndar
             math.log(max(float(c.peak_sigma), 1.0)),
             float(moon),
             float(moon) * bf,
-            math.log1p(near),
+            # how strong the brightening and the darkening are, relative to the local level:
+            # a white lander inside its dark halo against a new crater's halo alone
+            math.log(max(float(c.contrast_bright), 1e-3)),
+            math.log(max(-float(c.contrast_dark), 1e-3)),
+            math.log1p(ctx[0]),
+            ctx[1],
+            ctx[2],
             1.0,
         ]
     )
 
 
-def candidate_loglik(c, gsd: float | None, moon: bool = False, near: int = 0) -> dict[str, float]:
+def candidate_loglik(c, gsd: float | None, moon: bool = False, ctx=(0, 0.0, 0.0)) -> dict:
     """Log-probability of each class for one candidate from its own measurements: the fitted
     multinomial logistic layer over :func:`features` (``WEIGHTS``), or the physical
     log-likelihoods where no fit is present."""
     if WEIGHTS is None:
         return physical_loglik(c, gsd, moon)
-    z = np.asarray(WEIGHTS) @ features(c, gsd, moon, near)
+    z = np.asarray(WEIGHTS) @ features(c, gsd, moon, ctx)
     z = z - np.logaddexp.reduce(z)
     out = {k: float(v) for k, v in zip(CLASSES, z, strict=True)}
     if moon:
@@ -245,39 +266,39 @@ def _long_line(c, gsd) -> bool:
 # fmt: off
 WEIGHTS = [
     [
-        -0.3103, -0.2164, -0.9427, 0.8174, -0.0401, -0.5860, -0.2857, 1.7704,
-        0.3942, -0.5526, 1.4271, 2.1408, 1.0518, 1.6921, 1.7862, 0.3041,
-        -11.0112,
+        -0.5894, -0.1932, -0.2448, 0.7261, -0.5820, -0.1383, 0.8183, 2.9846,
+        -0.0536, -3.1731, -0.8506, 2.0724, -0.0930, 4.1669, 0.9574, 0.2375,
+        -0.1807, 1.0380, 1.1213, 0.7033, -3.3469,
     ],
     [
-        1.0194, 1.4318, 1.8065, 0.5227, -1.0737, -0.6227, -0.4080, 0.0152,
-        -1.1513, 0.1672, 0.1204, 0.0160, 1.2969, -0.0005, -0.0003, -0.1855,
-        2.8119,
+        2.2236, 1.1892, -0.3400, -1.0173, 0.3275, -0.1807, -0.9091, 0.5017,
+        -2.7397, 1.1213, 0.2192, 0.1500, 2.7693, -0.1482, -0.1389, 1.4187,
+        -1.2645, 0.2879, 1.9792, -1.2874, 2.9676,
     ],
     [
-        0.2715, 0.3303, 0.4657, -1.0035, -0.0209, -0.3573, -0.7054, -2.1421,
-        -2.9939, 0.6341, -0.5701, 0.8406, 1.4174, -0.4727, -0.2298, 1.4818,
-        15.8287,
+        -0.0246, -0.0579, -0.5890, 0.5941, -0.3349, -0.1800, -1.3427, -2.6879,
+        -1.1063, 1.3539, 0.5387, 0.2935, 1.3086, -3.0312, -2.6586, 0.6233,
+        -0.2829, 0.2576, -0.5604, 0.1386, 3.0245,
     ],
     [
-        0.1374, -0.1797, 0.5090, -1.0859, 0.3188, -0.6633, -0.4202, -2.1659,
-        -0.8978, 3.2460, 0.5927, 1.4691, 1.6884, -1.5481, -1.0099, -3.1802,
-        3.0844,
+        -0.3527, -0.2062, 0.8864, -1.0625, 0.2687, -0.2646, -1.9084, -1.3451,
+        -0.4233, 4.1973, -3.0651, 1.7160, 1.1109, -2.4641, -2.3050, 0.8837,
+        -1.0257, -0.8716, -0.4333, 0.0645, -4.4067,
     ],
     [
-        -0.3653, -0.9245, -0.1774, 0.0829, 0.6989, -0.6180, 1.2342, 0.5065,
-        0.9441, -0.3837, -0.4062, -0.3128, 0.9859, -0.0010, -0.0007, 1.6800,
-        -18.7589,
+        -0.4892, -0.7676, 0.0084, 1.5291, 0.4323, -0.1814, 1.3477, 0.8456,
+        -0.1609, 0.1465, -0.5014, -0.3260, 1.0575, 0.0003, 0.0004, -0.7897,
+        3.3187, 1.1193, -0.6947, 0.5043, -8.9609,
     ],
     [
-        -0.2643, -0.2898, -0.2739, -0.0186, -0.1849, 3.6037, -0.3348, 1.8521,
-        2.1731, -1.1748, -0.7662, -1.5074, -2.5288, 1.0079, 0.9770, 1.1224,
-        0.9759,
+        -0.1276, 0.0888, 0.5530, -0.7829, -0.0001, 1.0621, -1.2431, -0.6392,
+        2.6076, -1.3630, 2.5817, -1.7094, -2.4307, 1.9598, 4.4233, -1.6438,
+        0.1801, -1.8292, -0.8652, 0.6133, 1.4348,
     ],
     [
-        -0.4884, -0.1517, -1.3872, 0.6850, 0.3019, -0.7563, 0.9199, 0.1637,
-        1.5316, -1.9362, -0.3976, -2.6462, -3.9116, -0.6776, -1.5224, -1.2226,
-        7.0693,
+        -0.6401, -0.0531, -0.2739, 0.0135, -0.1116, -0.1171, 3.2374, 0.3403,
+        1.8762, -2.2828, 1.0776, -2.1966, -3.7228, -0.4835, -0.2786, -0.7297,
+        -0.7450, -0.0022, -0.5469, -0.7365, 9.2875,
     ],
 ]
 # fmt: on
@@ -434,8 +455,8 @@ def identify(found, after=None, site=None, mission=None) -> None:
     if gsd is None and after is not None:
         gsd = getattr(after, "gsd_m", None)
     priors = _priors(mission.strip().lower()) if (mission and not moon) else None
-    near = neighbours(found, gsd)
-    ll = [candidate_loglik(c, gsd, moon, int(k)) for c, k in zip(found, near, strict=True)]
+    context = scene_context(found, gsd)
+    ll = [candidate_loglik(c, gsd, moon, k) for c, k in zip(found, context, strict=True)]
     if priors is not None:
         # a piece this mission did not drop (Schiaparelli and InSight had no descent stage)
         for row in ll:
