@@ -166,19 +166,23 @@ def table(seeds, site=False, mission=False, verbose=False) -> tuple[str, dict]:
                 ece(pairs),
                 (sum(p[1] for p in hi) / len(hi)) if hi else math.nan,
                 len(hi),
+                [p for p in pairs if p[2] in HARDWARE],
             )
         )
         if verbose:
             print(cam, "confusion (truth -> detected):", conf)
     out = [
         "| camera | scenes | hardware recall (≥2 px) | class accuracy | hardware class "
-        "accuracy | false hardware / scene | calibration error (ECE) | right when score ≥ 0.8 |",
-        "|---|---|---|---|---|---|---|---|",
+        "accuracy | false hardware / scene | calibration error (ECE) | right when score ≥ 0.8 "
+        "| hardware labels: mean score / right |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for cam, n, rec, nhw, acc, hwacc, fh, e, hi, nhi in rows:
+    for cam, n, rec, nhw, acc, hwacc, fh, e, hi, nhi, hw in rows:
+        hw_s = np.mean([p[0] for p in hw]) if hw else math.nan
+        hw_r = np.mean([p[1] for p in hw]) if hw else math.nan
         out.append(
             f"| {cam} | {n} | {rec:.2f} (of {nhw}) | {acc:.2f} | {hwacc:.2f} | {fh:.2f} "
-            f"| {e:.3f} | {hi:.2f} (of {nhi}) |"
+            f"| {e:.3f} | {hi:.2f} (of {nhi}) | {hw_s:.2f} / {hw_r:.2f} (of {len(hw)}) |"
         )
     return "\n".join(out), allpairs
 

@@ -1,30 +1,41 @@
 """What each change is: landed vehicle, parachute, backshell, heat shield, descent stage, new
 crater or something else.
 
-Two steps.
+Three steps.
 
-1. Per candidate, a log-likelihood of each class from what the change map measured, in metres
-   (pixel sizes differ 20x between HiRISE and CTX, so every size is compared with the object's
-   physical size blurred by a few pixels): its length, its elongation, whether it is a long
-   thin line, how much of its change is brightening (a white parachute; a bright shell inside a
-   dark scar; a dark fan) and how strong it is. Physical sizes from ``../shared/data/FACTS.md``:
-   parachute 21.5 m (InSight 11.8 m, Schiaparelli 12 m), backshell and heat shield 4.5 m
-   (2.4-2.6 m for the Phoenix-heritage and ExoMars aeroshells), rover 3 x 2.7 m inside a blast
-   zone tens of metres across, Schiaparelli's dark crash patch ~15 x 40 m; descent-stage crash
-   fan tens of metres (uahirise.org ESP_068294_1985).
-2. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
-   descent stage. Every candidate the lander could be is tried; given the lander, the parachute
-   (with the backshell tens of metres from it: an assumption that holds at every landing in
-   ``hardware_offsets.md``), then the heat shield and the descent stage (away from the blast
-   zone), each scored by its own likelihood plus its geometry: with ``mission``, the EDL priors'
-   density of its offset from the lander (``edl.debris_priors``); with ``site``, the lander is
-   expected near that point. What is not assigned is a new crater or unknown, whichever fits.
+1. Per candidate, a physical log-likelihood of each class from what the change map measured,
+   in metres (pixel sizes differ 20x between HiRISE and CTX, so every size is compared with the
+   object's physical size blurred by a few pixels): its length, its elongation, whether it is a
+   long thin line, how much of its change is brightening (a white parachute; a bright shell
+   inside a dark scar; a dark fan) and how strong it is. Physical sizes from
+   ``../shared/data/FACTS.md``: parachute 21.5 m (InSight 11.8 m, Schiaparelli 12 m), backshell
+   and heat shield 4.5 m (2.4-2.6 m for the Phoenix-heritage and ExoMars aeroshells), rover
+   3 x 2.7 m inside a blast zone tens of metres across, Schiaparelli's dark crash patch
+   ~15 x 40 m; descent-stage crash fan tens of metres (uahirise.org ESP_068294_1985).
+2. A multinomial logistic layer (``WEIGHTS``) over those log-likelihoods and the measurements
+   themselves (length in metres and pixels, elongation, brightening share and strength,
+   darkening strength, significance, how many other changes lie within a blast zone's reach,
+   strength and length relative to the scene's strongest and longest change), fit on simulated
+   scenes of TUNING seeds by ``python bench/identify_table.py --fit-model``: class
+   log-probabilities of each candidate on its own.
+3. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
+   descent stage. Each of the likeliest landers is tried (and none); given the lander, each of
+   the likeliest parachutes (and none); the backshell beside the parachute (10-150 m: an
+   assumption that holds at every landing in ``hardware_offsets.md``); then the heat shield and
+   the descent stage as an assignment problem. Pieces must lie outside the blast zone's core;
+   with ``mission``, the EDL priors' density of each piece's offset from the lander counts
+   (``edl.debris_priors``) and a piece the mission never dropped is ruled out; with ``site``,
+   the lander is expected near that point. A piece with no lander in view, or a backshell with
+   no parachute, costs. The layout of highest total log-probability wins; what it does not
+   assign is a new crater or unknown, whichever is likelier.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
-chosen layout as context) passed through a logistic calibration fit on simulated scenes of
-tuning seeds (``bench/identify_table.py --fit``); the table in the README checks it on other
-seeds. On the Moon there is no air: no parachute, backshell or heat shield, so only the lander
-(or its crash site), new craters and unknown changes are possible.
+chosen layout as context) through an isotonic calibration fit on the TUNING seeds
+(``bench/identify_table.py --fit``); the README's table checks it on REPORTING seeds. On the
+Moon there is no air: no parachute, backshell or heat shield, so only the lander (or its crash
+site), new craters and unknown changes are possible. Without a pixel size, sizes are left to
+the pixel-based features and distances are in pixels (``from_lander`` then holds
+``distance_px``).
 """
 
 from __future__ import annotations
