@@ -42,28 +42,36 @@ REPORTING_SEEDS = (100, 101, 102, 103, 104, 105)
 SIZE = 1024
 
 
-class _Body:
-    def __init__(self, name):
-        self.name = name
-
-
 class _After:
-    """What identify needs of the AFTER product, from the truth of a simulated scene."""
+    """What identify needs of the AFTER product (body, pixel size, CRS and transform), from the
+    truth of a simulated scene."""
 
     def __init__(self, truth):
-        self.body = _Body(truth["body"])
+        from affine import Affine
+
+        from orbitscout.bodies import get_body, local_map_crs
+
+        self.body = get_body(truth["body"])
         self.gsd_m = truth["gsd_m"]
-        self.georeferenced = False
+        self.georeferenced = True
+        self.crs = local_map_crs(self.body, truth["site"]["lat"], truth["site"]["lon"])
+        self.transform = Affine(*truth["transform"])
 
 
-def run_scene(camera, layout, seed, size=SIZE, site=None, mission=None):
+def run_scene(camera, layout, seed, size=SIZE, site=False, mission=False):
+    """Candidates of one scene identified with no hint, or with the true site (``site``) or the
+    layout's mission (``mission``, where edl knows it)."""
     got = scene_candidates(camera, layout, seed, size)
     if got is None:
         return None
     found, truth = got
     for c in found:
         c.cls, c.features = "unknown", {}
-    identify.identify(found, after=_After(truth), site=site, mission=mission)
+    from orbitscout.edl import mission_names
+
+    hint_site = (truth["site"]["lat"], truth["site"]["lon"]) if site else None
+    hint_mission = layout if (mission and layout in mission_names()) else None
+    identify.identify(found, after=_After(truth), site=hint_site, mission=hint_mission)
     return found, truth
 
 
@@ -136,7 +144,7 @@ def table(seeds, site=False, mission=False, verbose=False) -> tuple[str, dict]:
         pairs, conf, failed = [], {}, 0
         for layout in layouts:
             for seed in seeds:
-                got = run_scene(cam, layout, seed)
+                got = run_scene(cam, layout, seed, site=site, mission=mission)
                 if got is None:
                     failed += 1
                     continue
@@ -302,6 +310,10 @@ def main() -> None:
         action="store_true",
         help="fit the per-candidate logistic layer on the tuning seeds",
     )
+    ap.add_argument("--site", action="store_true", help="give identify the true landing site")
+    ap.add_argument(
+        "--mission", action="store_true", help="give identify the mission (known layouts)"
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if args.fit:
@@ -317,7 +329,9 @@ def main() -> None:
         print("# fmt: off\nWEIGHTS = [\n" + "\n".join(rows) + "\n]\n# fmt: on")
         return
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
-    text, _ = table(seeds, verbose=args.verbose)
+    text, _ = table(seeds, site=args.site, mission=args.mission, verbose=args.verbose)
+    hints = [h for h, on in (("--site", args.site), ("--mission", args.mission)) if on]
+    print(f"Hints: {' '.join(hints) or 'none'}.")
     print(
         f"Seeds {', '.join(map(str, seeds))}; layouts per camera: "
         + "; ".join(f"{c}: {', '.join(v)}" for c, v in CAMERAS.items())
