@@ -96,9 +96,11 @@ ELONGATION = {
 LINE_ELONGATION = 0.15  # thinner than this and longer than LINE_M: a track
 MOON_CRATER_BRIGHT = (0.8, 0.3)  # lunar new craters: bright and dark reflectance halos
 MOON_LANDER_BRIGHT = (0.8, 0.4)  # a lunar crash throws out bright ejecta (Vikram, LROC)
-PAIR_M = (10.0, 150.0)  # backshell to its parachute (hardware_offsets.md; assumption)
+PAIR_M = (5.0, 100.0)  # backshell to its parachute: ~20-60 m at the landings in scene.py (assumed)
+PAIR_SD = 0.25  # log-width of the soft edge of PAIR_M
 SITE_SD_M = 150.0  # how far the lander may be from a --site hint (1 sigma, assumption)
 NO_LANDER = -2.0  # log weight of a jettisoned piece when no lander is in view
+PIECE_MIN_M = 30.0  # pieces lie outside the core of the blast zone (assumption)
 NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
 MISSION_WEIGHT = 0.5  # weight of the EDL priors' log density (they are broad, ~0.5 km)
 
@@ -358,7 +360,7 @@ def _piece_context(cls, k, lander, pos, gsd, priors) -> float:
     if gsd:
         # pieces land well away from where the vehicle hovered (>~30 m: outside the blast zone
         # core; 0.3-2 km at real landings, less in the small simulated frames)
-        term += _soft_range(dist, 30.0, 5000.0, 0.5)
+        term += _soft_range(dist, PIECE_MIN_M, 5000.0, 0.5)
         if priors is not None and cls in priors:
             p = priors[cls]
             peak = p.logpdf(p.east_m, p.north_m)
@@ -417,7 +419,7 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
                 if para is not None:
                     sep = float(np.hypot(*(pos[i] - pos[para])))
                     lo, hi = PAIR_M if gsd else (2.0, 40.0)
-                    g += _soft_range(sep, lo, hi, 0.4) + 1.0
+                    g += _soft_range(sep, lo, hi, PAIR_SD) + 1.0
                 else:
                     g += NO_PARACHUTE
                 if g > bs_gain:
@@ -522,5 +524,5 @@ def _context_gain(cls, i, layout, pos, gsd, priors) -> float:
     if cls == "backshell" and para is not None and para != i:
         sep = float(np.hypot(*(pos[i] - pos[para])))
         lo, hi = PAIR_M if gsd else (2.0, 40.0)
-        g += _soft_range(sep, lo, hi, 0.4) + 1.0
+        g += _soft_range(sep, lo, hi, PAIR_SD) + 1.0
     return g
