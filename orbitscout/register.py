@@ -22,6 +22,9 @@ from .raster import GridMap, Product
 COARSE_SIDE = 512  # pixels on the long side of the image used for the coarse shift
 TILE = 512  # side of the full-resolution tiles used for the fine, sub-pixel shifts
 MIN_VALID = 0.75  # fraction of valid pixels a fine tile needs
+# the coarse search only considers shifts that keep this share of the images overlapping:
+# misregistrations are tens of pixels, and small overlaps give spurious correlation peaks
+MIN_OVERLAP = 0.7
 
 
 @dataclass
@@ -98,7 +101,7 @@ def coarse_shift(after_small: np.ndarray, before_small: np.ndarray, factor: int)
     if a_valid.mean() < 0.05 or b_valid.mean() < 0.05:
         raise OrbitscoutError("too few valid pixels to register the two images")
     shift = phase_cross_correlation(
-        a_hp, b_hp, reference_mask=a_valid, moving_mask=b_valid, overlap_ratio=0.3
+        a_hp, b_hp, reference_mask=a_valid, moving_mask=b_valid, overlap_ratio=MIN_OVERLAP
     )
     shift = shift[0] if isinstance(shift, tuple) else shift
     scale = factor * extra
