@@ -21,6 +21,26 @@ class Spot:
     amplitude: float  # relative brightness change (+ brighter, - darker)
 
 
+@dataclass
+class Track:
+    """A dust-devil track: a dark line ``width`` px wide along a polyline (x, y) in px."""
+
+    points: list[tuple[float, float]]
+    width: float
+    amplitude: float
+
+
+def _track_mask(shape, track: Track, offset: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    dist = np.full(shape, np.inf)
+    pts = np.asarray(track.points, float) + offset
+    for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:], strict=True):
+        dx, dy = x1 - x0, y1 - y0
+        t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / (dx * dx + dy * dy), 0, 1)
+        dist = np.minimum(dist, np.hypot(xx - (x0 + t * dx), yy - (y0 + t * dy)))
+    return np.clip(track.width / 2 + 0.5 - dist, 0, 1)
+
+
 def terrain(size: int, seed: int, margin: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """Albedo and height fields (size + 2*margin square) with texture at many scales."""
     rng = np.random.default_rng(seed)
@@ -45,9 +65,12 @@ def shade(albedo: np.ndarray, height: np.ndarray, incidence: float, azimuth: flo
     return albedo * np.clip(np.tensordot(sun, normal, axes=1), 0, None)
 
 
-def plant(image: np.ndarray, spots: list[Spot], offset: int) -> np.ndarray:
-    """Multiply ``image`` by (1 + amplitude) inside soft discs at the spots."""
+def plant(image: np.ndarray, spots: list[Spot], offset: int,
+          tracks: list[Track] | None = None) -> np.ndarray:
+    """Multiply ``image`` by (1 + amplitude) inside soft discs at the spots and along tracks."""
     out = image.copy()
+    for track in tracks or []:
+        out *= 1 + track.amplitude * _track_mask(image.shape, track, offset)
     yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
     for s in spots:
         r = np.hypot(xx - (s.x + offset), yy - (s.y + offset))
@@ -73,12 +96,13 @@ def make_pair(
     site: tuple[float, float] = (18.4447, 77.4508),
     nodata_border: int = 0,
     dtype: str = "uint16",
+    tracks: list[Track] | None = None,
 ) -> tuple[Path, Path]:
     """Write a before/after pair; a ground point at BEFORE pixel p lies at AFTER p + shift."""
     margin = 64
     albedo, height = terrain(size, seed, margin)
     before = shade(albedo, height, *sun_before)
-    after = shade(plant(albedo, spots or [], margin), height, *sun_after)
+    after = shade(plant(albedo, spots or [], margin, tracks), height, *sun_after)
     # ground at BEFORE pixel p lies at AFTER pixel p + shift: BEFORE holds it at q - shift
     before = ndi.shift(before, (-shift[1], -shift[0]), order=3, mode="nearest")
     crop = (slice(margin, margin + size), slice(margin, margin + size))

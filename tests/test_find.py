@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import rasterio
-from synth import Spot, make_pair
+from synth import Spot, Track, make_pair
 
 from orbitscout.pipeline import find
 
@@ -338,3 +338,25 @@ def test_rotation_is_recovered(tmp_path):
     reg = find(path, after, tmp_path / "out").registration
     assert reg.rotation_deg == pytest.approx(0.3, abs=0.01)
     assert abs(reg.dx) <= 0.2 and abs(reg.dy) <= 0.2
+
+
+def test_dust_devil_tracks_do_not_drown_the_rest(tmp_path):
+    """Two long, thin, dark, curving tracks across the scene: each is at most a couple of
+    candidates, marked linear, and every spot is still found once."""
+    tracks = [
+        Track([(10, 470), (120, 400), (260, 380), (380, 300), (500, 260)], 2.0, -0.3),
+        Track([(40, 20), (90, 140), (200, 250), (230, 500)], 1.5, -0.25),
+    ]
+    spots = [Spot(100, 120, 0.5, 1.5), Spot(420, 200, 3.0, 0.8), Spot(330, 400, 12.0, -0.3)]
+    before, after = make_pair(tmp_path, spots=spots, tracks=tracks)
+    result = find(before, after, tmp_path / "out")
+    for spot in spots:
+        assert len(_found(result, spot)) == 1
+    others = [d for d in result.detections if not any(_found_one(d, s) for s in spots)]
+    assert 1 <= len(others) <= 2 * len(tracks)
+    assert all(d.linear and d.polarity == "dark" for d in others)
+    assert max(d.length_px for d in others) > 80
+
+
+def _found_one(d, spot: Spot) -> bool:
+    return np.hypot(d.x - spot.x, d.y - spot.y) <= max(1.5, 0.3 * spot.radius)
