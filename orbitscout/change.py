@@ -453,6 +453,7 @@ def detect_changes(
         gain, off = phot.fields(window)
         level = gain * before + off
         resid = after - level
+        del after, before, gain, off  # bounded memory: up to `threads` tiles are in flight
         valid = np.isfinite(resid)
         valid = cv2.erode(
             valid.astype(np.uint8),

@@ -88,6 +88,7 @@ def find(
         to_before = reg.after_to_before()
         before_reg = gmap.sample(whole, registration=to_before, factor=factor)
         phot = change.fit_photometry(after_small, before_reg, factor)
+        del after_small, before_small, before_reg  # not needed by the tile loop: free them
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(
                 # tiles run in threads; a GDAL dataset is used by one thread at a time
