@@ -37,7 +37,7 @@ CAMERAS = {
     "ctx": ["random", "schiaparelli"],
     "nac": ["random", "vikram"],
 }
-TUNING_SEEDS = tuple(range(16))
+TUNING_SEEDS = tuple(range(22))
 REPORTING_SEEDS = (100, 101, 102, 103, 104, 105)
 SIZE = 1024
 
