@@ -9,10 +9,35 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".data" / "identify"
 
 
+SOURCES = (
+    "simulate.py",
+    "scene.py",
+    "cameras.py",
+    "raster.py",
+    "register.py",
+    "change.py",
+    "pipeline.py",
+)
+
+
+def code_version() -> str:
+    """A hash of the sources that render scenes and find candidates: a cached scene is reused
+    only while they are unchanged."""
+    import hashlib
+
+    import orbitscout
+
+    root = Path(orbitscout.__file__).parent
+    h = hashlib.sha1()
+    for name in SOURCES:
+        h.update((root / name).read_bytes())
+    return h.hexdigest()[:10]
+
+
 def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool = True):
     """(candidates, truth) of one simulated scene, identify not applied; None where ``find``
     could not register the pair (counted apart in the table)."""
-    key = CACHE / f"{camera}_{layout}_{seed}_{size}.pkl"
+    key = CACHE / f"{camera}_{layout}_{seed}_{size}_{code_version()}.pkl"
     if cache and key.exists():
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline

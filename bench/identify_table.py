@@ -6,7 +6,9 @@ detections and calibration of the score, per camera, as a markdown table.
     python bench/identify_table.py --fit      # fit the score calibration on the TUNING seeds
 
 Each scene is rendered by ``orbitscout.simulate`` (1024 x 1024 px), passed through ``find``'s
-detection and then ``identify`` with no hint; candidates are cached in ``bench/.data``. Metrics:
+detection and then ``identify`` with no hint (``--site``, ``--mission``: with the true site or the
+layout's mission); candidates are cached in ``bench/.data``, keyed by a hash of the rendering
+and detection sources (a change there renders the scenes again). Metrics:
 - recall: hardware items at least 2 px across (their own size; the lander's blast zone or crash
   scar counts as the lander) matched by a detection of any class;
 - class accuracy: matched truth items (hardware and natural) whose detection has their class;
@@ -38,7 +40,7 @@ CAMERAS = {
     "nac": ["random", "vikram"],
 }
 TUNING_SEEDS = tuple(range(22))
-REPORTING_SEEDS = (100, 101, 102, 103, 104, 105)
+REPORTING_SEEDS = tuple(range(100, 112))
 SIZE = 1024
 
 
