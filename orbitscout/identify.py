@@ -196,11 +196,16 @@ NEAR_M = 60.0  # radius of a blast zone's neighbourhood (scene.py: halos 45-70 m
 def neighbours(found, gsd: float | None) -> np.ndarray:
     """How many other candidates lie within NEAR_M of each (a blast zone breaks into pieces
     around the vehicle; without a pixel size, within 12 px)."""
+    from scipy.spatial import cKDTree
+
     xy = np.array([[c.x, c.y] for c in found], dtype=float).reshape(-1, 2)
-    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
     r = NEAR_M / gsd if gsd else 12.0
-    strong = np.array([c.peak_sigma >= WEAK_SIGMA for c in found])
-    return ((d <= r) & strong[None, :]).sum(axis=1) - strong.astype(int)
+    strong = np.array([c.peak_sigma >= WEAK_SIGMA for c in found], dtype=bool)
+    out = np.zeros(len(found), dtype=int)
+    if strong.any():
+        tree = cKDTree(xy[strong])
+        out = np.array([len(v) for v in tree.query_ball_point(xy, r)], dtype=int)
+    return out - strong.astype(int)
 
 
 def scene_context(found, gsd: float | None) -> list[tuple[int, float, float]]:
