@@ -56,8 +56,13 @@ class Photometry:
         between block centres."""
         rows = self._weights(window.row_off, int(window.height), factor, self.gain.shape[0])
         cols = self._weights(window.col_off, int(window.width), factor, self.gain.shape[1])
-        gain = rows @ self.gain @ cols.T
-        offset = rows @ self.offset @ cols.T
+        # only the blocks near the window weigh (the rest add exact zeros): the products cost
+        # the window's size, not the image's (a 50k-wide image has 196 block columns)
+        r = _span(rows)
+        c = _span(cols)
+        rows, cols = rows[:, r], cols[:, c]
+        gain = rows @ self.gain[r, c] @ cols.T
+        offset = rows @ self.offset[r, c] @ cols.T
         return gain.astype(np.float32), offset.astype(np.float32)
 
     def _weights(self, start: int, length: int, factor: int, n: int) -> np.ndarray:
@@ -71,6 +76,12 @@ class Photometry:
         np.add.at(weights, (np.arange(count), lo), 1 - frac)
         np.add.at(weights, (np.arange(count), hi), frac)
         return weights
+
+
+def _span(weights: np.ndarray) -> slice:
+    """The columns of ``weights`` that hold its non-zero entries."""
+    used = np.flatnonzero(weights.any(axis=0))
+    return slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, weights.shape[1])
 
 
 def _robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
