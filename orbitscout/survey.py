@@ -290,7 +290,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
                 scheduler,
             )
         try:
-            client = Client(scheduler, timeout="30s")
+            client = Client(scheduler)  # timeout: distributed.comm.timeouts.connect (30 s)
         except (OSError, TimeoutError, ValueError) as exc:
             raise OrbitscoutError(
                 f"cannot reach the Dask scheduler ({_one_line(exc)})", scheduler

@@ -153,7 +153,7 @@ def test_registration_recovered(runs):
 # ----------------------------------------------------------------- the tile loop on arrays
 
 
-def _loop(resid: np.ndarray, tile: int | None, progress=None) -> change.ChangeResult:
+def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> change.ChangeResult:
     """detect_changes on an AFTER array against a flat BEFORE, unit gain."""
     height, width = resid.shape
     before = np.full_like(resid, 100.0)
@@ -174,6 +174,7 @@ def _loop(resid: np.ndarray, tile: int | None, progress=None) -> change.ChangeRe
         height=height,
         tile=tile,
         progress=progress,
+        threads=threads,
     )
 
 
@@ -209,3 +210,16 @@ def test_tile_windows_cover_the_image_once():
         cover[w.row_off : w.row_off + int(w.height), w.col_off : w.col_off + int(w.width)] += 1
     assert (cover == 1).all()
     assert list(change.tile_windows(10, 20, None)) == [Window(0, 0, 10, 20)]
+
+
+def test_tile_threads_do_not_change_the_result():
+    rng = np.random.default_rng(4)
+    resid = rng.normal(0, 1, (520, 530)).astype(np.float32)
+    resid[250:262, 250:262] += 8
+    resid[100:103, 40:500] -= 6
+    one = _loop(resid, 256, threads=1).regions
+    three = _loop(resid, 256, threads=3).regions
+    assert len(one) == len(three) > 0
+    for key in change.MOMENTS:
+        np.testing.assert_array_equal(one.sums[key], three.sums[key])
+    np.testing.assert_array_equal(one.bbox, three.bbox)

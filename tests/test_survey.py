@@ -176,3 +176,24 @@ def test_cli_bad_pairs_file_exits_2(tmp_path, monkeypatch, capsys):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("orbitscout: error: ") and "\n" not in err
+
+
+def test_survey_on_a_running_scheduler_by_address(tmp_path):
+    from distributed import LocalCluster
+
+    pairs_csv = _pairs(tmp_path, 2, size=256)
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        result = survey(pairs_csv, tmp_path / "out", scheduler=cluster.scheduler_address)
+        with pytest.raises(OrbitscoutError, match="--workers"):
+            survey(pairs_csv, tmp_path / "out2", scheduler=cluster.scheduler_address, workers=2)
+    assert (result.ok, result.failed) == (2, 0)
+    assert sorted(r["pair"] for r in _lines(tmp_path / "out")) == ["pair0", "pair1"]
+
+
+def test_unreachable_scheduler_is_one_clear_error(tmp_path):
+    import dask
+
+    pairs_csv = _pairs(tmp_path, 1, size=64)
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        with pytest.raises(OrbitscoutError, match="cannot reach the Dask scheduler"):
+            survey(pairs_csv, tmp_path / "out", scheduler="tcp://127.0.0.1:9")
