@@ -50,12 +50,19 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
         return before_path, after_path
     rng = np.random.default_rng(seed)
     # value noise: octaves of Gaussian grids interpolated (cubic) at any ground position
-    octaves = [(cell, amp, _noise_grid(rng, width, height, cell))
-               for cell, amp in ((2, 0.6), (6, 1.0), (24, 2.0), (96, 4.0), (384, 6.0))]
+    octaves = [
+        (cell, amp, _noise_grid(rng, width, height, cell))
+        for cell, amp in ((2, 0.6), (6, 1.0), (24, 2.0), (96, 4.0), (384, 6.0))
+    ]
     n_spots = max(20, width * height // 1_000_000)
-    spots = np.column_stack([rng.uniform(0, width, n_spots), rng.uniform(0, height, n_spots),
-                             rng.uniform(0.5, 10, n_spots),
-                             rng.choice([-1.0, 1.0], n_spots) * rng.uniform(1, 3, n_spots)])
+    spots = np.column_stack(
+        [
+            rng.uniform(0, width, n_spots),
+            rng.uniform(0, height, n_spots),
+            rng.uniform(0.5, 10, n_spots),
+            rng.choice([-1.0, 1.0], n_spots) * rng.uniform(1, 3, n_spots),
+        ]
+    )
 
     def ground(x0, y0, w, h, dx=0.0, dy=0.0):
         xs = np.arange(x0, x0 + w, dtype=np.float64) - dx
@@ -65,26 +72,46 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
             # grid node k sits at ground position (k - 3) * cell
             map_x = np.broadcast_to((xs / cell + 3).astype(np.float32), (h, w))
             map_y = np.broadcast_to((ys / cell + 3).astype(np.float32)[:, None], (h, w))
-            out += amp * cv2.remap(grid, np.ascontiguousarray(map_x),
-                                   np.ascontiguousarray(map_y), cv2.INTER_CUBIC)
+            out += amp * cv2.remap(
+                grid, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), cv2.INTER_CUBIC
+            )
         return out
 
     crs = local_map_crs(MARS, 18.4, 77.5)
     gsd = 0.25
     transform = from_origin(-width / 2 * gsd, height / 2 * gsd, gsd, gsd)
-    profile = dict(driver="GTiff", width=width, height=height, count=1, dtype="uint16", crs=crs,
-                   transform=transform, tiled=True, blockxsize=512, blockysize=512,
-                   compress="deflate", predictor=2, num_threads="ALL_CPUS", bigtiff="IF_SAFER")
-    with rasterio.open(before_path, "w", **profile) as b_ds, \
-            rasterio.open(after_path, "w", **profile) as a_ds:
+    profile = dict(
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="uint16",
+        crs=crs,
+        transform=transform,
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        compress="deflate",
+        predictor=2,
+        num_threads="ALL_CPUS",
+        bigtiff="IF_SAFER",
+    )
+    with (
+        rasterio.open(before_path, "w", **profile) as b_ds,
+        rasterio.open(after_path, "w", **profile) as a_ds,
+    ):
         for y0 in range(0, height, BLOCK):
             for x0 in range(0, width, BLOCK):
                 w, h = min(BLOCK, width - x0), min(BLOCK, height - y0)
                 window = Window(x0, y0, w, h)
                 before = 1000 + 60 * ground(x0, y0, w, h) + rng.normal(0, 4, (h, w))
                 after = ground(x0, y0, w, h, *SHIFT)
-                near = spots[(spots[:, 0] > x0 - 20) & (spots[:, 0] < x0 + w + 20)
-                             & (spots[:, 1] > y0 - 20) & (spots[:, 1] < y0 + h + 20)]
+                near = spots[
+                    (spots[:, 0] > x0 - 20)
+                    & (spots[:, 0] < x0 + w + 20)
+                    & (spots[:, 1] > y0 - 20)
+                    & (spots[:, 1] < y0 + h + 20)
+                ]
                 for sx, sy, radius, amp in near:
                     c0, c1 = int(max(x0, sx - radius - 2)), int(min(x0 + w, sx + radius + 3))
                     r0, r1 = int(max(y0, sy - radius - 2)), int(min(y0 + h, sy + radius + 3))
@@ -92,7 +119,7 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
                         continue
                     yy, xx = np.mgrid[r0:r1, c0:c1]
                     disc = np.clip(radius + 0.5 - np.hypot(xx - sx, yy - sy), 0, 1)
-                    after[r0 - y0:r1 - y0, c0 - x0:c1 - x0] += amp * disc
+                    after[r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] += amp * disc
                 after = 1300 + 78 * after + rng.normal(0, 4, (h, w))
                 b_ds.write(np.clip(before, 0, 65535).astype(np.uint16), 1, window=window)
                 a_ds.write(np.clip(after, 0, 65535).astype(np.uint16), 1, window=window)
@@ -188,18 +215,24 @@ def _run(code: str, *args: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[4096, 8192, 16384])
-    parser.add_argument("--extra", nargs="*", default=[],
-                        help="more sizes as WIDTHxHEIGHT, e.g. 50000x20000")
+    parser.add_argument(
+        "--extra", nargs="*", default=[], help="more sizes as WIDTHxHEIGHT, e.g. 50000x20000"
+    )
     parser.add_argument("--tile", type=int, default=2048)
-    parser.add_argument("--dask", action="store_true",
-                        help="also time one filter pass by windowed reads + threads against "
-                        "dask.array map_overlap (threads) on each pair")
+    parser.add_argument(
+        "--dask",
+        action="store_true",
+        help="also time one filter pass by windowed reads + threads against "
+        "dask.array map_overlap (threads) on each pair",
+    )
     args = parser.parse_args()
     shapes = [(s, s) for s in args.sizes]
     shapes += [tuple(int(v) for v in e.lower().split("x")) for e in args.extra]
     print(f"cores {os.cpu_count()}; tile {args.tile}; each measurement in a fresh subprocess")
-    print(f"{'size':>13} {'MB/file':>8} {'gen s':>7} {'read s':>7} {'find s':>7} "
-          f"{'find/read':>9} {'find MB':>8} {'det':>5}")
+    print(
+        f"{'size':>13} {'MB/file':>8} {'gen s':>7} {'read s':>7} {'find s':>7} "
+        f"{'find/read':>9} {'find MB':>8} {'det':>5}"
+    )
     for width, height in shapes:
         folder = DATA / f"pair_{width}x{height}"
         t = time.perf_counter()
@@ -209,8 +242,11 @@ def main() -> None:
         read = min(_run(READ, str(before), str(after))[0] for _ in range(2))
         with tempfile.TemporaryDirectory() as tmp:
             find_s, find_mb, det = _run(FIND, str(before), str(after), tmp, str(args.tile))
-        print(f"{width:>6}x{height:<6} {size_mb:8.0f} {gen:7.1f} {read:7.2f} {find_s:7.2f} "
-              f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f}", flush=True)
+        print(
+            f"{width:>6}x{height:<6} {size_mb:8.0f} {gen:7.1f} {read:7.2f} {find_s:7.2f} "
+            f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f}",
+            flush=True,
+        )
         if args.dask:
             for how in ("windowed", "dask"):
                 probe = min(_run(PROBE, str(before), str(after), how)[0] for _ in range(2))

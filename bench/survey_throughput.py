@@ -48,8 +48,10 @@ def main() -> None:
             clock = time.perf_counter()
             result = survey(root / "pairs.csv", Path(tmp) / "out", workers=n)
             total = time.perf_counter() - clock
-        print(f"{n:>7} {start:8.1f} {total:9.1f} {args.pairs / total * 60:10.1f} "
-              f"{result.ok:>4}", flush=True)
+        print(
+            f"{n:>7} {start:8.1f} {total:9.1f} {args.pairs / total * 60:10.1f} {result.ok:>4}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
