@@ -102,7 +102,9 @@ SITE_SD_M = 150.0  # how far the lander may be from a --site hint (1 sigma, assu
 NO_LANDER = -2.0  # log weight of a jettisoned piece when no lander is in view
 PIECE_MIN_M = 30.0  # pieces lie outside the core of the blast zone (assumption)
 NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
-MISSION_WEIGHT = 0.5  # weight of the EDL priors' log density (they are broad, ~0.5 km)
+MISSION_WEIGHT = 0.25  # weight of the EDL priors (broad, ~0.5 km; chosen on the tuning seeds)
+MISSION_DISTANCE_ONLY = True  # False: the 2-D Gaussian logpdf of the offset (edl.Prior)
+MISSION_FLOOR = -8.0  # the priors may favour a place but not veto one (the model is uncertain)
 
 # Isotonic calibration of the raw posterior logit, per group (knots of logit, P(right)): fit by
 # ``python bench/identify_table.py --fit`` on the TUNING seeds only.
@@ -368,8 +370,14 @@ def _piece_context(cls, k, lander, pos, gsd, priors) -> float:
         term += _soft_range(dist, PIECE_MIN_M, 5000.0, 0.5)
         if priors is not None and cls in priors:
             p = priors[cls]
-            peak = p.logpdf(p.east_m, p.north_m)
-            term += MISSION_WEIGHT * max(p.logpdf(float(d[0]), float(d[1])) - peak, -8.0)
+            if MISSION_DISTANCE_ONLY:
+                # the EDL model's distances hold better than its bearings (those hang on the
+                # approach heading and the wind): compare the distance alone
+                sd = max(float(p.distance_sd_m), 0.25 * float(p.distance_m), 1.0)
+                lp = -0.5 * ((dist - float(p.distance_m)) / sd) ** 2
+            else:
+                lp = p.logpdf(float(d[0]), float(d[1])) - p.logpdf(p.east_m, p.north_m)
+            term += MISSION_WEIGHT * max(lp, MISSION_FLOOR)
     else:
         term += _soft_range(dist, 8.0, 1e6, 0.5)
     return term
