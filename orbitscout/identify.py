@@ -395,6 +395,9 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
 
     top = 8
     lander_opts = [None] + sorted(range(n), key=lambda i: -gain(i, "lander"))[:top]
+    if site_px is not None:  # and the candidates nearest the hinted site
+        near_site = sorted(range(n), key=lambda i: float(np.hypot(*(pos[i] - site_px))))[:3]
+        lander_opts += [i for i in near_site if i not in lander_opts]
     best = Layout({}, -math.inf)
     for lander in lander_opts:
         base = 0.0
