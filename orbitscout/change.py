@@ -154,11 +154,14 @@ def _robust_sigma(values: np.ndarray) -> float:
 
 
 def _smoothed(resid: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised Gaussian convolution of the residual over valid pixels."""
+    """Normalised Gaussian convolution of the residual over valid pixels (a plain one where
+    every pixel is valid, as in most tiles)."""
     if sigma == 0.0:
         return resid
     ksize = 2 * math.ceil(4 * sigma) + 1
     num = cv2.GaussianBlur(resid, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)
+    if valid.all():
+        return num
     den = cv2.GaussianBlur(
         valid.astype(np.float32), (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT
     )
@@ -209,7 +212,7 @@ def _block_noise(values: np.ndarray, ok: np.ndarray, block: int, origin: tuple[i
     for y0 in ys:
         for x0 in xs:
             sl = (slice(max(y0, 0), y0 + block), slice(max(x0, 0), x0 + block))
-            sample = values[sl][::2, ::2][ok[sl][::2, ::2]]
+            sample = values[sl][::4, ::4][ok[sl][::4, ::4]]  # 4,096 samples in a full block
             noise[sl] = _robust_sigma(sample)
     return noise
 
