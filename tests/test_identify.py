@@ -175,6 +175,7 @@ SCENES = [  # (camera, layout, seed): seeds apart from the tuning (0-9) and repo
     ("ctx", "schiaparelli", 305),
 ]
 SIZE = 768
+REPORTS: dict = {}  # report.html of each scene, filled by the fixture
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +192,7 @@ def scenes(tmp_path_factory):
         paths = write_pair(pair, d)
         res = find(paths["before.tif"], paths["after.tif"], d / "out")
         out[(cam, layout, seed)] = (res.detections, pair.truth, open_product(paths["after.tif"]))
+        REPORTS[(cam, layout, seed)] = d / "out" / "report.html"
     yield out
     for _, _, after in out.values():
         after.close()
@@ -274,3 +276,16 @@ def test_mission_and_site_hints_keep_or_improve_accuracy(scenes, key, mission):
     lander_truth = next(it for it in truth["items"] if it["class"] == "lander")
     gsd = truth["gsd_m"]
     assert np.hypot(lander[0].x - lander_truth["x"], lander[0].y - lander_truth["y"]) * gsd < 60
+
+
+def test_report_lists_the_hardware_with_distance_and_bearing(scenes):
+    found, truth, _ = scenes[("cassis", "perseverance", 304)]
+    page = REPORTS[("cassis", "perseverance", 304)].read_text()
+    assert "Landing hardware" in page
+    parachute = [c for c in found if c.cls == "parachute"]
+    assert parachute, [c.cls for c in found]
+    rel = parachute[0].features["from_lander"]
+    assert f"{rel['distance_m']:.0f} m at {rel['bearing_deg']:.0f}°" in page
+    # published: ~1.2 km north-west of the rover (FACTS.md), as the layout puts it
+    assert rel["distance_m"] == pytest.approx(1200, rel=0.05)
+    assert 300 < rel["bearing_deg"] < 330
