@@ -57,6 +57,10 @@ def find(
     without a CRS; ``tile`` bounds memory (None processes the image whole).
     """
     out_dir = check_out_dir(out_dir)
+    if mission is not None:
+        from .missions import get_mission
+
+        get_mission(mission)  # an unknown name fails now, not after the work
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     with contextlib.ExitStack() as stack:

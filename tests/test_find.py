@@ -360,3 +360,11 @@ def test_dust_devil_tracks_do_not_drown_the_rest(tmp_path):
 
 def _found_one(d, spot: Spot) -> bool:
     return np.hypot(d.x - spot.x, d.y - spot.y) <= max(1.5, 0.3 * spot.radius)
+
+
+def test_unknown_mission_fails_before_any_work(tmp_path, monkeypatch, capsys):
+    before, after = make_pair(tmp_path, size=128)
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", before, after, "--out", out,
+                         "--mission", "voyager")
+    _assert_clean_failure(code, err, out, "voyager")
