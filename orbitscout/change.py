@@ -525,9 +525,7 @@ def detect_changes(
         new_id = np.full(count + 1, -1)
         new_id[1:][keep] = offset + np.arange(int(keep.sum()))
         parts.append(regions.subset(keep))
-        edges.append(
-            TileEdges(core, *(new_id[side] for side in sides))
-        )
+        edges.append(TileEdges(core, *(new_id[side] for side in sides)))
         offset += int(keep.sum())
         if progress:
             progress(int(core.width) * int(core.height))

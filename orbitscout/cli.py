@@ -65,8 +65,19 @@ def find(
     """Find where the ground changed between BEFORE and AFTER, and what each change is."""
     from .pipeline import find as run_find
 
-    result = run_find(before, after, out, body=body, site=parse_site(site), mission=mission,
-                      min_score=min_score, band=band, gsd_m=gsd, tile=tile, progress=True)
+    result = run_find(
+        before,
+        after,
+        out,
+        body=body,
+        site=parse_site(site),
+        mission=mission,
+        min_score=min_score,
+        band=band,
+        gsd_m=gsd,
+        tile=tile,
+        progress=True,
+    )
     reg = result.registration
     console.print(
         f"registration: dx {reg.dx:+.2f} px, dy {reg.dy:+.2f} px, rotation "
@@ -201,23 +212,39 @@ def demo(
 def survey(
     pairs: str = typer.Argument(..., help="CSV: before,after[,name,site,mission,body]."),
     out: str = typer.Option(..., "--out", help="Output folder (one subfolder per pair)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler "
-                                  "(default: a local cluster)."),
-    workers: int = typer.Option(None, "--workers", help="Worker processes of the local cluster "
-                                "(default: one per core)."),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="Address of a running Dask scheduler (default: a local cluster)."
+    ),
+    workers: int = typer.Option(
+        None, "--workers", help="Worker processes of the local cluster (default: one per core)."
+    ),
     tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory per worker)."),
     min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
 ) -> None:
     """Run find over many pairs on Dask; rerunning skips the pairs already done."""
     from .survey import survey as run_survey
 
-    result = run_survey(pairs, out, scheduler=scheduler, workers=workers, tile=tile,
-                        min_score=min_score, progress=True)
-    console.print(f"{result.ok} pairs done, {result.failed} failed, {result.skipped} already "
-                  f"done → {result.csv_path}", highlight=False, soft_wrap=True)
+    result = run_survey(
+        pairs,
+        out,
+        scheduler=scheduler,
+        workers=workers,
+        tile=tile,
+        min_score=min_score,
+        progress=True,
+    )
+    console.print(
+        f"{result.ok} pairs done, {result.failed} failed, {result.skipped} already "
+        f"done → {result.csv_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
     for row in [r for r in result.rows if r["status"] != "ok"][:10]:
-        err_console.print(f"orbitscout: pair {row['pair']} failed: {row['error']}",
-                          highlight=False, soft_wrap=True)
+        err_console.print(
+            f"orbitscout: pair {row['pair']} failed: {row['error']}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.failed:
         sys.exit(1)  # some pairs failed (each has its line in survey.csv); the rest are done
 

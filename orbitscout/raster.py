@@ -75,8 +75,12 @@ class Product:
         """Read as float32 with NaN where the product has no data."""
         try:
             data = self.dataset.read(
-                self.band, window=window, out_shape=out_shape, resampling=resampling,
-                masked=True, boundless=False,
+                self.band,
+                window=window,
+                out_shape=out_shape,
+                resampling=resampling,
+                masked=True,
+                boundless=False,
             )
         except RasterioIOError as exc:
             raise OrbitscoutError(f"cannot read pixels ({exc})", self.path) from exc
@@ -172,7 +176,10 @@ class GridMap:
         shape = (-(-(y1 - y0) // src_factor), -(-(x1 - x0) // src_factor))
         try:
             data = self.source.read(
-                self.band, window=src_window, out_shape=shape, masked=True,
+                self.band,
+                window=src_window,
+                out_shape=shape,
+                masked=True,
                 resampling=Resampling.average,
             )
         except RasterioIOError as exc:
@@ -183,15 +190,21 @@ class GridMap:
         read_to_src = Affine(sx, 0, x0 - 0.5 + sx / 2, 0, sy, y0 - 0.5 + sy / 2)
         out_to_read = ~read_to_src @ to_src
         matrix = np.array(
-            [[out_to_read.a, out_to_read.b, out_to_read.c],
-             [out_to_read.d, out_to_read.e, out_to_read.f]], dtype=np.float64,
+            [
+                [out_to_read.a, out_to_read.b, out_to_read.c],
+                [out_to_read.d, out_to_read.e, out_to_read.f],
+            ],
+            dtype=np.float64,
         )
         return cv2.warpAffine(
-            data, matrix, (out_w, out_h), dst=out,
+            data,
+            matrix,
+            (out_w, out_h),
+            dst=out,
             flags=(cv2.INTER_CUBIC if src_factor == 1 else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT, borderValue=float("nan"),
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=float("nan"),
         )
-
 
     def _block_means(
         self, to_src: Affine, col0: int, row0: int, out_w: int, out_h: int, factor: int
@@ -212,7 +225,10 @@ class GridMap:
         src_window = Window(left + u0 * sx, top + v0 * sy, (u1 - u0) * sx, (v1 - v0) * sy)
         try:
             data = self.source.read(
-                self.band, window=src_window, out_shape=(v1 - v0, u1 - u0), masked=True,
+                self.band,
+                window=src_window,
+                out_shape=(v1 - v0, u1 - u0),
+                masked=True,
                 resampling=Resampling.average,
             )
         except RasterioIOError as exc:
@@ -237,8 +253,13 @@ def grid_map(before: Product, after: Product) -> GridMap:
         gmap = GridMap(before.dataset, before.band, before.path, to_source)
     else:
         vrt = WarpedVRT(
-            before.dataset, crs=after.crs, transform=after.transform, width=after.width,
-            height=after.height, resampling=Resampling.bilinear, src_nodata=before.dataset.nodata,
+            before.dataset,
+            crs=after.crs,
+            transform=after.transform,
+            width=after.width,
+            height=after.height,
+            resampling=Resampling.bilinear,
+            src_nodata=before.dataset.nodata,
         )
         gmap = GridMap(vrt, before.band, before.path, Affine.identity())
     _check_overlap(gmap, before, after)
@@ -254,12 +275,17 @@ def _check_overlap(gmap: GridMap, before: Product, after: Product) -> None:
         overlaps = left < a_right and right > a_left and bottom < a_top and top > a_bottom
     else:
         to_after = ~gmap.to_source
-        pts = [to_after * (x, y) for x in (-0.5, before.width - 0.5)
-               for y in (-0.5, before.height - 0.5)]
+        pts = [
+            to_after * (x, y)
+            for x in (-0.5, before.width - 0.5)
+            for y in (-0.5, before.height - 0.5)
+        ]
         xs, ys = zip(*pts, strict=True)
         overlaps = (
-            min(xs) < after.width - 0.5 and max(xs) > -0.5
-            and min(ys) < after.height - 0.5 and max(ys) > -0.5
+            min(xs) < after.width - 0.5
+            and max(xs) > -0.5
+            and min(ys) < after.height - 0.5
+            and max(ys) > -0.5
         )
     if not overlaps:
         raise OrbitscoutError("does not overlap the AFTER image on the ground", before.path)

@@ -85,9 +85,9 @@ def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
         return np.nanmean(blocks, axis=(1, 3))
 
 
-def coarse_shift(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> tuple[
-    float, float
-]:
+def coarse_shift(
+    after_small: np.ndarray, before_small: np.ndarray, factor: int
+) -> tuple[float, float]:
     """Whole-pixel shift (dx, dy) in full-resolution pixels from reduced images.
 
     Uses masked normalised cross-correlation of edge strength, so no-data borders do not pull
@@ -174,9 +174,7 @@ def register(
             points.append((cx, cy))
             shifts.append((float(shift[1]), float(shift[0])))
         if not points:
-            raise OrbitscoutError(
-                "no part of the two images overlaps enough to register them"
-            )
+            raise OrbitscoutError("no part of the two images overlaps enough to register them")
         points_a = np.array(points)
         shifts_a = np.array(shifts)
         keep = np.ones(len(points_a), bool)

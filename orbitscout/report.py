@@ -26,8 +26,12 @@ OVERVIEW_SIDE = 1600  # longest side of overview.png in pixels
 LABELLED = 40  # detections labelled by name on the overview
 CHIPS = 24  # detections shown as before/after chips in the report
 CLASS_COLOURS = {
-    "lander": "#00e5ff", "parachute": "#ffffff", "backshell": "#ffd54f",
-    "heat_shield": "#ff7043", "descent_stage": "#e040fb", "new_crater": "#76ff03",
+    "lander": "#00e5ff",
+    "parachute": "#ffffff",
+    "backshell": "#ffd54f",
+    "heat_shield": "#ff7043",
+    "descent_stage": "#e040fb",
+    "new_crater": "#76ff03",
     "unknown": "#9e9e9e",
 }
 
@@ -36,18 +40,35 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-PROPERTIES = ("id", "class", "score", "x", "y", "polarity", "area_m2", "length_m", "contrast",
-              "width_m", "peak_sigma")
+PROPERTIES = (
+    "id",
+    "class",
+    "score",
+    "x",
+    "y",
+    "polarity",
+    "area_m2",
+    "length_m",
+    "contrast",
+    "width_m",
+    "peak_sigma",
+)
 
 
 def feature_properties(c: Candidate) -> dict:
     """The GeoJSON properties of one detection, as design.md fixes them."""
     return {
-        "id": c.id, "class": c.cls, "score": round(c.score, 4),
-        "x": round(c.x, 3), "y": round(c.y, 3), "polarity": c.polarity,
-        "area_m2": _round(c.area_m2, 2), "length_m": _round(c.length_m, 2),
+        "id": c.id,
+        "class": c.cls,
+        "score": round(c.score, 4),
+        "x": round(c.x, 3),
+        "y": round(c.y, 3),
+        "polarity": c.polarity,
+        "area_m2": _round(c.area_m2, 2),
+        "length_m": _round(c.length_m, 2),
         "contrast": round(c.contrast, 4),
-        "width_m": _round(c.width_m, 2), "peak_sigma": round(c.peak_sigma, 2),
+        "width_m": _round(c.width_m, 2),
+        "peak_sigma": round(c.peak_sigma, 2),
     }
 
 
@@ -58,8 +79,9 @@ def geojson(found: list[Candidate], body: str | None, iau_code: str | None) -> d
         geometry = None
         if c.lon is not None:
             geometry = {"type": "Point", "coordinates": [round(c.lon, 8), round(c.lat, 8)]}
-        features.append({"type": "Feature", "geometry": geometry,
-                         "properties": feature_properties(c)})
+        features.append(
+            {"type": "Feature", "geometry": geometry, "properties": feature_properties(c)}
+        )
     return {
         "type": "FeatureCollection",
         "body": body,
@@ -120,10 +142,14 @@ def overview_png(after: Product, found: list[Candidate], title: str) -> bytes:
             while any(abs(ly - py) < 11 and abs(lx - px) < 90 for px, py in placed):
                 ly += 11
             placed.append((lx, ly))
-            ax.annotate(label, (lx, ly), color=colour, fontsize=8,
-                        fontweight="bold",
-                        path_effects=[matplotlib.patheffects.withStroke(linewidth=2,
-                                                                        foreground="black")])
+            ax.annotate(
+                label,
+                (lx, ly),
+                color=colour,
+                fontsize=8,
+                fontweight="bold",
+                path_effects=[matplotlib.patheffects.withStroke(linewidth=2, foreground="black")],
+            )
     fig.text(0.01, 1 - 0.3 / (shape[0] / dpi + 0.35), title, fontsize=9, va="center")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
@@ -149,13 +175,19 @@ def chips(after: Product, gmap: GridMap, reg: Registration, c: Candidate) -> tup
     return _chip(b), _chip(a)
 
 
-def html_report(after: Product, gmap: GridMap, reg: Registration, found: list[Candidate],
-                summary: dict, overview: bytes) -> str:
+def html_report(
+    after: Product,
+    gmap: GridMap,
+    reg: Registration,
+    found: list[Candidate],
+    summary: dict,
+    overview: bytes,
+) -> str:
     """One self-contained page: the overview, a table, chips and the registration."""
     esc = html.escape
     rows = []
     for c in found:
-        where = (f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else "—")
+        where = f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else "—"
         rel_s = _from_lander(c)
         rows.append(
             f"<tr><td>{c.id}</td><td>{esc(c.cls)}</td><td>{c.score:.2f}</td>"
@@ -167,8 +199,9 @@ def html_report(after: Product, gmap: GridMap, reg: Registration, found: list[Ca
     hardware = []
     for cls in ("lander", "parachute", "backshell", "heat_shield", "descent_stage"):
         for c in (c for c in found if c.cls == cls):
-            where = (f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else
-                     f"x {c.x:.0f}, y {c.y:.0f}")
+            where = (
+                f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else f"x {c.x:.0f}, y {c.y:.0f}"
+            )
             hardware.append(
                 f"<tr><td>{esc(cls.replace('_', ' '))}</td><td>#{c.id}</td><td>{where}</td>"
                 f"<td>{esc(_from_lander(c) or '—')}</td><td>{c.score:.2f}</td></tr>"
@@ -176,7 +209,8 @@ def html_report(after: Product, gmap: GridMap, reg: Registration, found: list[Ca
     hardware_html = (
         "<table><tr><th>class</th><th>detection</th><th>where (lat, lon °)</th>"
         "<th>from lander</th><th>how sure (0–1)</th></tr>" + "".join(hardware) + "</table>"
-        if hardware else "<p>No landing hardware identified.</p>"
+        if hardware
+        else "<p>No landing hardware identified.</p>"
     )
     chip_html = []
     for c in found[:CHIPS]:
@@ -202,13 +236,13 @@ figure img {{ width: 128px; height: 128px; image-rendering: pixelated; margin-ri
 img.overview {{ max-width: 100%; }}
 </style></head><body>
 <h1>orbitscout — what changed</h1>
-<p>BEFORE <code>{esc(summary['before']['path'])}</code><br>
-AFTER <code>{esc(summary['after']['path'])}</code><br>
-Body: {esc(str(summary['body']))}; AFTER pixel size: {_fmt(summary['after']['gsd_m'])} m.</p>
+<p>BEFORE <code>{esc(summary["before"]["path"])}</code><br>
+AFTER <code>{esc(summary["after"]["path"])}</code><br>
+Body: {esc(str(summary["body"]))}; AFTER pixel size: {_fmt(summary["after"]["gsd_m"])} m.</p>
 <h2>Registration</h2>
-<p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + {r['dx']:.3f}, y + {r['dy']:.3f}),
-rotated by {r['rotation_deg']:.4f}° about the image centre; fit residual {r['residual_px']:.3f} px
-over {r['tiles']} tiles.</p>
+<p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + {r["dx"]:.3f}, y + {r["dy"]:.3f}),
+rotated by {r["rotation_deg"]:.4f}° about the image centre; fit residual {r["residual_px"]:.3f} px
+over {r["tiles"]} tiles.</p>
 <h2>Landing hardware</h2>
 <p>Each class at most once; the score is a calibrated probability that the class is right
 (of detections scored 0.8, about 80% are right on simulated scenes).</p>
@@ -219,13 +253,13 @@ over {r['tiles']} tiles.</p>
 <table><tr><th>id</th><th>class</th><th>score</th><th>x, y (px)</th><th>lat, lon (°)</th>
 <th>from lander</th><th>polarity</th><th>area (m²)</th><th>length (m)</th><th>contrast</th>
 <th>peak σ</th></tr>
-{''.join(rows)}
+{"".join(rows)}
 </table>
 <h2>Before and after</h2>
-{''.join(chip_html)}
+{"".join(chip_html)}
 <h2>Timings</h2>
-<p>{esc(', '.join(f'{k} {v:.2f}' for k, v in summary['timings'].items()))}</p>
-<p><small>orbitscout {esc(summary['versions']['orbitscout'])}</small></p>
+<p>{esc(", ".join(f"{k} {v:.2f}" for k, v in summary["timings"].items()))}</p>
+<p><small>orbitscout {esc(summary["versions"]["orbitscout"])}</small></p>
 </body></html>
 """
 
@@ -246,15 +280,23 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
-def write_all(stage: Path, after: Product, gmap: GridMap, reg: Registration,
-              found: list[Candidate], summary: dict) -> None:
+def write_all(
+    stage: Path,
+    after: Product,
+    gmap: GridMap,
+    reg: Registration,
+    found: list[Candidate],
+    summary: dict,
+) -> None:
     """Write every output of ``find`` into the staging folder ``stage``."""
     body = after.body.name if after.body else summary.get("body")
     code = after.body.iau_code if after.body else None
     (stage / "detections.geojson").write_text(json.dumps(geojson(found, body, code), indent=1))
     write_gpkg(stage / "detections.gpkg", found, after)
-    title = (f"orbitscout: {len(found)} detections — "
-             f"{Path(summary['after']['path']).name} vs {Path(summary['before']['path']).name}")
+    title = (
+        f"orbitscout: {len(found)} detections — "
+        f"{Path(summary['after']['path']).name} vs {Path(summary['before']['path']).name}"
+    )
     overview = overview_png(after, found, title)
     (stage / "overview.png").write_bytes(overview)
     (stage / "report.html").write_text(html_report(after, gmap, reg, found, summary, overview))

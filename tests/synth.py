@@ -31,7 +31,7 @@ class Track:
 
 
 def _track_mask(shape, track: Track, offset: int) -> np.ndarray:
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(float)
     dist = np.full(shape, np.inf)
     pts = np.asarray(track.points, float) + offset
     for (x0, y0), (x1, y1) in zip(pts[:-1], pts[1:], strict=True):
@@ -65,13 +65,14 @@ def shade(albedo: np.ndarray, height: np.ndarray, incidence: float, azimuth: flo
     return albedo * np.clip(np.tensordot(sun, normal, axes=1), 0, None)
 
 
-def plant(image: np.ndarray, spots: list[Spot], offset: int,
-          tracks: list[Track] | None = None) -> np.ndarray:
+def plant(
+    image: np.ndarray, spots: list[Spot], offset: int, tracks: list[Track] | None = None
+) -> np.ndarray:
     """Multiply ``image`` by (1 + amplitude) inside soft discs at the spots and along tracks."""
     out = image.copy()
     for track in tracks or []:
         out *= 1 + track.amplitude * _track_mask(image.shape, track, offset)
-    yy, xx = np.mgrid[0:image.shape[0], 0:image.shape[1]]
+    yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
     for s in spots:
         r = np.hypot(xx - (s.x + offset), yy - (s.y + offset))
         disc = np.clip(s.radius + 0.5 - r, 0, 1)  # anti-aliased disc
@@ -126,8 +127,18 @@ def make_pair(
         if name == "before" and nodata_border:
             data[:nodata_border] = nodata
             data[:, -nodata_border:] = nodata
-        with rasterio.open(path, "w", driver=driver, width=size, height=size, count=1,
-                           dtype=dtype, crs=crs, transform=transform, nodata=nodata) as ds:
+        with rasterio.open(
+            path,
+            "w",
+            driver=driver,
+            width=size,
+            height=size,
+            count=1,
+            dtype=dtype,
+            crs=crs,
+            transform=transform,
+            nodata=nodata,
+        ) as ds:
             ds.write(data, 1)
         paths.append(path)
     return paths[0], paths[1]

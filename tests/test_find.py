@@ -38,8 +38,15 @@ def test_registration_error_under_a_fifth_of_a_pixel(tmp_path, shift):
 
 def test_registration_survives_a_large_shift_and_a_different_sun(tmp_path):
     shift = (-61.4, 48.8)
-    before, after = make_pair(tmp_path, size=768, shift=shift, sun_before=(60, 60),
-                              sun_after=(40, 120), gain=0.7, offset=-50)
+    before, after = make_pair(
+        tmp_path,
+        size=768,
+        shift=shift,
+        sun_before=(60, 60),
+        sun_after=(40, 120),
+        gain=0.7,
+        offset=-50,
+    )
     reg = find(before, after, tmp_path / "out").registration
     assert abs(reg.dx - shift[0]) <= 0.2 and abs(reg.dy - shift[1]) <= 0.2
 
@@ -85,8 +92,9 @@ def test_each_format_gdal_writes_gives_the_same_answer(tmp_path, driver):
         assert len(_found(result, spot)) == 1, driver
     # lon/lat come from the product's own map projection
     d = _found(result, SPOTS[0])[0]
-    assert d.lat == pytest.approx(18.4447 + (256 - 0.5 - SPOTS[0].y) / 3396190 * 180 / np.pi,
-                                  abs=2e-5)
+    assert d.lat == pytest.approx(
+        18.4447 + (256 - 0.5 - SPOTS[0].y) / 3396190 * 180 / np.pi, abs=2e-5
+    )
 
 
 def test_outputs_follow_the_design_contract(tmp_path):
@@ -94,8 +102,13 @@ def test_outputs_follow_the_design_contract(tmp_path):
     out = tmp_path / "out"
     result = find(before, after, out)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["detections.geojson", "detections.gpkg", "overview.png", "report.html",
-                     "summary.json"]
+    assert names == [
+        "detections.geojson",
+        "detections.gpkg",
+        "overview.png",
+        "report.html",
+        "summary.json",
+    ]
     collection = json.loads((out / "detections.geojson").read_text())
     assert collection["body"] == "mars"
     assert collection["crs"]["properties"]["name"] == "IAU_2015:49900"
@@ -128,8 +141,15 @@ def test_plain_images_without_crs(tmp_path):
         with rasterio.open(path) as ds:
             data = ds.read(1)
         target = path.with_suffix(".png")
-        with rasterio.open(target, "w", driver="PNG", width=data.shape[1],
-                           height=data.shape[0], count=1, dtype="uint16") as ds:
+        with rasterio.open(
+            target,
+            "w",
+            driver="PNG",
+            width=data.shape[1],
+            height=data.shape[0],
+            count=1,
+            dtype="uint16",
+        ) as ds:
             ds.write(data, 1)
         plain.append(target)
     result = find(*plain, tmp_path / "out", gsd_m=1.0)
@@ -150,15 +170,23 @@ def test_real_hirise_crop_rover_found(tmp_path, shared_data):
         after = ds.read(3).astype(np.float32)  # the blue band: the rover is saturated in it
     before = after.copy()
     x, y, half = 1042, 480, 14
-    before[y - half:y + half, x - half:x + half] = after[y - half:y + half,
-                                                         x - half - 60:x + half - 60]
+    before[y - half : y + half, x - half : x + half] = after[
+        y - half : y + half, x - half - 60 : x + half - 60
+    ]
     before = ndi.shift(before, (2.4, -3.7), order=3, mode="nearest")
     before += np.random.default_rng(0).normal(0, 2.0, before.shape)
     paths = []
     for name, image in (("before", before), ("after", after)):
         path = tmp_path / f"{name}.tif"
-        with rasterio.open(path, "w", driver="GTiff", width=image.shape[1], height=image.shape[0],
-                           count=1, dtype="float32") as ds:
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=image.shape[1],
+            height=image.shape[0],
+            count=1,
+            dtype="float32",
+        ) as ds:
             ds.write(image.astype(np.float32), 1)
         paths.append(path)
     result = find(paths[0], paths[1], tmp_path / "out", gsd_m=0.25)
@@ -284,14 +312,29 @@ def _regrid(src_path, dst_path, crs=None, scale: float = 1.0, offset=(0.0, 0.0))
     with rasterio.open(src_path) as src:
         dst_crs = crs or src.crs
         transform, width, height = calculate_default_transform(
-            src.crs, dst_crs, src.width, src.height, *src.bounds,
-            resolution=None if crs else src.res[0] * scale)
+            src.crs,
+            dst_crs,
+            src.width,
+            src.height,
+            *src.bounds,
+            resolution=None if crs else src.res[0] * scale,
+        )
         transform = rasterio.Affine.translation(*offset) * transform
-        profile = src.profile | {"crs": dst_crs, "transform": transform, "width": width,
-                                 "height": height, "dtype": "float32", "nodata": -1.0}
+        profile = src.profile | {
+            "crs": dst_crs,
+            "transform": transform,
+            "width": width,
+            "height": height,
+            "dtype": "float32",
+            "nodata": -1.0,
+        }
         with rasterio.open(dst_path, "w", **profile) as dst:
-            reproject(rasterio.band(src, 1), rasterio.band(dst, 1), dst_nodata=-1.0,
-                      resampling=Resampling.cubic if scale <= 1 else Resampling.average)
+            reproject(
+                rasterio.band(src, 1),
+                rasterio.band(dst, 1),
+                dst_nodata=-1.0,
+                resampling=Resampling.cubic if scale <= 1 else Resampling.average,
+            )
 
 
 def test_before_on_another_grid_is_brought_onto_the_after_grid(tmp_path):
@@ -330,8 +373,9 @@ def test_rotation_is_recovered(tmp_path):
     cos, sin = np.cos(theta), np.sin(theta)
     rot_rc = np.array([[cos, sin], [-sin, cos]])  # (row, col) form of R
     centre = np.array([383.5, 383.5])
-    rotated = ndi.affine_transform(image, rot_rc, offset=centre - rot_rc @ centre, order=3,
-                                   mode="nearest")
+    rotated = ndi.affine_transform(
+        image, rot_rc, offset=centre - rot_rc @ centre, order=3, mode="nearest"
+    )
     path = tmp_path / "rotated.tif"
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(np.clip(rotated, 1, 65535).astype("uint16"), 1)
@@ -365,6 +409,7 @@ def _found_one(d, spot: Spot) -> bool:
 def test_unknown_mission_fails_before_any_work(tmp_path, monkeypatch, capsys):
     before, after = make_pair(tmp_path, size=128)
     out = tmp_path / "out"
-    code, err = _run_cli(monkeypatch, capsys, "find", before, after, "--out", out,
-                         "--mission", "voyager")
+    code, err = _run_cli(
+        monkeypatch, capsys, "find", before, after, "--out", out, "--mission", "voyager"
+    )
     _assert_clean_failure(code, err, out, "voyager")
