@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from pyproj import CRS
@@ -240,3 +241,24 @@ def local_map_crs(body: Body, lat: float, lon: float) -> CRS:
         latitude_first_parallel=lat, longitude_natural_origin=lon
     )
     return ProjectedCRS(conversion=conversion, geodetic_crs=body.crs, name=f"{body.name} local")
+
+
+def parse_site(text: str) -> tuple[float, float]:
+    """``"LAT,LON"`` (planetocentric degrees, east-positive) → (lat, lon in [-180, 180))."""
+    parts = str(text).replace(" ", "").split(",")
+    if len(parts) != 2:
+        raise OrbitscoutError(f"site must be LAT,LON in degrees, got {text!r}")
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise OrbitscoutError(f"site must be LAT,LON in degrees, got {text!r}") from None
+    return check_site(lat, lon)
+
+
+def check_site(lat: float, lon: float) -> tuple[float, float]:
+    """Check a site's latitude and wrap its longitude into [-180, 180)."""
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        raise OrbitscoutError("site latitude and longitude must be finite numbers")
+    if not -90.0 <= lat <= 90.0:
+        raise OrbitscoutError(f"site latitude {lat:g} is out of range [-90, 90]")
+    return float(lat), float((lon + 180.0) % 360.0 - 180.0)

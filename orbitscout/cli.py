@@ -37,16 +37,10 @@ def _root(
 
 
 def parse_site(text: str | None) -> tuple[float, float] | None:
-    """Parse ``LAT,LON`` (degrees, east-positive longitude)."""
-    if text is None:
-        return None
-    try:
-        lat, lon = (float(v) for v in text.split(","))
-    except ValueError:
-        raise OrbitscoutError(f"--site must be LAT,LON in degrees, got {text!r}") from None
-    if not -90.0 <= lat <= 90.0:
-        raise OrbitscoutError(f"--site latitude {lat} is outside [-90, 90]")
-    return lat, (lon + 180.0) % 360.0 - 180.0
+    """``--site LAT,LON`` (degrees, east-positive longitude), or None when not given."""
+    from .bodies import parse_site as parse
+
+    return None if text is None else parse(text)
 
 
 @app.command()

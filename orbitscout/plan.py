@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import marstime
-from .bodies import Body
+from .bodies import Body, check_site, parse_site
 from .errors import OrbitscoutError
 from .orbits import Orbiter, local_solar_time_h, resolve_orbiter, sun_direction
 
@@ -52,26 +52,6 @@ _TIME_TOL_S = 1e-3
 # --------------------------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------------------------
-
-
-def parse_site(text: str) -> tuple[float, float]:
-    """``"LAT,LON"`` (planetocentric degrees, east-positive) → (lat, lon in [-180, 180))."""
-    parts = str(text).replace(" ", "").split(",")
-    if len(parts) != 2:
-        raise OrbitscoutError(f"site must be LAT,LON in degrees, got {text!r}")
-    try:
-        lat, lon = float(parts[0]), float(parts[1])
-    except ValueError:
-        raise OrbitscoutError(f"site must be LAT,LON in degrees, got {text!r}") from None
-    return check_site(lat, lon)
-
-
-def check_site(lat: float, lon: float) -> tuple[float, float]:
-    if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise OrbitscoutError("site latitude and longitude must be finite numbers")
-    if not -90.0 <= lat <= 90.0:
-        raise OrbitscoutError(f"site latitude {lat:g} is out of range [-90, 90]")
-    return float(lat), float((lon + 180.0) % 360.0 - 180.0)
 
 
 def _span(start, days: float) -> tuple[float, float]:

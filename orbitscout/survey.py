@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .atomic import atomic_file, prepare_out_dir
+from .bodies import parse_site
 from .classes import CLASSES
 from .errors import OrbitscoutError
 
@@ -78,14 +79,9 @@ def _parse_site(text: str, path: Path, line: int) -> tuple[float, float] | None:
         return None
     parts = [p for p in re.split(r"[,;\s]+", text) if p]
     try:
-        lat, lon = (float(p) for p in parts)
-    except ValueError:
-        raise OrbitscoutError(
-            f"line {line}: site must be 'LAT,LON' in degrees, got {text!r}", path
-        ) from None
-    if not -90.0 <= lat <= 90.0:
-        raise OrbitscoutError(f"line {line}: site latitude {lat} is outside [-90, 90]", path)
-    return lat, (lon + 180.0) % 360.0 - 180.0
+        return parse_site(",".join(parts))
+    except OrbitscoutError as exc:
+        raise OrbitscoutError(f"line {line}: {exc.problem}", path) from None
 
 
 def _safe_name(text: str) -> str:
