@@ -329,41 +329,47 @@ def measure_regions(
             else np.zeros_like(r)
         ),
     }
-    sums = {k: np.bincount(lab, v, minlength=count) for k, v in terms.items()}
-    peak = np.zeros(count)
-    np.maximum.at(peak, lab, np.abs(sig[rows, cols]))
-    seeded = np.zeros(count, bool)
-    np.logical_or.at(seeded, lab, seed[rows, cols])
-    bbox = np.empty((count, 4), int)
-    bbox[:, 0:2] = np.iinfo(np.int64).max
-    bbox[:, 2:4] = np.iinfo(np.int64).min
-    np.minimum.at(bbox[:, 0], lab, cols + x0)
-    np.minimum.at(bbox[:, 1], lab, rows + y0)
-    np.maximum.at(bbox[:, 2], lab, cols + x0)
-    np.maximum.at(bbox[:, 3], lab, rows + y0)
-    return Regions(sums, peak, seeded, bbox)
+    xs, ys = cols + x0, rows + y0
+    boxes = np.column_stack([xs, ys, xs, ys])
+    return _aggregate(lab, count, terms, np.abs(sig[rows, cols]), seed[rows, cols], boxes)
 
 
 def combine_regions(parts: list[Regions], groups: np.ndarray) -> Regions:
     """Merge concatenated regions that share a group id (0..k-1)."""
     k = int(groups.max()) + 1 if groups.size else 0
-    sums = {
-        key: np.bincount(groups, np.concatenate([p.sums[key] for p in parts]), minlength=k)
-        for key in MOMENTS
-    }
-    peak = np.zeros(k)
-    np.maximum.at(peak, groups, np.concatenate([p.peak for p in parts]))
-    seeded = np.zeros(k, bool)
-    np.logical_or.at(seeded, groups, np.concatenate([p.seeded for p in parts]))
-    boxes = np.concatenate([p.bbox for p in parts])
+    terms = {key: np.concatenate([p.sums[key] for p in parts]) for key in MOMENTS}
+    return _aggregate(
+        groups,
+        k,
+        terms,
+        np.concatenate([p.peak for p in parts]),
+        np.concatenate([p.seeded for p in parts]),
+        np.concatenate([p.bbox for p in parts]),
+    )
+
+
+def _aggregate(
+    groups: np.ndarray,
+    k: int,
+    terms: dict[str, np.ndarray],
+    peak: np.ndarray,
+    seeded: np.ndarray,
+    boxes: np.ndarray,
+) -> Regions:
+    """Regions 0..k-1 from items labelled by ``groups``: moments add, peaks take the largest,
+    seeds any, boxes (x0, y0, x1, y1) their union."""
+    sums = {key: np.bincount(groups, terms[key], minlength=k) for key in MOMENTS}
+    top = np.zeros(k)
+    np.maximum.at(top, groups, peak)
+    any_seed = np.zeros(k, bool)
+    np.logical_or.at(any_seed, groups, seeded)
     bbox = np.empty((k, 4), int)
     bbox[:, 0:2] = np.iinfo(np.int64).max
     bbox[:, 2:4] = np.iinfo(np.int64).min
-    np.minimum.at(bbox[:, 0], groups, boxes[:, 0])
-    np.minimum.at(bbox[:, 1], groups, boxes[:, 1])
-    np.maximum.at(bbox[:, 2], groups, boxes[:, 2])
-    np.maximum.at(bbox[:, 3], groups, boxes[:, 3])
-    return Regions(sums, peak, seeded, bbox)
+    for col in (0, 1):
+        np.minimum.at(bbox[:, col], groups, boxes[:, col])
+        np.maximum.at(bbox[:, col + 2], groups, boxes[:, col + 2])
+    return Regions(sums, top, any_seed, bbox)
 
 
 class UnionFind:
