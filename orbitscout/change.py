@@ -701,6 +701,11 @@ def _merge_near(
     return uf.groups()
 
 
+def _thin(length: np.ndarray, width: np.ndarray) -> np.ndarray:
+    """Long, thin regions: tracks (dust devils) rather than spots."""
+    return (length >= 8) & (length >= 3 * np.maximum(width, 1.0))
+
+
 def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candidate]:
     """Turn stitched regions into measured candidates: seeded regions, with the parts of one
     object (bright core, dark halo) and the fragments of one thin track merged."""
@@ -708,8 +713,7 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
     if not len(regions):
         return []
     _, _, length, width, angle = _shape(regions.sums)
-    linear = (length >= 8) & (length >= 3 * np.maximum(width, 1.0))
-    groups = _merge_near(regions, MERGE_GAP, linear, angle, LINE_GAP)
+    groups = _merge_near(regions, MERGE_GAP, _thin(length, width), angle, LINE_GAP)
     merged = combine_regions([regions], groups)
     s = merged.sums
     x, y, length, width, angle = _shape(s)
@@ -718,6 +722,7 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
     area = np.where(s["nsharp"] >= 0.25 * s["n"], s["nsharp"], s["n"])
     length = np.maximum(length, np.sqrt(np.maximum(area, 1.0)))
     width = np.clip(width, 1.0, length)
+    linear = _thin(length, width)
     total = np.maximum(s["rpos"] - s["rneg"], 1e-12)
     bright = s["rpos"] / total
     level = np.maximum(np.abs(s["level"]), 1e-12)
@@ -745,7 +750,7 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
                 bbox=tuple(int(v) for v in merged.bbox[k]),
                 bright_xy=bxy,
                 dark_xy=dxy,
-                linear=bool(length[k] >= 8 and length[k] >= 3 * width[k]),
+                linear=bool(linear[k]),
                 gsd_m=gsd_m,
                 novelty=float(s["rr"][k] / s["ss"][k]) if s["ss"][k] > 0 else math.inf,
             )
