@@ -1,7 +1,7 @@
-"""Photometric normalisation, change significance and candidate spots.
+"""Change significance and candidate spots.
 
-The AFTER image is compared with the registered BEFORE image after a local linear photometric
-fit (gain and offset per block, smooth between blocks). The residual is tested against the
+The AFTER image is compared with the registered BEFORE image mapped onto AFTER's brightness
+(``photometry``). The residual is tested against the
 local noise at several spatial scales, from single pixels to faint patches tens of pixels
 across (blast zones, crash fans). Candidates are connected regions over a low threshold that
 hold at least one pixel over a high threshold, and whose change outweighs the BEFORE image's own
@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 from rasterio.windows import Window
-from scipy import ndimage as ndi
 
-BLOCK = 256  # full-resolution pixels per side of a photometry / noise block
+from .photometry import Photometry
+
+BLOCK = 256  # full-resolution pixels per side of a noise block
 COARSE = 8  # reduction factor of the images that registration and photometry use
 SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (px) of the matched filters
 T_HIGH = 5.5  # significance (sigma) a candidate must reach somewhere
 T_LOW = 3.0  # significance that joins pixels to a candidate
 HALO = 64  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), plus EDGE
+PYRAMID = 4  # reduction of the grid on which blurs of sigma >= 2 * PYRAMID px are done
 STRUCTURE = 10.0  # sigma (px) separating the BEFORE image's local structure from its level
 CLUTTER = 2.0  # sigma (px) over which the energy of that structure is averaged
 NOVELTY = 2.0  # a candidate's change energy over the BEFORE image's local structure energy
@@ -40,109 +41,12 @@ MERGE_GAP = 2  # pixels between two regions that are parts of one object
 LINE_GAP = 8  # pixels between collinear fragments of one thin track
 
 
-# --------------------------------------------------------------------------- photometry
-
-
-@dataclass
-class Photometry:
-    """Gain and offset fields that map BEFORE's brightness onto AFTER's, on a block grid."""
-
-    gain: np.ndarray
-    offset: np.ndarray
-    block: int = BLOCK
-
-    def fields(self, window: Window, factor: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """Gain and offset at the pixels of ``window`` (at 1/``factor`` resolution), bilinear
-        between block centres."""
-        rows = self._weights(window.row_off, int(window.height), factor, self.gain.shape[0])
-        cols = self._weights(window.col_off, int(window.width), factor, self.gain.shape[1])
-        # only the blocks near the window weigh (the rest add exact zeros): the products cost
-        # the window's size, not the image's (a 50k-wide image has 196 block columns)
-        r = _span(rows)
-        c = _span(cols)
-        rows, cols = rows[:, r], cols[:, c]
-        gain = rows @ self.gain[r, c] @ cols.T
-        offset = rows @ self.offset[r, c] @ cols.T
-        return gain.astype(np.float32), offset.astype(np.float32)
-
-    def _weights(self, start: int, length: int, factor: int, n: int) -> np.ndarray:
-        count = max(1, length // factor) if factor > 1 else length
-        centres = start - 0.5 + factor / 2 + factor * np.arange(count)
-        pos = np.clip((centres + 0.5) / self.block - 0.5, 0, n - 1)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, n - 1)
-        frac = pos - lo
-        weights = np.zeros((count, n))
-        np.add.at(weights, (np.arange(count), lo), 1 - frac)
-        np.add.at(weights, (np.arange(count), hi), frac)
-        return weights
-
-
-def _span(weights: np.ndarray) -> slice:
-    """The columns of ``weights`` that hold its non-zero entries."""
-    used = np.flatnonzero(weights.any(axis=0))
-    return slice(int(used[0]), int(used[-1]) + 1) if used.size else slice(0, weights.shape[1])
-
-
-def _robust_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Fit y = gain * x + offset, iteratively dropping points beyond 3 robust sigmas."""
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    keep = np.ones(x.size, bool)
-    gain, offset = 1.0, float(np.median(y - x))
-    for _ in range(4):
-        if keep.sum() < 16 or np.ptp(x[keep]) == 0:
-            gain = 1.0 if keep.sum() < 16 else gain
-            offset = float(np.median(y[keep] - gain * x[keep])) if keep.any() else offset
-            break
-        gain, offset = np.polyfit(x[keep], y[keep], 1)
-        resid = y - (gain * x + offset)
-        mad = np.median(np.abs(resid[keep] - np.median(resid[keep])))
-        keep = np.abs(resid) <= 3.0 * 1.4826 * mad + 1e-12
-    return float(gain), float(offset)
-
-
-def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> Photometry:
-    """Fit the block gain/offset fields on coarse, registered images reduced by ``factor``."""
-    per_block = max(1, BLOCK // factor)
-    ny = max(1, math.ceil(after_small.shape[0] / per_block))
-    nx = max(1, math.ceil(after_small.shape[1] / per_block))
-    gain = np.full((ny, nx), np.nan)
-    offset = np.full((ny, nx), np.nan)
-    for j in range(ny):
-        for i in range(nx):
-            a = after_small[
-                j * per_block : (j + 1) * per_block, i * per_block : (i + 1) * per_block
-            ]
-            b = before_small[
-                j * per_block : (j + 1) * per_block, i * per_block : (i + 1) * per_block
-            ]
-            ok = np.isfinite(a) & np.isfinite(b)
-            if ok.sum() >= max(16, ok.size // 4):
-                gain[j, i], offset[j, i] = _robust_line(b[ok], a[ok])
-    if np.isnan(gain).all():
-        ok = np.isfinite(after_small) & np.isfinite(before_small)
-        g, o = _robust_line(before_small[ok], after_small[ok])
-        gain[:], offset[:] = g, o
-    gain, offset = _smooth_fill(gain), _smooth_fill(offset)
-    return Photometry(gain, offset)
-
-
-def _smooth_fill(grid: np.ndarray) -> np.ndarray:
-    """Median over 3x3 blocks (blocks taken over by change are outvoted), NaN filled by nearest."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        smooth = ndi.generic_filter(grid, np.nanmedian, size=3, mode="nearest")
-    missing = np.isnan(smooth)
-    if missing.any():
-        idx = ndi.distance_transform_edt(missing, return_distances=False, return_indices=True)
-        smooth = smooth[tuple(idx)]
-    return smooth
-
-
 # --------------------------------------------------------------------------- significance
 
 
 def _robust_sigma(values: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 MAD; the mean absolute deviation if that is 0), or
+    infinity for fewer than 64 values."""
     if values.size < 64:
         return math.inf
     med = np.median(values)
@@ -153,68 +57,140 @@ def _robust_sigma(values: np.ndarray) -> float:
     return sigma if sigma > 0 else math.inf
 
 
-def _smoothed(resid: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised Gaussian convolution of the residual over valid pixels (a plain one where
-    every pixel is valid, as in most tiles)."""
-    if sigma == 0.0:
-        return resid
-    ksize = 2 * math.ceil(4 * sigma) + 1
-    num = cv2.GaussianBlur(resid, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)
-    if valid.all():
+class Support:
+    """The valid pixels of a tile (``mask`` None: all of them, as in most tiles) and their
+    blurred weights, kept per sigma, for normalised convolutions over them."""
+
+    def __init__(self, mask: np.ndarray | None):
+        self.mask = mask
+        self._weights: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def smoothed(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        """Gaussian blur of ``image`` (zero where not valid) normalised by the valid weight
+        under the kernel; zero where less than half the weight is valid."""
+        if sigma == 0.0:
+            return image
+        blur = _wide_blur if sigma >= 2 * PYRAMID else _blur
+        num = blur(image, sigma)
+        if self.mask is None:
+            return num
+        if sigma not in self._weights:
+            den = blur(self.mask.astype(np.float32), sigma)
+            self._weights[sigma] = (den, den <= 0.5)
+        den, thin = self._weights[sigma]
+        np.divide(num, den, out=num, where=~thin)
+        num[thin] = 0.0
         return num
-    den = cv2.GaussianBlur(
-        valid.astype(np.float32), (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    ksize = 2 * math.ceil(4 * sigma) + 1
+    return cv2.GaussianBlur(image, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of ``sigma`` >= 2 * PYRAMID px done on a grid reduced PYRAMID times:
+    block means, the rest of the blur, bilinear back up (such a blur passes nothing the reduced
+    grid cannot hold). Blocks start at the array's (0, 0), which tiles keep on a multiple of
+    PYRAMID in the image, so tiled and whole runs agree."""
+    h, w = image.shape
+    pad_h, pad_w = -h % PYRAMID, -w % PYRAMID
+    if pad_h or pad_w:
+        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT)
+    small = cv2.resize(
+        image,
+        (image.shape[1] // PYRAMID, image.shape[0] // PYRAMID),
+        interpolation=cv2.INTER_AREA,
     )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0.5, num / den, 0.0).astype(np.float32)
+    # block means and the bilinear return already smooth by variances (P^2 - 1) / 12 and
+    # about P^2 / 6 (full-resolution px^2); the reduced grid's blur adds the rest
+    rest = math.sqrt(sigma**2 - (PYRAMID**2 - 1) / 12 - PYRAMID**2 / 6) / PYRAMID
+    small = _blur(small, rest)
+    big = cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return big[:h, :w]
 
 
 def significance(
     resid: np.ndarray,
-    valid: np.ndarray,
-    scales: tuple[float, ...],
-    block: int,
-    origin: tuple[int, int] = (0, 0),
-    core: tuple[slice, slice] | None = None,
-    structure: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Signed significance: at each pixel the scale whose filtered residual stands out most
-    against its block's robust noise; and the noise of the first scale. Noise blocks are
-    anchored at ``origin`` (the array position of the image origin modulo ``block``); only
-    ``core`` is returned. The local energy of the BEFORE image's ``structure``, filtered at the
-    same scale, adds to the noise (times KAPPA squared): another sun can turn the shading of
-    unchanged relief into a residual of about that size."""
-    core = core or (slice(0, resid.shape[0]), slice(0, resid.shape[1]))
-    best = first_noise = None
-    resid = np.where(valid, resid, 0.0).astype(np.float32)
-    for sigma in scales:
-        filtered = _smoothed(resid, valid, sigma)[core]
-        ok = valid[core]
-        noise = _block_noise(filtered, ok, block, origin)
+    support: Support,
+    structure: np.ndarray,
+    core: tuple[slice, slice],
+    origin: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Signed significance of the residual over ``core``: at each pixel, of the SCALES, the
+    one whose filtered residual stands out most against its noise; its absolute value; and the
+    noise of the first scale. ``resid`` is zero where not valid. The noise is the robust sigma
+    of the filtered residual in blocks anchored at ``origin`` (the array position of the image
+    origin modulo BLOCK), plus KAPPA times the local energy of the BEFORE image's
+    ``structure`` filtered the same way: another sun can turn the shading of unchanged relief
+    into a residual of about that size."""
+    ok = None if support.mask is None else support.mask[core]
+    best = strength = first_noise = None
+    for sigma in SCALES:
+        filtered = support.smoothed(resid, sigma)[core]
+        noise = _block_noise(filtered, ok, BLOCK, origin)
         first_noise = noise if first_noise is None else first_noise
-        clutter = 0.0
-        if structure is not None:
-            local = _smoothed(structure, valid, sigma)
-            clutter = KAPPA**2 * _smoothed(local * local, valid, CLUTTER)[core]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sig = np.where(ok, filtered / np.sqrt(noise * noise + clutter), 0.0)
-        sig = sig.astype(np.float32)
-        best = sig if best is None else np.where(np.abs(sig) > np.abs(best), sig, best)
-    return best, first_noise
+        local = support.smoothed(structure, sigma)
+        energy = np.square(local, out=None if local is structure else local)
+        # den = sqrt(noise^2 + KAPPA^2 * clutter)
+        den = cv2.scaleAdd(support.smoothed(energy, CLUTTER)[core], KAPPA**2, noise * noise)
+        np.sqrt(den, out=den)
+        sig = np.divide(filtered, den, out=den)
+        if ok is not None:
+            sig[~ok] = 0.0
+        if best is None:
+            best, strength = sig, np.abs(sig)
+        else:
+            magnitude = np.abs(sig)
+            better = magnitude > strength
+            np.copyto(best, sig, where=better)
+            np.copyto(strength, magnitude, where=better)
+    return best, strength, first_noise
 
 
-def _block_noise(values: np.ndarray, ok: np.ndarray, block: int, origin: tuple[int, int]):
-    """Per-pixel noise, constant over blocks anchored so that a block edge falls at ``origin``."""
-    noise = np.empty(values.shape, np.float32)
+def _block_noise(
+    values: np.ndarray, ok: np.ndarray | None, block: int, origin: tuple[int, int]
+) -> np.ndarray:
+    """Per-pixel noise, constant over blocks anchored so that a block edge falls at ``origin``;
+    each block's robust sigma is taken on every 4th pixel of every 4th row (4,096 samples in a
+    full block)."""
     oy, ox = origin
     ys = list(range(oy % block - block if oy % block else 0, values.shape[0], block))
     xs = list(range(ox % block - block if ox % block else 0, values.shape[1], block))
-    for y0 in ys:
-        for x0 in xs:
+    sigmas = np.empty((len(ys), len(xs)), np.float32)
+    full = ok is None and ys[0] == 0 and xs[0] == 0
+    n_y = values.shape[0] // block if full else 0
+    n_x = values.shape[1] // block if full else 0
+    if n_y and n_x:  # whole blocks, all valid: one vectorised pass
+        step = block // 4
+        sample = values[: n_y * block : 4, : n_x * block : 4].reshape(n_y, step, n_x, step)
+        sample = sample.transpose(0, 2, 1, 3).reshape(n_y, n_x, step * step)
+        sigmas[:n_y, :n_x] = _robust_sigmas(sample)
+    for j, y0 in enumerate(ys):
+        for i, x0 in enumerate(xs):
+            if j < n_y and i < n_x:
+                continue
             sl = (slice(max(y0, 0), y0 + block), slice(max(x0, 0), x0 + block))
-            sample = values[sl][::4, ::4][ok[sl][::4, ::4]]  # 4,096 samples in a full block
-            noise[sl] = _robust_sigma(sample)
-    return noise
+            sample = values[sl][::4, ::4]
+            if ok is not None:
+                sample = sample[ok[sl][::4, ::4]]
+            sigmas[j, i] = _robust_sigma(sample.ravel())
+    # block j covers rows [ys[j], ys[j] + block) of the array, clipped to it
+    n_rows = [min(y0 + block, values.shape[0]) - max(y0, 0) for y0 in ys]
+    n_cols = [min(x0 + block, values.shape[1]) - max(x0, 0) for x0 in xs]
+    return np.repeat(np.repeat(sigmas, n_rows, axis=0), n_cols, axis=1)
+
+
+def _robust_sigmas(samples: np.ndarray) -> np.ndarray:
+    """``_robust_sigma`` along the last axis of ``samples`` (every sample valid)."""
+    med = np.median(samples, axis=-1, keepdims=True)
+    dev = np.abs(samples - med)
+    sigma = 1.4826 * np.median(dev, axis=-1)
+    flat = sigma == 0.0
+    if flat.any():
+        sigma[flat] = 1.2533 * dev.mean(axis=-1)[flat]
+    sigma[~(sigma > 0)] = np.inf
+    return sigma
 
 
 # --------------------------------------------------------------------------- regions
@@ -471,34 +447,38 @@ def detect_changes(
         after = read_after(window)
         before = read_before(window)
         gain, off = phot.fields(window)
-        level = gain * before + off
-        resid = after - level
-        del after, before, gain, off  # bounded memory: up to `threads` tiles are in flight
+        level = np.multiply(gain, before, out=gain)
+        level += off
+        resid = np.subtract(after, level, out=after)
+        del before, off  # bounded memory: up to `threads` tiles are in flight
         valid = np.isfinite(resid)
-        valid = cv2.erode(
-            valid.astype(np.uint8),
-            np.ones((2 * EDGE + 1,) * 2, np.uint8),
-            borderType=cv2.BORDER_REPLICATE,
-        ).astype(bool)
-        resid = np.where(valid, resid, 0.0).astype(np.float32)
+        if valid.all():
+            support = Support(None)
+        else:
+            valid = cv2.erode(
+                valid.astype(np.uint8),
+                np.ones((2 * EDGE + 1,) * 2, np.uint8),
+                borderType=cv2.BORDER_REPLICATE,
+            ).astype(bool)
+            resid[~valid] = 0.0
+            level[~valid] = 0.0
+            support = Support(valid)
         cy, cx = core.row_off - y0, core.col_off - x0
         sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
+        structure = level - support.smoothed(level, STRUCTURE)
         # noise blocks are anchored at the image origin, in the core's array coordinates
-        level = np.where(valid, level, 0.0).astype(np.float32)
-        structure = level - _smoothed(level, valid, STRUCTURE)
-        sig, noise = significance(
-            resid,
-            valid,
-            SCALES,
-            BLOCK,
-            origin=(-core.row_off, -core.col_off),
-            core=sl,
-            structure=structure,
+        sig, strength, noise = significance(
+            resid, support, structure, sl, origin=(-core.row_off, -core.col_off)
         )
-        ok = valid[sl]
-        seed = (np.abs(sig) >= T_HIGH) & ok
-        region = (np.abs(sig) >= T_LOW) & ok
-        n_ok = int(ok.sum())
+        seed = strength >= T_HIGH
+        region = strength >= T_LOW
+        if support.mask is None:
+            n_ok = region.size
+        else:
+            ok = support.mask[sl]
+            seed &= ok
+            region &= ok
+            n_ok = int(ok.sum())
         count, labels = cv2.connectedComponents(
             region.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from rasterio.windows import Window
 
-from . import change, register
+from . import change, photometry, register
 from .atomic import check_out_dir, staged_outputs
 from .classes import CLASSES
 from .errors import OrbitscoutError
@@ -91,7 +91,7 @@ def find(
         clock = time.perf_counter()
         to_before = reg.after_to_before()
         before_reg = gmap.sample(whole, registration=to_before, factor=factor)
-        phot = change.fit_photometry(after_small, before_reg, factor)
+        phot = photometry.fit_photometry(after_small, before_reg, factor)
         del after_small, before_small, before_reg  # not needed by the tile loop: free them
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(

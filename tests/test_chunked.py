@@ -12,7 +12,7 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from orbitscout import change
+from orbitscout import change, photometry
 from orbitscout.bodies import MARS, local_map_crs
 from orbitscout.pipeline import find
 
@@ -159,7 +159,7 @@ def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> c
     before = np.full_like(resid, 100.0)
     after = before + resid
     ny, nx = -(-height // change.BLOCK), -(-width // change.BLOCK)
-    phot = change.Photometry(np.ones((ny, nx)), np.zeros((ny, nx)))
+    phot = photometry.Photometry(np.ones((ny, nx)), np.zeros((ny, nx)))
 
     def cut(image):
         return lambda w: image[

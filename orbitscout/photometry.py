@@ -1,0 +1,145 @@
+"""Photometric normalisation: block gain and offset fields that map BEFORE onto AFTER.
+
+The two images differ in exposure, gain and illumination. On coarse, registered images every
+block of BLOCK x BLOCK full-resolution pixels gets its own robust straight-line fit of AFTER
+against BEFORE (points that changed are clipped away); a 3 x 3 median over blocks outvotes
+blocks that a large change took over, and the fields are bilinear between block centres.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from rasterio.windows import Window
+
+BLOCK = 256  # full-resolution pixels per side of a photometry block
+CLIP = 3.0  # robust sigmas beyond which a point is dropped from its block's fit
+MIN_POINTS = 16  # fewest points a block's fit may rest on
+
+
+@dataclass
+class Photometry:
+    """Gain and offset fields that map BEFORE's brightness onto AFTER's, on a block grid."""
+
+    gain: np.ndarray
+    offset: np.ndarray
+    block: int = BLOCK
+
+    def fields(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
+        """Gain and offset at the pixels of ``window``, bilinear between block centres (held
+        constant beyond the outermost centres)."""
+        row0, col0 = int(window.row_off), int(window.col_off)
+        height, width = int(window.height), int(window.width)
+        # the blocks under the window and one more on each side are all the interpolation uses
+        ny, nx = self.gain.shape
+        j0, j1 = max(0, row0 // self.block - 1), min(ny, (row0 + height - 1) // self.block + 2)
+        i0, i1 = max(0, col0 // self.block - 1), min(nx, (col0 + width - 1) // self.block + 2)
+        size = ((i1 - i0) * self.block, (j1 - j0) * self.block)
+        rows = slice(row0 - j0 * self.block, row0 - j0 * self.block + height)
+        cols = slice(col0 - i0 * self.block, col0 - i0 * self.block + width)
+        return tuple(
+            cv2.resize(grid[j0:j1, i0:i1].astype(np.float32), size, interpolation=cv2.INTER_LINEAR)[
+                rows, cols
+            ]
+            for grid in (self.gain, self.offset)
+        )
+
+
+def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> Photometry:
+    """Fit the block gain/offset fields on coarse, registered images reduced by ``factor``
+    (NaN where there is no data)."""
+    per = max(1, BLOCK // factor)
+    ny = max(1, math.ceil(after_small.shape[0] / per))
+    nx = max(1, math.ceil(after_small.shape[1] / per))
+    a, b = (_blocks(image, per, ny, nx) for image in (after_small, before_small))
+    ok = np.isfinite(a) & np.isfinite(b)
+    size = np.isfinite(_blocks(np.zeros(after_small.shape), per, ny, nx)).sum(axis=1)
+    enough = ok.sum(axis=1) >= np.maximum(MIN_POINTS, size // 4)
+    gain = np.full(ny * nx, np.nan)
+    offset = np.full(ny * nx, np.nan)
+    if enough.any():
+        gain[enough], offset[enough] = _robust_lines(b[enough], a[enough], ok[enough])
+    else:  # no block has enough of both images: one line for the whole overlap
+        g, o = _robust_lines(b.reshape(1, -1), a.reshape(1, -1), ok.reshape(1, -1))
+        gain[:], offset[:] = g[0], o[0]
+    gain, offset = gain.reshape(ny, nx), offset.reshape(ny, nx)
+    return Photometry(_smooth_fill(gain), _smooth_fill(offset))
+
+
+def _blocks(image: np.ndarray, per: int, ny: int, nx: int) -> np.ndarray:
+    """The (ny * nx, per * per) pixels of each block of ``image``, NaN-padded at the edges."""
+    padded = np.full((ny * per, nx * per), np.nan)
+    padded[: image.shape[0], : image.shape[1]] = image
+    return padded.reshape(ny, per, nx, per).transpose(0, 2, 1, 3).reshape(ny * nx, per * per)
+
+
+def _robust_lines(
+    x: np.ndarray, y: np.ndarray, ok: np.ndarray, rounds: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, fit y = gain * x + offset to the ``ok`` points, then refit ``rounds`` - 1 times
+    without the points beyond CLIP robust sigmas (1.4826 MAD) of the last fit. A row with too
+    few points keeps gain 1 and the median offset; a row whose kept x are all equal keeps its
+    last gain."""
+    n = x.shape[0]
+    keep = ok.copy()
+    gain = np.ones(n)
+    offset = _row_medians(y - x, keep)
+    fitting = np.ones(n, bool)
+    for _ in range(rounds):
+        count = keep.sum(axis=1)
+        w = keep.astype(float)
+        mean_x = (w * np.where(keep, x, 0.0)).sum(axis=1) / np.maximum(count, 1)
+        mean_y = (w * np.where(keep, y, 0.0)).sum(axis=1) / np.maximum(count, 1)
+        dx = np.where(keep, x - mean_x[:, None], 0.0)
+        dy = np.where(keep, y - mean_y[:, None], 0.0)
+        sxx = (dx * dx).sum(axis=1)
+        # rows that cannot be fitted stop here: too few points, or no spread in x
+        stop = fitting & ((count < MIN_POINTS) | (sxx == 0))
+        if stop.any():
+            gain[stop & (count < MIN_POINTS)] = 1.0
+            level = _row_medians(y[stop] - gain[stop, None] * x[stop], keep[stop])
+            has = count[stop] > 0
+            offset[np.flatnonzero(stop)[has]] = level[has]
+            fitting &= ~stop
+        if not fitting.any():
+            break
+        g = (dx * dy).sum(axis=1)[fitting] / sxx[fitting]
+        gain[fitting] = g
+        offset[fitting] = mean_y[fitting] - g * mean_x[fitting]
+        resid = y - (gain[:, None] * x + offset[:, None])
+        centre = _row_medians(resid, keep)
+        mad = _row_medians(np.abs(resid - centre[:, None]), keep)
+        clipped = ok & (np.abs(resid) <= CLIP * 1.4826 * mad[:, None] + 1e-12)
+        keep = np.where(fitting[:, None], clipped, keep)
+    return gain, offset
+
+
+def _row_medians(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Median of each row's kept values (NaN for a row that keeps none)."""
+    ordered = np.sort(np.where(keep, values, np.nan), axis=1)  # NaN sort last
+    count = keep.sum(axis=1)
+    rows = np.arange(values.shape[0])
+    lo = ordered[rows, np.maximum(count - 1, 0) // 2]
+    hi = ordered[rows, np.minimum(count // 2, values.shape[1] - 1)]
+    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
+
+
+def _smooth_fill(grid: np.ndarray) -> np.ndarray:
+    """Median over 3x3 blocks (blocks taken over by change are outvoted), NaN filled by nearest."""
+    padded = np.pad(grid, 1, mode="edge")
+    ny, nx = grid.shape
+    stack = np.stack([padded[j : j + ny, i : i + nx] for j in range(3) for i in range(3)], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN neighbourhoods
+        smooth = np.nanmedian(stack, axis=0)
+    missing = np.isnan(smooth)
+    if missing.any() and not missing.all():
+        from scipy import ndimage as ndi
+
+        idx = ndi.distance_transform_edt(missing, return_distances=False, return_indices=True)
+        smooth = smooth[tuple(idx)]
+    return smooth
