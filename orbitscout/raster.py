@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
@@ -73,21 +73,45 @@ class Product:
         resampling: Resampling = Resampling.average,
     ) -> np.ndarray:
         """Read as float32 with NaN where the product has no data."""
-        try:
-            data = self.dataset.read(
-                self.band,
-                window=window,
-                out_shape=out_shape,
-                resampling=resampling,
-                masked=True,
-                boundless=False,
-            )
-        except RasterioIOError as exc:
-            raise OrbitscoutError(f"cannot read pixels ({exc})", self.path) from exc
-        return data.astype(np.float32).filled(np.nan)
+        return read_float(self.dataset, self.band, self.path, window, out_shape, resampling)
 
     def close(self) -> None:
         self.dataset.close()
+
+
+def read_float(
+    source: rasterio.io.DatasetReader | WarpedVRT,
+    band: int,
+    path: Path,
+    window: Window | None = None,
+    out_shape: tuple[int, int] | None = None,
+    resampling: Resampling = Resampling.average,
+) -> np.ndarray:
+    """``band`` of ``source`` over ``window`` (resampled to ``out_shape``) as float32, NaN
+    where there is no data. Bands without a mask, and full-resolution reads of bands whose
+    only mask is a no-data value, skip rasterio's masked arrays (a second read and copies)."""
+    flags = source.mask_flag_enums[band - 1]
+    plain = flags == [MaskFlags.all_valid]
+    full_size = (source.height, source.width) if window is None else (window.height, window.width)
+    by_value = flags == [MaskFlags.nodata] and (
+        out_shape is None or tuple(out_shape) == tuple(int(v) for v in full_size)
+    )
+    try:
+        if plain or by_value:
+            data = source.read(band, window=window, out_shape=out_shape, resampling=resampling)
+        else:
+            masked = source.read(
+                band, window=window, out_shape=out_shape, resampling=resampling, masked=True
+            )
+            return masked.astype(np.float32).filled(np.nan)
+    except RasterioIOError as exc:
+        raise OrbitscoutError(f"cannot read pixels ({exc})", path) from exc
+    out = data.astype(np.float32, copy=False)
+    if by_value:
+        nodata = source.nodatavals[band - 1]  # a Python float: compared in data's own type
+        if not math.isnan(nodata):
+            out[data == nodata] = np.nan
+    return out
 
 
 def open_product(path: str | Path, band: int | None = None, body: str | None = None) -> Product:
@@ -174,17 +198,7 @@ class GridMap:
             return out
         src_window = Window(x0, y0, x1 - x0, y1 - y0)
         shape = (-(-(y1 - y0) // src_factor), -(-(x1 - x0) // src_factor))
-        try:
-            data = self.source.read(
-                self.band,
-                window=src_window,
-                out_shape=shape,
-                masked=True,
-                resampling=Resampling.average,
-            )
-        except RasterioIOError as exc:
-            raise OrbitscoutError(f"cannot read pixels ({exc})", self.path) from exc
-        data = data.astype(np.float32).filled(np.nan)
+        data = read_float(self.source, self.band, self.path, src_window, shape)
         # read pixel (i, j) averages source pixels [x0 + i*sx, x0 + (i+1)*sx) (GDAL's rule)
         sx, sy = (x1 - x0) / shape[1], (y1 - y0) / shape[0]
         read_to_src = Affine(sx, 0, x0 - 0.5 + sx / 2, 0, sy, y0 - 0.5 + sy / 2)
@@ -223,17 +237,9 @@ class GridMap:
         if u1 <= u0 or v1 <= v0:
             return out
         src_window = Window(left + u0 * sx, top + v0 * sy, (u1 - u0) * sx, (v1 - v0) * sy)
-        try:
-            data = self.source.read(
-                self.band,
-                window=src_window,
-                out_shape=(v1 - v0, u1 - u0),
-                masked=True,
-                resampling=Resampling.average,
-            )
-        except RasterioIOError as exc:
-            raise OrbitscoutError(f"cannot read pixels ({exc})", self.path) from exc
-        out[v0:v1, u0:u1] = data.astype(np.float32).filled(np.nan)
+        out[v0:v1, u0:u1] = read_float(
+            self.source, self.band, self.path, src_window, (v1 - v0, u1 - u0)
+        )
         return out
 
 
