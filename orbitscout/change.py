@@ -34,6 +34,7 @@ HALO = 64  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), pl
 PYRAMID = 4  # reduction of the grid on which blurs of sigma >= 2 * PYRAMID px are done
 STRUCTURE = 10.0  # sigma (px) separating the BEFORE image's local structure from its level
 CLUTTER = 2.0  # sigma (px) over which the energy of that structure is averaged
+CLUTTER_REACH = math.ceil(4 * max(SCALES)) + math.ceil(4 * CLUTTER)  # px the energy depends on
 NOVELTY = 2.0  # a candidate's change energy over the BEFORE image's local structure energy
 KAPPA = 0.5  # share of the BEFORE image's local structure a change of sun can leave behind
 EDGE = 2  # pixels ignored along no-data edges (interpolation artefacts)
@@ -123,29 +124,83 @@ def significance(
     of the filtered residual in blocks anchored at ``origin`` (the array position of the image
     origin modulo BLOCK), plus KAPPA times the local energy of the BEFORE image's
     ``structure`` filtered the same way: another sun can turn the shading of unchanged relief
-    into a residual of about that size."""
+    into a residual of about that size.
+
+    That energy only lowers significance, so it is computed only around the regions that the
+    block noise alone makes candidates (a pixel over T_HIGH, or touching the core's edge where
+    a region may go on in the next tile); everywhere else the significance is left at zero.
+    Those regions' pixels get exactly the values a computation over the whole tile gives."""
     ok = None if support.mask is None else support.mask[core]
-    best = strength = first_noise = None
+    filtered, noises = [], []
+    upper = None  # per pixel, the largest |filtered| / block noise over the scales
     for sigma in SCALES:
-        filtered = support.smoothed(resid, sigma)[core]
-        noise = _block_noise(filtered, ok, BLOCK, origin)
-        first_noise = noise if first_noise is None else first_noise
-        local = support.smoothed(structure, sigma)
-        energy = np.square(local, out=None if local is structure else local)
-        # den = sqrt(noise^2 + KAPPA^2 * clutter)
-        den = cv2.scaleAdd(support.smoothed(energy, CLUTTER)[core], KAPPA**2, noise * noise)
-        np.sqrt(den, out=den)
-        sig = np.divide(filtered, den, out=den)
-        if ok is not None:
-            sig[~ok] = 0.0
-        if best is None:
-            best, strength = sig, np.abs(sig)
-        else:
+        values = support.smoothed(resid, sigma)[core]
+        noise = _block_noise(values, ok, BLOCK, origin)
+        ratio = np.abs(values)
+        np.divide(ratio, noise, out=ratio)
+        upper = ratio if upper is None else np.maximum(upper, ratio, out=upper)
+        filtered.append(values)
+        noises.append(noise)
+    if ok is not None:
+        upper[~ok] = 0.0
+    best = np.zeros(upper.shape, np.float32)
+    strength = np.zeros(upper.shape, np.float32)
+    for y0, y1, x0, x1 in _candidate_boxes(upper):
+        # the box with a margin wide enough for the filter and the energy's average
+        y0h, x0h = (
+            max(y0 + core[0].start - CLUTTER_REACH, 0),
+            max(x0 + core[1].start - CLUTTER_REACH, 0),
+        )
+        y1h = min(y1 + core[0].start + CLUTTER_REACH, resid.shape[0])
+        x1h = min(x1 + core[1].start + CLUTTER_REACH, resid.shape[1])
+        local_support = Support(None if support.mask is None else support.mask[y0h:y1h, x0h:x1h])
+        inner = (
+            slice(y0 + core[0].start - y0h, y1 + core[0].start - y0h),
+            slice(x0 + core[1].start - x0h, x1 + core[1].start - x0h),
+        )
+        box = (slice(y0, y1), slice(x0, x1))
+        for values, noise, sigma in zip(filtered, noises, SCALES, strict=True):
+            local = local_support.smoothed(structure[y0h:y1h, x0h:x1h], sigma)
+            energy = np.square(local)
+            clutter = local_support.smoothed(energy, CLUTTER)[inner]
+            sig = values[box] / np.sqrt(noise[box] ** 2 + KAPPA**2 * clutter)
             magnitude = np.abs(sig)
-            better = magnitude > strength
-            np.copyto(best, sig, where=better)
-            np.copyto(strength, magnitude, where=better)
-    return best, strength, first_noise
+            better = magnitude > strength[box]
+            best[box][better] = sig[better]
+            strength[box][better] = magnitude[better]
+    if ok is not None:
+        best[~ok] = 0.0
+        strength[~ok] = 0.0
+    return best, strength, noises[0]
+
+
+def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (y0, y1, x0, x1) of the regions of ``upper`` >= T_LOW that reach
+    T_HIGH or touch the array's edge."""
+    count, labels = cv2.connectedComponents(
+        (upper >= T_LOW).view(np.uint8), connectivity=8, ltype=cv2.CV_32S
+    )
+    chosen = np.zeros(count, bool)
+    chosen[labels.ravel()[np.flatnonzero(upper >= T_HIGH)]] = True
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        chosen[side] = True
+    chosen[0] = False
+    if not chosen.any():
+        return []
+    pixels = np.flatnonzero(chosen[labels])
+    ids = labels.ravel()[pixels]
+    rows, cols = np.divmod(pixels, labels.shape[1])
+    k = np.flatnonzero(chosen)
+    lut = np.zeros(count, int)
+    lut[k] = np.arange(k.size)
+    group = lut[ids]
+    lo_y, lo_x = np.full(k.size, labels.shape[0]), np.full(k.size, labels.shape[1])
+    hi_y, hi_x = np.zeros(k.size, int), np.zeros(k.size, int)
+    np.minimum.at(lo_y, group, rows)
+    np.minimum.at(lo_x, group, cols)
+    np.maximum.at(hi_y, group, rows + 1)
+    np.maximum.at(hi_x, group, cols + 1)
+    return list(zip(lo_y.tolist(), hi_y.tolist(), lo_x.tolist(), hi_x.tolist(), strict=True))
 
 
 def _block_noise(
@@ -265,7 +320,7 @@ def measure_regions(
     pixel (0, 0) is image pixel (x0, y0)). ``structure`` is the BEFORE image's own local
     contrast, against which the change's energy is weighed; ``noise`` the per-pixel noise of
     the residual, which sets how much each pixel weighs in the centroid and shape."""
-    rows, cols = np.nonzero(labels)
+    rows, cols = np.divmod(np.flatnonzero(labels), labels.shape[1])
     lab = labels[rows, cols] - 1
     r = resid[rows, cols].astype(np.float64)
     core = np.abs(sig[rows, cols]) >= T_LOW
