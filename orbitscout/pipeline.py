@@ -92,7 +92,7 @@ def find(
         to_before = reg.after_to_before()
         before_reg = gmap.sample(whole, registration=to_before, factor=factor)
         phot = photometry.fit_photometry(after_small, before_reg, factor)
-        del after_small, before_small, before_reg  # not needed by the tile loop: free them
+        del before_small, before_reg  # not needed by the tile loop: free them
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(
                 # tiles run in threads; a GDAL dataset is used by one thread at a time
@@ -124,7 +124,7 @@ def find(
         from . import report
 
         with staged_outputs(out_dir) as stage:
-            report.write_all(stage, a, gmap, reg, found, summary)
+            report.write_all(stage, a, gmap, reg, found, summary, preview=after_small)
         summary["timings"]["report_s"] = time.perf_counter() - clock
     return FindResult(out_dir, reg, found, counts, summary)
 
