@@ -117,7 +117,7 @@ def significance(
     structure: np.ndarray,
     core: tuple[slice, slice],
     origin: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, BlockNoise]:
     """Signed significance of the residual over ``core``: at each pixel, of the SCALES, the
     one whose filtered residual stands out most against its noise; its absolute value; and the
     noise of the first scale. ``resid`` is zero where not valid. The noise is the robust sigma
@@ -135,9 +135,8 @@ def significance(
     upper = None  # per pixel, the largest |filtered| / block noise over the scales
     for sigma in SCALES:
         values = support.smoothed(resid, sigma)[core]
-        noise = _block_noise(values, ok, BLOCK, origin)
-        ratio = np.abs(values)
-        np.divide(ratio, noise, out=ratio)
+        noise = block_noise(values, ok, BLOCK, origin)
+        ratio = noise.ratio(values)
         upper = ratio if upper is None else np.maximum(upper, ratio, out=upper)
         filtered.append(values)
         noises.append(noise)
@@ -163,7 +162,7 @@ def significance(
             local = local_support.smoothed(structure[y0h:y1h, x0h:x1h], sigma)
             energy = np.square(local)
             clutter = local_support.smoothed(energy, CLUTTER)[inner]
-            sig = values[box] / np.sqrt(noise[box] ** 2 + KAPPA**2 * clutter)
+            sig = values[box] / np.sqrt(noise.box(box) ** 2 + KAPPA**2 * clutter)
             magnitude = np.abs(sig)
             better = magnitude > strength[box]
             best[box][better] = sig[better]
@@ -203,12 +202,38 @@ def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
     return list(zip(lo_y.tolist(), hi_y.tolist(), lo_x.tolist(), hi_x.tolist(), strict=True))
 
 
-def _block_noise(
+@dataclass
+class BlockNoise:
+    """A robust sigma per block of an array; ``rows`` and ``cols`` give the block of each of
+    its rows and columns (no per-pixel copy: a tile's worth of those would weigh 16 MB)."""
+
+    sigmas: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The noise at pixels (rows, cols)."""
+        return self.sigmas[self.rows[rows], self.cols[cols]]
+
+    def box(self, box: tuple[slice, slice]) -> np.ndarray:
+        """The noise over the pixels of ``box``."""
+        return self.sigmas[np.ix_(self.rows[box[0]], self.cols[box[1]])]
+
+    def ratio(self, values: np.ndarray) -> np.ndarray:
+        """|values| / noise, one band of blocks at a time."""
+        out = np.abs(values)
+        starts = np.flatnonzero(np.diff(self.rows, prepend=-1))
+        for start, stop in zip(starts, [*starts[1:], self.rows.size], strict=True):
+            out[start:stop] /= self.sigmas[self.rows[start], self.cols][None, :]
+        return out
+
+
+def block_noise(
     values: np.ndarray, ok: np.ndarray | None, block: int, origin: tuple[int, int]
-) -> np.ndarray:
-    """Per-pixel noise, constant over blocks anchored so that a block edge falls at ``origin``;
-    each block's robust sigma is taken on every 4th pixel of every 4th row (4,096 samples in a
-    full block)."""
+) -> BlockNoise:
+    """The robust sigma of ``values`` in blocks anchored so that a block edge falls at
+    ``origin``, each taken on every 4th pixel of every 4th row (4,096 samples in a full
+    block)."""
     oy, ox = origin
     ys = list(range(oy % block - block if oy % block else 0, values.shape[0], block))
     xs = list(range(ox % block - block if ox % block else 0, values.shape[1], block))
@@ -230,10 +255,10 @@ def _block_noise(
             if ok is not None:
                 sample = sample[ok[sl][::4, ::4]]
             sigmas[j, i] = _robust_sigma(sample.ravel())
-    # block j covers rows [ys[j], ys[j] + block) of the array, clipped to it
-    n_rows = [min(y0 + block, values.shape[0]) - max(y0, 0) for y0 in ys]
-    n_cols = [min(x0 + block, values.shape[1]) - max(x0, 0) for x0 in xs]
-    return np.repeat(np.repeat(sigmas, n_rows, axis=0), n_cols, axis=1)
+    # the first block starts at ys[0] <= 0
+    rows = (np.arange(values.shape[0]) - ys[0]) // block
+    cols = (np.arange(values.shape[1]) - xs[0]) // block
+    return BlockNoise(sigmas, rows, cols)
 
 
 def _robust_sigmas(samples: np.ndarray) -> np.ndarray:
@@ -314,7 +339,7 @@ def measure_regions(
     x0: int,
     y0: int,
     structure: np.ndarray | None = None,
-    noise: np.ndarray | None = None,
+    noise: BlockNoise | None = None,
 ) -> Regions:
     """Moments of regions 1..count of ``labels`` (arrays cover the same pixels; the array's
     pixel (0, 0) is image pixel (x0, y0)). ``structure`` is the BEFORE image's own local
@@ -326,7 +351,7 @@ def measure_regions(
     core = np.abs(sig[rows, cols]) >= T_LOW
     # centroid and shape weigh each pixel by how far its own change stands above the noise
     # (soft threshold at 2 sigma), so the noisy wings of a region barely count
-    floor = 2.0 * noise[rows, cols] if noise is not None else 0.0
+    floor = 2.0 * noise.at(rows, cols) if noise is not None else 0.0
     w = np.maximum(np.abs(r) - floor, 0.0) + 1e-3 * np.abs(r)
     sharp = np.abs(r) >= 1.25 * floor
     x = cols + float(x0)
