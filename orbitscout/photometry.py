@@ -72,7 +72,7 @@ def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: in
 
 def _blocks(image: np.ndarray, per: int, ny: int, nx: int) -> np.ndarray:
     """The (ny * nx, per * per) pixels of each block of ``image``, NaN-padded at the edges."""
-    padded = np.full((ny * per, nx * per), np.nan)
+    padded = np.full((ny * per, nx * per), np.nan, np.float32)
     padded[: image.shape[0], : image.shape[1]] = image
     return padded.reshape(ny, per, nx, per).transpose(0, 2, 1, 3).reshape(ny * nx, per * per)
 
@@ -80,52 +80,74 @@ def _blocks(image: np.ndarray, per: int, ny: int, nx: int) -> np.ndarray:
 def _robust_lines(
     x: np.ndarray, y: np.ndarray, ok: np.ndarray, rounds: int = 4
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, fit y = gain * x + offset to the ``ok`` points, then refit ``rounds`` - 1 times
-    without the points beyond CLIP robust sigmas (1.4826 MAD) of the last fit. A row with too
-    few points keeps gain 1 and the median offset; a row whose kept x are all equal keeps its
-    last gain."""
-    n = x.shape[0]
+    """Per row, fit y = gain * x + offset to the ``ok`` points, then refit up to ``rounds`` - 1
+    times without the points beyond CLIP robust sigmas of the last fit's median residual (a row
+    stops when its points stop changing). A row with too few points keeps gain 1 and the
+    median offset; a row whose kept x are all equal keeps its last gain."""
+    gain = np.ones(x.shape[0])
+    offset = _row_medians(y - x, ok)
     keep = ok.copy()
-    gain = np.ones(n)
-    offset = _row_medians(y - x, keep)
-    fitting = np.ones(n, bool)
+    rows = np.arange(x.shape[0])  # the rows still being fitted
     for _ in range(rounds):
-        count = keep.sum(axis=1)
-        w = keep.astype(float)
-        mean_x = (w * np.where(keep, x, 0.0)).sum(axis=1) / np.maximum(count, 1)
-        mean_y = (w * np.where(keep, y, 0.0)).sum(axis=1) / np.maximum(count, 1)
-        dx = np.where(keep, x - mean_x[:, None], 0.0)
-        dy = np.where(keep, y - mean_y[:, None], 0.0)
-        sxx = (dx * dx).sum(axis=1)
+        xs, ys, kept = x[rows], y[rows], keep[rows]
+        count = kept.sum(axis=1)
+        mean_x = np.where(kept, xs, 0.0).sum(axis=1, dtype=np.float64) / np.maximum(count, 1)
+        mean_y = np.where(kept, ys, 0.0).sum(axis=1, dtype=np.float64) / np.maximum(count, 1)
+        dx = np.where(kept, xs - mean_x[:, None].astype(np.float32), 0.0)
+        dy = np.where(kept, ys - mean_y[:, None].astype(np.float32), 0.0)
+        sxx = (dx * dx).sum(axis=1, dtype=np.float64)
         # rows that cannot be fitted stop here: too few points, or no spread in x
-        stop = fitting & ((count < MIN_POINTS) | (sxx == 0))
+        stop = (count < MIN_POINTS) | (sxx == 0)
         if stop.any():
-            gain[stop & (count < MIN_POINTS)] = 1.0
-            level = _row_medians(y[stop] - gain[stop, None] * x[stop], keep[stop])
+            gain[rows[count < MIN_POINTS]] = 1.0
+            level = _row_medians(ys[stop] - gain[rows[stop], None] * xs[stop], kept[stop])
             has = count[stop] > 0
-            offset[np.flatnonzero(stop)[has]] = level[has]
-            fitting &= ~stop
-        if not fitting.any():
+            offset[rows[stop][has]] = level[has]
+            go = ~stop
+            rows, xs, ys, kept, dx, dy, sxx = (v[go] for v in (rows, xs, ys, kept, dx, dy, sxx))
+            mean_x, mean_y = mean_x[go], mean_y[go]
+        if not rows.size:
             break
-        g = (dx * dy).sum(axis=1)[fitting] / sxx[fitting]
-        gain[fitting] = g
-        offset[fitting] = mean_y[fitting] - g * mean_x[fitting]
-        resid = y - (gain[:, None] * x + offset[:, None])
-        centre = _row_medians(resid, keep)
-        mad = _row_medians(np.abs(resid - centre[:, None]), keep)
-        clipped = ok & (np.abs(resid) <= CLIP * 1.4826 * mad[:, None] + 1e-12)
-        keep = np.where(fitting[:, None], clipped, keep)
+        g = (dx * dy).sum(axis=1, dtype=np.float64) / sxx
+        gain[rows] = g
+        offset[rows] = mean_y - g * mean_x
+        resid = (ys - (g[:, None] * xs + offset[rows, None])).astype(np.float32)
+        centre, spread = _row_quartiles(resid, kept)
+        # robust sigma: the interquartile range over 1.349 (one sort gives it with the median)
+        clipped = ok[rows] & (np.abs(resid - centre[:, None]) <= CLIP * spread[:, None] / 1.349)
+        changed = (clipped != kept).any(axis=1)
+        keep[rows] = clipped
+        rows = rows[changed]  # the others would refit to the same line
+        if not rows.size:
+            break
     return gain, offset
 
 
 def _row_medians(values: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Median of each row's kept values (NaN for a row that keeps none)."""
+    return _row_quantiles(values, keep, (0.5,))[0]
+
+
+def _row_quartiles(values: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median and interquartile range of each row's kept values."""
+    q1, median, q3 = _row_quantiles(values, keep, (0.25, 0.5, 0.75))
+    return median, q3 - q1
+
+
+def _row_quantiles(values: np.ndarray, keep: np.ndarray, qs: tuple[float, ...]) -> list:
+    """Quantiles (linear between order statistics) of each row's kept values; one sort."""
     ordered = np.sort(np.where(keep, values, np.nan), axis=1)  # NaN sort last
     count = keep.sum(axis=1)
     rows = np.arange(values.shape[0])
-    lo = ordered[rows, np.maximum(count - 1, 0) // 2]
-    hi = ordered[rows, np.minimum(count // 2, values.shape[1] - 1)]
-    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
+    out = []
+    for q in qs:
+        pos = q * np.maximum(count - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+        frac = pos - lo
+        value = ordered[rows, lo] * (1 - frac) + ordered[rows, hi] * frac
+        out.append(np.where(count > 0, value, np.nan))
+    return out
 
 
 def _smooth_fill(grid: np.ndarray) -> np.ndarray:

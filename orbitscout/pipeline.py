@@ -93,6 +93,9 @@ def find(
         before_reg = gmap.sample(whole, registration=to_before, factor=factor)
         phot = photometry.fit_photometry(after_small, before_reg, factor)
         del before_small, before_reg  # not needed by the tile loop: free them
+        timings["photometry_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(
                 # tiles run in threads; a GDAL dataset is used by one thread at a time
