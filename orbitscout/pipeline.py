@@ -61,6 +61,7 @@ def find(
         from .missions import get_mission
 
         get_mission(mission)  # an unknown name fails now, not after the work
+    imports = _import_report_libraries()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -124,12 +125,29 @@ def find(
         counts = {cls: sum(c.cls == cls for c in found) for cls in CLASSES}
         summary = _summary(a, b, reg, found, counts, timings, result, gsd, site, mission)
         clock = time.perf_counter()
+        imports.join()
         from . import report
 
         with staged_outputs(out_dir) as stage:
             report.write_all(stage, a, gmap, reg, found, summary, preview=after_small)
         summary["timings"]["report_s"] = time.perf_counter() - clock
     return FindResult(out_dir, reg, found, counts, summary)
+
+
+def _import_report_libraries() -> threading.Thread:
+    """Import the report's libraries (matplotlib, geopandas: most of a second) in a thread,
+    while the images are read and searched; an import that fails there fails again, with its
+    message, where the report is written."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            import geopandas  # noqa: F401
+
+            from . import report  # noqa: F401
+
+    thread = threading.Thread(target=load, name="orbitscout-imports", daemon=True)
+    thread.start()
+    return thread
 
 
 GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache; its default (5% of RAM) would dominate RSS
