@@ -19,6 +19,7 @@ from rasterio.windows import Window
 BLOCK = 256  # full-resolution pixels per side of a photometry block
 CLIP = 3.0  # robust sigmas beyond which a point is dropped from its block's fit
 MIN_POINTS = 16  # fewest points a block's fit may rest on
+BAND_BLOCKS = 2048  # blocks fitted together (about 8 MB per array at 32 x 32 samples)
 
 
 @dataclass
@@ -53,25 +54,35 @@ def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: in
     """Fit the block gain/offset fields on coarse, registered images reduced by ``factor``
     (NaN where there is no data)."""
     per = max(1, BLOCK // factor)
-    ny = max(1, math.ceil(after_small.shape[0] / per))
-    nx = max(1, math.ceil(after_small.shape[1] / per))
-    a, b = (_blocks(image, per, ny, nx) for image in (after_small, before_small))
-    ok = np.isfinite(a) & np.isfinite(b)
-    size = np.isfinite(_blocks(np.zeros(after_small.shape), per, ny, nx)).sum(axis=1)
-    enough = ok.sum(axis=1) >= np.maximum(MIN_POINTS, size // 4)
-    gain = np.full(ny * nx, np.nan)
-    offset = np.full(ny * nx, np.nan)
-    if enough.any():
-        gain[enough], offset[enough] = _robust_lines(b[enough], a[enough], ok[enough])
-    else:  # no block has enough of both images: one line for the whole overlap
-        g, o = _robust_lines(b.reshape(1, -1), a.reshape(1, -1), ok.reshape(1, -1))
+    height, width = after_small.shape
+    ny, nx = max(1, math.ceil(height / per)), max(1, math.ceil(width / per))
+    # pixels of the image in each block (edge blocks are cut)
+    size = np.outer(
+        np.minimum(per, height - per * np.arange(ny)), np.minimum(per, width - per * np.arange(nx))
+    )
+    gain = np.full((ny, nx), np.nan)
+    offset = np.full((ny, nx), np.nan)
+    band = max(1, BAND_BLOCKS // nx)  # block rows fitted at a time: bounded memory
+    for j0 in range(0, ny, band):
+        rows = slice(j0 * per, (j0 + band) * per)
+        a, b = (_blocks(image[rows], per, nx) for image in (after_small, before_small))
+        ok = np.isfinite(a) & np.isfinite(b)
+        enough = ok.sum(axis=1) >= np.maximum(MIN_POINTS, size[j0 : j0 + band].ravel() // 4)
+        if enough.any():
+            g, o = _robust_lines(b[enough], a[enough], ok[enough])
+            gain[j0 : j0 + band].reshape(-1)[enough] = g
+            offset[j0 : j0 + band].reshape(-1)[enough] = o
+    if np.isnan(gain).all():  # no block has enough of both images: one line for the overlap
+        ok = np.isfinite(after_small) & np.isfinite(before_small)
+        g, o = _robust_lines(before_small[ok][None], after_small[ok][None], ok[ok][None])
         gain[:], offset[:] = g[0], o[0]
-    gain, offset = gain.reshape(ny, nx), offset.reshape(ny, nx)
     return Photometry(_smooth_fill(gain), _smooth_fill(offset))
 
 
-def _blocks(image: np.ndarray, per: int, ny: int, nx: int) -> np.ndarray:
-    """The (ny * nx, per * per) pixels of each block of ``image``, NaN-padded at the edges."""
+def _blocks(image: np.ndarray, per: int, nx: int) -> np.ndarray:
+    """The pixels of each block of ``image`` (nx blocks across), one row per block, block row
+    by block row, NaN-padded at the edges."""
+    ny = math.ceil(image.shape[0] / per)
     padded = np.full((ny * per, nx * per), np.nan, np.float32)
     padded[: image.shape[0], : image.shape[1]] = image
     return padded.reshape(ny, per, nx, per).transpose(0, 2, 1, 3).reshape(ny * nx, per * per)
