@@ -15,6 +15,7 @@ SOURCES = (
     "cameras.py",
     "raster.py",
     "register.py",
+    "photometry.py",
     "change.py",
     "pipeline.py",
 )

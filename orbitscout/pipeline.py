@@ -206,7 +206,7 @@ def _locate(found: list[change.Candidate], after: Product) -> None:
     )
     xs = np.array([c.x + 0.5 for c in found])
     ys = np.array([c.y + 0.5 for c in found])
-    mx, my = after.transform * (xs, ys)
+    mx, my = after.transform @ (xs, ys)
     lon, lat = transformer.transform(mx, my)
     lon = (np.asarray(lon) + 180.0) % 360.0 - 180.0
     for cand, lo, la in zip(found, lon, np.asarray(lat), strict=True):

@@ -185,7 +185,7 @@ class GridMap:
             Affine.scale(factor)
         )
         to_src = to_src @ out_to_after
-        corners = [to_src * (u, v) for u in (-1, out_w) for v in (-1, out_h)]
+        corners = [to_src @ (u, v) for u in (-1, out_w) for v in (-1, out_h)]
         xs, ys = zip(*corners, strict=True)
         scale = math.sqrt(abs(to_src.determinant))
         src_factor = max(1, int(scale))
@@ -282,7 +282,7 @@ def _check_overlap(gmap: GridMap, before: Product, after: Product) -> None:
     else:
         to_after = ~gmap.to_source
         pts = [
-            to_after * (x, y)
+            to_after @ (x, y)
             for x in (-0.5, before.width - 0.5)
             for y in (-0.5, before.height - 0.5)
         ]

@@ -98,7 +98,7 @@ def write_gpkg(path: Path, found: list[Candidate], after: Product) -> None:
 
     rows = [feature_properties(c) for c in found]
     if after.georeferenced:
-        points = [Point(after.transform * (c.x + 0.5, c.y + 0.5)) for c in found]
+        points = [Point(after.transform @ (c.x + 0.5, c.y + 0.5)) for c in found]
         crs = after.crs.to_wkt()
     else:
         points = [Point(c.x, -c.y) for c in found]

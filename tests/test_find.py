@@ -128,7 +128,7 @@ def test_outputs_follow_the_design_contract(tmp_path):
     assert len(frame) == len(result.detections)
     with rasterio.open(after) as ds:
         assert CRS(frame.crs).equals(CRS(ds.crs.to_wkt()), ignore_axis_order=True)
-        x, y = ds.transform * (result.detections[0].x + 0.5, result.detections[0].y + 0.5)
+        x, y = ds.transform @ (result.detections[0].x + 0.5, result.detections[0].y + 0.5)
     assert frame.geometry.iloc[0].x == pytest.approx(x)
     assert (out / "overview.png").read_bytes()[:4] == b"\x89PNG"
     assert "Registration" in (out / "report.html").read_text()
