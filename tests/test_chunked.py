@@ -223,3 +223,40 @@ def test_tile_threads_do_not_change_the_result():
     for key in change.MOMENTS:
         np.testing.assert_array_equal(one.sums[key], three.sums[key])
     np.testing.assert_array_equal(one.bbox, three.bbox)
+
+
+def test_wide_blur_matches_a_full_resolution_gaussian():
+    """The STRUCTURE blur, done on a 4x reduced grid, against OpenCV's full-size Gaussian on
+    textured ground (any size, not a multiple of the reduction)."""
+    rng = np.random.default_rng(3)
+    ground = sum(
+        cv2.resize(
+            rng.normal(0, amp, (403 // cell + 2, 517 // cell + 2)).astype(np.float32),
+            (517, 403),
+            interpolation=cv2.INTER_CUBIC,
+        )
+        for cell, amp in ((2, 1.0), (8, 2.0), (32, 4.0))
+    )
+    exact = cv2.GaussianBlur(ground, (81, 81), change.STRUCTURE, borderType=cv2.BORDER_REFLECT)
+    fast = change._wide_blur(ground, change.STRUCTURE)
+    inner = (slice(48, -48), slice(48, -48))
+    detail = (ground - exact)[inner]
+    assert fast.shape == ground.shape
+    assert np.sqrt(np.mean((fast - exact)[inner] ** 2)) < 0.02 * detail.std()
+
+
+def test_block_noise_per_block_and_per_pixel_agree():
+    rng = np.random.default_rng(4)
+    values = rng.normal(0, 1, (700, 600)).astype(np.float32) * np.repeat(
+        np.repeat(rng.uniform(1, 5, (3, 3)), 256, axis=0), 256, axis=1
+    )[:700, :600].astype(np.float32)
+    noise = change.block_noise(values, None, 256, origin=(-100, -30))
+    # blocks start at rows -100 + 256 k and columns -30 + 256 k of this array
+    rows, cols = (np.arange(700) + 100) // 256, (np.arange(600) + 30) // 256
+    assert np.array_equal(noise.rows, rows) and np.array_equal(noise.cols, cols)
+    expected = np.abs(values) / noise.sigmas[rows[:, None], cols[None, :]]
+    assert np.allclose(noise.ratio(values), expected)
+    block = (slice(150, 170), slice(220, 240))
+    assert np.array_equal(noise.box(block), noise.sigmas[np.ix_(rows[block[0]], cols[block[1]])])
+    whole = values[156:412, 226:482][::4, ::4]
+    assert noise.sigmas[1, 1] == pytest.approx(1.4826 * np.median(np.abs(whole - np.median(whole))))

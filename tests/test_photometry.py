@@ -1,0 +1,65 @@
+"""Photometric normalisation: block fits, their smoothing and the interpolated fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rasterio.windows import Window
+
+from orbitscout import photometry
+
+
+def _pair(shape, gain, offset, seed=0):
+    rng = np.random.default_rng(seed)
+    before = rng.normal(500, 80, shape).astype(np.float32)
+    after = (gain * before + offset + rng.normal(0, 2, shape)).astype(np.float32)
+    return after, before
+
+
+def test_gain_and_offset_recovered_despite_changes():
+    after, before = _pair((256, 320), 1.37, -42.0)
+    rng = np.random.default_rng(1)
+    changed = rng.random(after.shape) < 0.1  # a tenth of the ground changed, strongly
+    after[changed] += rng.choice([-300.0, 300.0], int(changed.sum()))
+    phot = photometry.fit_photometry(after, before, factor=8)
+    assert phot.gain.shape == (8, 10)
+    assert np.allclose(phot.gain, 1.37, atol=0.005)
+    assert np.allclose(phot.offset, -42.0, atol=3.0)
+
+
+def test_a_block_taken_over_by_change_is_outvoted():
+    after, before = _pair((96, 96), 1.0, 0.0)
+    after[32:64, 32:64] = 2.0 * before[32:64, 32:64] + 900  # the centre block changed whole
+    phot = photometry.fit_photometry(after, before, factor=8)
+    assert phot.gain[1, 1] == pytest.approx(1.0, abs=0.01)
+
+
+def test_blocks_without_data_take_their_neighbours_fit():
+    after, before = _pair((96, 96), 0.8, 10.0)
+    before[:, 64:] = np.nan
+    phot = photometry.fit_photometry(after, before, factor=8)
+    assert np.isfinite(phot.gain).all()
+    assert np.allclose(phot.gain, 0.8, atol=0.01)
+
+
+def test_rows_too_short_or_flat_fall_back():
+    x = np.ones((2, 40), np.float32)
+    y = 3.0 * x + 5.0
+    ok = np.ones((2, 40), bool)
+    ok[0, 10:] = False  # ten points: below MIN_POINTS
+    gain, offset = photometry._robust_lines(x, y, ok)
+    assert gain[0] == 1.0 and offset[0] == pytest.approx(7.0)  # median of y - x
+    assert offset[1] == pytest.approx(7.0)  # no spread in x: the offset at gain 1
+
+
+def test_fields_are_bilinear_between_block_centres():
+    phot = photometry.Photometry(np.array([[1.0, 3.0], [5.0, 7.0]]), np.zeros((2, 2)), block=4)
+    gain, _ = phot.fields(Window(0, 0, 8, 8))
+    # centres at pixels 1.5 and 5.5; constant beyond them
+    assert gain[0, 0] == pytest.approx(1.0)
+    assert gain[0, 7] == pytest.approx(3.0)
+    assert gain[7, 0] == pytest.approx(5.0)
+    assert gain[3, 3] == pytest.approx(1.0 + 2.0 * 0.375 + 4.0 * 0.375)  # (3 - 1.5) / 4
+    # a window gets the same values as the whole
+    part, _ = phot.fields(Window(3, 2, 4, 5))
+    assert np.allclose(part, gain[2:7, 3:7])
