@@ -7,6 +7,7 @@ import html
 import io
 import json
 import math
+import warnings
 from pathlib import Path
 
 import cv2
@@ -104,7 +105,10 @@ def write_gpkg(path: Path, found: list[Candidate], after: Product) -> None:
         points = [Point(c.x, -c.y) for c in found]
         crs = None
     frame = gpd.GeoDataFrame(rows, columns=list(PROPERTIES), geometry=points, crs=crs)
-    frame.to_file(path, driver="GPKG", layer="detections")
+    with warnings.catch_warnings():
+        # without a CRS the points are in pixels (x, -y), as the README says: no warning
+        warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+        frame.to_file(path, driver="GPKG", layer="detections")
 
 
 def _stretch(image: np.ndarray) -> np.ndarray:

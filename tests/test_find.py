@@ -194,6 +194,7 @@ def test_real_hirise_crop_rover_found(tmp_path, shared_data):
     assert abs(reg.dx - 3.7) <= 0.2 and abs(reg.dy + 2.4) <= 0.2
     best = result.detections[0]
     assert np.hypot(best.x - x, best.y - y) <= 6
+    assert best.cls == "lander"  # with no hint
 
 
 # --------------------------------------------------------------------------- bad input
