@@ -176,30 +176,16 @@ def significance(
 def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Bounding boxes (y0, y1, x0, x1) of the regions of ``upper`` >= T_LOW that reach
     T_HIGH or touch the array's edge."""
-    count, labels = cv2.connectedComponents(
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
         (upper >= T_LOW).view(np.uint8), connectivity=8, ltype=cv2.CV_32S
     )
     chosen = np.zeros(count, bool)
     chosen[labels.ravel()[np.flatnonzero(upper >= T_HIGH)]] = True
     for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
         chosen[side] = True
-    chosen[0] = False
-    if not chosen.any():
-        return []
-    pixels = np.flatnonzero(chosen[labels])
-    ids = labels.ravel()[pixels]
-    rows, cols = np.divmod(pixels, labels.shape[1])
-    k = np.flatnonzero(chosen)
-    lut = np.zeros(count, int)
-    lut[k] = np.arange(k.size)
-    group = lut[ids]
-    lo_y, lo_x = np.full(k.size, labels.shape[0]), np.full(k.size, labels.shape[1])
-    hi_y, hi_x = np.zeros(k.size, int), np.zeros(k.size, int)
-    np.minimum.at(lo_y, group, rows)
-    np.minimum.at(lo_x, group, cols)
-    np.maximum.at(hi_y, group, rows + 1)
-    np.maximum.at(hi_x, group, cols + 1)
-    return list(zip(lo_y.tolist(), hi_y.tolist(), lo_x.tolist(), hi_x.tolist(), strict=True))
+    chosen[0] = False  # the background
+    x, y, w, h = stats[chosen, :4].T.tolist()
+    return [(y0, y0 + dy, x0, x0 + dx) for x0, y0, dx, dy in zip(x, y, w, h, strict=True)]
 
 
 @dataclass
