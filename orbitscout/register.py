@@ -151,7 +151,17 @@ def register(
     ``after_small`` and ``before_small`` are both images reduced by ``factor`` on the AFTER grid.
     """
     centre = ((after.width - 1) / 2.0, (after.height - 1) / 2.0)
-    dx, dy = coarse_shift(after_small, before_small, factor)
+    # the coarse shift wants about COARSE_SIDE px across; a small image's 1/factor reduction
+    # holds too little (a 1024-px HiRISE frame at 1/8 locked onto a false peak 80 px away)
+    coarse = min(factor, max(1, max(after.width, after.height) // COARSE_SIDE))
+    if coarse < factor:
+        whole = Window(0, 0, after.width // coarse * coarse, after.height // coarse * coarse)
+        shape = (int(whole.height) // coarse, int(whole.width) // coarse)
+        dx, dy = coarse_shift(
+            after.read(window=whole, out_shape=shape), gmap.sample(whole, factor=coarse), coarse
+        )
+    else:
+        dx, dy = coarse_shift(after_small, before_small, factor)
     reg = Registration(dx, dy, 0.0, float("nan"), centre, 0)
     windows = _tile_windows(after, int(np.clip(min(after.width, after.height) // 2, 64, TILE)))
     for _ in range(iterations):

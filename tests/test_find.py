@@ -414,3 +414,17 @@ def test_unknown_mission_fails_before_any_work(tmp_path, monkeypatch, capsys):
         monkeypatch, capsys, "find", before, after, "--out", out, "--mission", "voyager"
     )
     _assert_clean_failure(code, err, out, "voyager")
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_small_simulated_hirise_frame_registered(tmp_path, seed):
+    """A 1024-px HiRISE frame under another sun: at 1/8 (128 px) the coarse search of seed 6
+    locked onto a false peak 80 px away; registration must land within half a pixel."""
+    from orbitscout.simulate import simulate_pair, write_pair
+
+    pair = simulate_pair("hirise", "random", seed=seed, size=1024)
+    paths = write_pair(pair, tmp_path)
+    result = find(paths["before.tif"], paths["after.tif"], tmp_path / "out")
+    truth = pair.truth["misregistration"]
+    error = np.hypot(result.registration.dx - truth["dx"], result.registration.dy - truth["dy"])
+    assert error <= 0.5
