@@ -42,12 +42,12 @@ class Photometry:
         size = ((i1 - i0) * self.block, (j1 - j0) * self.block)
         rows = slice(row0 - j0 * self.block, row0 - j0 * self.block + height)
         cols = slice(col0 - i0 * self.block, col0 - i0 * self.block + width)
-        return tuple(
-            cv2.resize(grid[j0:j1, i0:i1].astype(np.float32), size, interpolation=cv2.INTER_LINEAR)[
-                rows, cols
-            ]
-            for grid in (self.gain, self.offset)
-        )
+
+        def field(grid: np.ndarray) -> np.ndarray:
+            near = grid[j0:j1, i0:i1].astype(np.float32)
+            return cv2.resize(near, size, interpolation=cv2.INTER_LINEAR)[rows, cols]
+
+        return field(self.gain), field(self.offset)
 
 
 def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> Photometry:
