@@ -50,12 +50,7 @@ def _robust_sigma(values: np.ndarray) -> float:
     infinity for fewer than 64 values."""
     if values.size < 64:
         return math.inf
-    med = np.median(values)
-    dev = np.abs(values - med)
-    sigma = 1.4826 * float(np.median(dev))
-    if sigma == 0.0:
-        sigma = 1.2533 * float(dev.mean())
-    return sigma if sigma > 0 else math.inf
+    return float(_robust_sigmas(values.astype(np.float64)[None])[0])
 
 
 class Support:
@@ -248,7 +243,8 @@ def block_noise(
 
 
 def _robust_sigmas(samples: np.ndarray) -> np.ndarray:
-    """``_robust_sigma`` along the last axis of ``samples`` (every sample valid)."""
+    """The robust sigma of ``_robust_sigma`` along the last axis of ``samples`` (every
+    sample valid, at least one)."""
     med = np.median(samples, axis=-1, keepdims=True)
     dev = np.abs(samples - med)
     sigma = 1.4826 * np.median(dev, axis=-1)
