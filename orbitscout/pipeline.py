@@ -135,7 +135,7 @@ def find(
 
 
 def _import_report_libraries() -> threading.Thread:
-    """Import the report's libraries (matplotlib, geopandas: most of a second) in a thread,
+    """Import the report's libraries (geopandas and what it brings: most of a second) in a thread,
     while the images are read and searched; an import that fails there fails again, with its
     message, where the report is written."""
 
