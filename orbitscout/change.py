@@ -78,6 +78,18 @@ class Support:
         num[thin] = 0.0
         return num
 
+    def crop(self, rows: slice, cols: slice) -> Support:
+        """The support of ``[rows, cols]``, sharing the weights blurred already (sliced): the
+        same as its own wherever a blur does not reach the crop's edge."""
+        if self.mask is None:
+            return Support(None)
+        part = Support(self.mask[rows, cols])
+        part._weights = {
+            sigma: (den[rows, cols], thin[rows, cols])
+            for sigma, (den, thin) in self._weights.items()
+        }
+        return part
+
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     ksize = 2 * math.ceil(4 * sigma) + 1
@@ -147,7 +159,7 @@ def significance(
         )
         y1h = min(y1 + core[0].start + CLUTTER_REACH, resid.shape[0])
         x1h = min(x1 + core[1].start + CLUTTER_REACH, resid.shape[1])
-        local_support = Support(None if support.mask is None else support.mask[y0h:y1h, x0h:x1h])
+        local_support = support.crop(slice(y0h, y1h), slice(x0h, x1h))
         inner = (
             slice(y0 + core[0].start - y0h, y1 + core[0].start - y0h),
             slice(x0 + core[1].start - x0h, x1 + core[1].start - x0h),
