@@ -4,6 +4,8 @@ detections and calibration of the score, per camera, as a markdown table.
     python bench/identify_table.py            # REPORTING seeds (never used for tuning)
     python bench/identify_table.py --tuning   # the TUNING seeds
     python bench/identify_table.py --fit      # fit the score calibration on the TUNING seeds
+    python bench/identify_table.py --fit-model      # fit the logistic layer on them
+    python bench/identify_table.py --fit-columns 1  # refit only its last feature's weights
 
 Each scene is rendered by ``orbitscout.simulate`` (1024 x 1024 px), passed through ``find``'s
 detection and then ``identify`` with no hint (``--site``, ``--mission``: with the true site or the
@@ -303,6 +305,51 @@ def fit_model(seeds, l2=0.3) -> np.ndarray:
     return wm
 
 
+def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:
+    """Refit only the weights of the ``n`` features before the intercept (the rest of the
+    shipped ``WEIGHTS`` held): how a feature is added without refitting, and overfitting,
+    the whole layer. ``WEIGHTS`` may lack those columns (they start at zero)."""
+    from scipy.optimize import minimize
+
+    x, y = training_set(seeds)
+    k, f = len(identify.CLASSES), x.shape[1]
+    base = np.zeros((k, f))
+    shipped = np.asarray(identify.WEIGHTS)
+    if shipped.shape[1] == f:
+        base[:] = shipped
+    else:  # columns to add, before the intercept
+        base[:, : f - 1 - n] = shipped[:, : f - 1 - n]
+        base[:, -1] = shipped[:, -1]
+    cols = list(range(f - 1 - n, f - 1))
+    counts = np.bincount(y, minlength=k).astype(float)
+    w_cls = 1.0 / np.sqrt(np.maximum(counts, 1.0))
+    w = w_cls[y] / w_cls[y].mean()
+    onehot = np.eye(k)[y]
+
+    def loss(theta):
+        wm = base.copy()
+        wm[:, cols] = theta.reshape(k, n)
+        z = x @ wm.T
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        val = -(w * (onehot * logp).sum(axis=1)).sum() + 0.5 * l2 * np.sum(theta**2)
+        grad = -((w[:, None] * (onehot - np.exp(logp))).T @ x)[:, cols] + l2 * theta.reshape(k, n)
+        return val, grad.ravel()
+
+    res = minimize(loss, base[:, cols].ravel(), jac=True, method="L-BFGS-B")
+    base[:, cols] = res.x.reshape(k, n)
+    return base
+
+
+def _print_weights(wm: np.ndarray) -> None:
+    rows = []
+    for r in wm:
+        vals = [f"{v:.4f}" for v in r]
+        lines = [", ".join(vals[i : i + 8]) for i in range(0, len(vals), 8)]
+        rows.append("    [\n        " + ",\n        ".join(lines) + ",\n    ],")
+    print("# fmt: off\nWEIGHTS = [\n" + "\n".join(rows) + "\n]\n# fmt: on")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
@@ -311,6 +358,13 @@ def main() -> None:
         "--fit-model",
         action="store_true",
         help="fit the per-candidate logistic layer on the tuning seeds",
+    )
+    ap.add_argument(
+        "--fit-columns",
+        type=int,
+        default=0,
+        metavar="N",
+        help="refit only the last N features' weights on the tuning seeds (the rest held)",
     )
     ap.add_argument("--site", action="store_true", help="give identify the true landing site")
     ap.add_argument(
@@ -322,13 +376,10 @@ def main() -> None:
         fit(TUNING_SEEDS)
         return
     if args.fit_model:
-        wm = fit_model(TUNING_SEEDS)
-        rows = []
-        for r in wm:
-            vals = [f"{v:.4f}" for v in r]
-            lines = [", ".join(vals[i : i + 8]) for i in range(0, len(vals), 8)]
-            rows.append("    [\n        " + ",\n        ".join(lines) + ",\n    ],")
-        print("# fmt: off\nWEIGHTS = [\n" + "\n".join(rows) + "\n]\n# fmt: on")
+        _print_weights(fit_model(TUNING_SEEDS))
+        return
+    if args.fit_columns:
+        _print_weights(fit_columns(TUNING_SEEDS, args.fit_columns))
         return
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
     text, _ = table(seeds, site=args.site, mission=args.mission, verbose=args.verbose)

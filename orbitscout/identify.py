@@ -15,9 +15,11 @@ Three steps.
 2. A multinomial logistic layer (``WEIGHTS``) over those log-likelihoods and the measurements
    themselves (length in metres and pixels, elongation, brightening share and strength,
    darkening strength, significance, how many other changes lie within a blast zone's reach,
-   strength and length relative to the scene's strongest and longest change), fit on simulated
-   scenes of TUNING seeds by ``python bench/identify_table.py --fit-model``: class
-   log-probabilities of each candidate on its own.
+   strength and length relative to the scene's strongest and longest change, and how much of
+   the box its moments span the change fills: a flat patch of moved dust less than a new
+   crater's centrally dark blast zone), fit on simulated scenes of TUNING seeds by
+   ``python bench/identify_table.py --fit-model`` (the fill's weights by ``--fit-columns 1``):
+   class log-probabilities of each candidate on its own.
 3. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
    descent stage. Each of the likeliest landers is tried (and none); given the lander, each of
    the likeliest parachutes (and none); the backshell beside the parachute (10-150 m: an
@@ -109,13 +111,13 @@ MISSION_FLOOR = -8.0  # the priors may favour a place but not veto one (the mode
 # Isotonic calibration of the raw posterior logit, per group (knots of logit, P(right)): fit by
 # ``python bench/identify_table.py --fit`` on the TUNING seeds only.
 CALIBRATION = {
-    "hardware": (  # 529 detections, 0.88 right
-        [-1.85, -0.63, 0.05, 0.72, 1.07, 1.84, 2.47, 2.8, 3.17, 4.25, 6.81, 13.82],
-        [0.2, 0.4, 0.615, 0.64, 0.64, 0.766, 0.769, 0.8, 0.824, 0.89, 0.896, 0.993],
+    "hardware": (  # 534 detections, 0.90 right
+        [-1.37, -0.19, 0.89, 2.08, 5.23, 13.82],
+        [0.333, 0.571, 0.652, 0.785, 0.907, 0.993],
     ),
-    "natural": (  # 4354 detections, 0.99 right
-        [-0.13, 0.59, 1.3, 2.7, 3.45, 3.75, 3.88, 4.19, 5.47, 7.42, 13.82],
-        [0.717, 0.717, 0.776, 0.909, 0.924, 0.924, 0.931, 0.957, 0.993, 0.994, 1.0],
+    "natural": (  # 4209 detections, 0.99 right
+        [-0.22, 1.25, 2.06, 2.35, 2.95, 3.36, 3.61, 5.09, 7.42, 13.82],
+        [0.833, 0.848, 0.868, 0.868, 0.933, 0.933, 0.963, 0.994, 0.996, 1.0],
     ),
 }
 
@@ -234,6 +236,9 @@ def features(c, gsd: float | None, moon: bool = False, ctx=(0, 0.0, 0.0)) -> np.
     elong = min(float(c.width_px) / length_px, 1.0)
     length_m = length_px * gsd if gsd else length_px  # without a pixel size: pixels
     bf = float(c.bright_fraction)
+    # how much of the box its moments span the change fills (log): a flat-topped patch fills
+    # less of it than a centrally peaked halo (a new crater's blast zone)
+    fill = math.log(max(float(c.area_px) / max(length_px * float(c.width_px), 1e-6), 1e-3))
     return np.array(
         [
             *ll,
@@ -252,6 +257,7 @@ def features(c, gsd: float | None, moon: bool = False, ctx=(0, 0.0, 0.0)) -> np.
             math.log1p(ctx[0]),
             ctx[1],
             ctx[2],
+            fill,
             1.0,
         ]
     )
@@ -282,43 +288,44 @@ def _long_line(c, gsd) -> bool:
 
 
 # Multinomial logistic weights (classes x features), fit by
-# ``python bench/identify_table.py --fit-model`` on the TUNING seeds only.
+# ``python bench/identify_table.py --fit-model`` on the TUNING seeds only; the fill's column
+# (the last before the intercept) added later by ``--fit-columns 1`` with the rest held.
 # fmt: off
 WEIGHTS = [
     [
         -0.6935, -0.2438, 0.0309, 0.6680, -0.5620, -0.1477, 1.2822, 3.0667,
         0.5682, -2.2715, -1.8933, 1.6203, -0.5870, 4.1753, 1.5093, -0.0190,
-        -0.1565, 1.0845, 1.1731, 0.6490, -2.1058,
+        -0.1565, 1.0845, 1.1731, 0.6490, 0.5679, -2.1058,
     ],
     [
         2.1642, 1.6353, -0.3646, -1.3728, 0.5402, -0.1085, -1.0228, 0.4584,
         -3.0273, 1.4357, 0.3261, 0.1257, 3.5865, -0.1366, -0.1278, 1.7413,
-        -1.7895, 0.5243, 2.0564, -1.1814, 1.8290,
+        -1.7895, 0.5243, 2.0564, -1.1814, 0.8542, 1.8290,
     ],
     [
         -0.0975, -0.1897, -0.4423, 0.6695, -0.3308, -0.2352, -1.1613, -2.6372,
         -1.6685, 1.7422, 0.4426, 0.1282, 1.9948, -3.5477, -3.1553, 0.8569,
-        -0.0955, 1.1737, -0.7162, 0.3138, 2.5124,
+        -0.0955, 1.1737, -0.7162, 0.3138, -1.3411, 2.5124,
     ],
     [
         -0.3426, -0.2826, 0.7950, -0.7094, 0.0716, -0.2662, -1.8810, -1.3130,
         -0.3238, 2.8497, -3.3918, 2.7796, 1.2263, -3.1387, -2.9094, 0.8001,
-        -0.8058, -0.9317, -0.5153, -0.0368, -4.3163,
+        -0.8058, -0.9317, -0.5153, -0.0368, -1.1524, -4.3163,
     ],
     [
         -0.0850, -0.8944, -0.1586, 0.7490, 0.5944, -0.1696, 1.9088, -0.3288,
         -0.1650, 0.5723, 1.1282, 0.7869, 0.5727, 0.0001, 0.0001, -0.6219,
-        3.1467, 0.8818, -0.6484, 0.4219, -4.4125,
+        3.1467, 0.8818, -0.6484, 0.4219, -3.7262, -4.4125,
     ],
     [
         -0.2060, 0.1295, 0.5408, -0.4917, -0.0740, 1.0797, -1.4847, -0.0062,
         2.7276, -1.5483, 2.8300, -2.6385, -2.4928, 2.2667, 5.1786, -2.0675,
-        0.1694, -2.1116, -0.8519, 0.5103, -0.4612,
+        0.1694, -2.1116, -0.8519, 0.5103, 4.5332, -0.4612,
     ],
     [
         -0.7395, -0.1544, -0.4013, 0.4874, -0.2394, -0.1525, 2.3589, 0.7602,
         1.8889, -2.7800, 0.5582, -2.8023, -4.3005, 0.3809, -0.4954, -0.6899,
-        -0.4688, -0.6211, -0.4977, -0.6767, 6.9544,
+        -0.4688, -0.6211, -0.4977, -0.6767, 0.2644, 6.9544,
     ],
 ]
 # fmt: on
