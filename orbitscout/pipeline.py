@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,14 +11,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from . import change, photometry, register
 from .atomic import check_out_dir, staged_outputs
 from .classes import CLASSES
 from .errors import OrbitscoutError
-from .raster import GridMap, Product, grid_map, open_product
+from .raster import Product, grid_map, open_product
 
 DEFAULT_TILE = 2048
 
@@ -75,9 +73,6 @@ def find(
         if min(a.width, a.height) < 32:
             raise OrbitscoutError("is too small to search (under 32 pixels on a side)", a.path)
         gmap = grid_map(b, a)
-        gmap = _decode_once(stack, a, b, gmap)
-        timings["decode_copy_s"] = time.perf_counter() - clock
-        clock = time.perf_counter()
         factor = change.COARSE
         whole = _reduced(a, factor)
         after_small = a.read(
@@ -139,30 +134,6 @@ def find(
     return FindResult(out_dir, reg, found, counts, summary)
 
 
-def _decode_once(stack: contextlib.ExitStack, a: Product, b: Product, gmap: GridMap) -> GridMap:
-    """Copy compressed products that do not fit GDAL's block cache, decoded, to a scratch folder
-    (removed at the end) so that each is decoded once, not on every pass (``workcopy``);
-    the map of BEFORE onto AFTER then reads the copy."""
-    from . import workcopy
-
-    candidates = [a] if isinstance(gmap.source, WarpedVRT) else [a, b]
-    todo = [p for p in candidates if workcopy.worth_copying(p)]
-    if not todo or workcopy.band_bytes(a) + workcopy.band_bytes(b) <= COPY_ABOVE_BYTES:
-        return gmap
-    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="orbitscout-")))
-
-    def close_copies() -> None:  # before the folder goes
-        for product in todo:
-            if product.pixels is not None:
-                product.pixels.close()
-                product.pixels = None
-
-    stack.callback(close_copies)
-    for product in todo:
-        workcopy.decode_copy(product, folder)
-    return grid_map(b, a) if b.pixels is not None else gmap
-
-
 def _import_report_libraries() -> threading.Thread:
     """Import the report's libraries (geopandas and what it brings: most of a second) in a thread,
     while the images are read and searched; an import that fails there fails again, with its
@@ -180,7 +151,6 @@ def _import_report_libraries() -> threading.Thread:
 
 
 GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache; its default (5% of RAM) would dominate RSS
-COPY_ABOVE_BYTES = GDAL_CACHE_BYTES  # products that fit the block cache are decoded once anyway
 
 
 def _gdal_env():

@@ -34,12 +34,6 @@ class Product:
     dataset: rasterio.io.DatasetReader
     band: int
     body: Body | None
-    pixels: rasterio.io.DatasetReader | None = None  # a decoded copy of the band (workcopy)
-
-    @property
-    def pixel_source(self) -> tuple[rasterio.io.DatasetReader, int]:
-        """Where the band's pixels are read: the dataset and band, or the decoded copy."""
-        return (self.dataset, self.band) if self.pixels is None else (self.pixels, 1)
 
     @property
     def width(self) -> int:
@@ -79,12 +73,9 @@ class Product:
         resampling: Resampling = Resampling.average,
     ) -> np.ndarray:
         """Read as float32 with NaN where the product has no data."""
-        source, band = self.pixel_source
-        return read_float(source, band, self.path, window, out_shape, resampling)
+        return read_float(self.dataset, self.band, self.path, window, out_shape, resampling)
 
     def close(self) -> None:
-        if self.pixels is not None:
-            self.pixels.close()
         self.dataset.close()
 
 
@@ -261,11 +252,11 @@ def grid_map(before: Product, after: Product) -> GridMap:
             before.path,
         )
     if not (before.georeferenced and after.georeferenced):
-        return GridMap(*before.pixel_source, before.path, Affine.identity())
+        return GridMap(before.dataset, before.band, before.path, Affine.identity())
     centre = Affine.translation(0.5, 0.5)
     if before.crs == after.crs:
         to_source = ~centre @ ~before.transform @ after.transform @ centre
-        gmap = GridMap(*before.pixel_source, before.path, to_source)
+        gmap = GridMap(before.dataset, before.band, before.path, to_source)
     else:
         vrt = WarpedVRT(
             before.dataset,

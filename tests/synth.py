@@ -98,7 +98,6 @@ def make_pair(
     nodata_border: int = 0,
     dtype: str = "uint16",
     tracks: list[Track] | None = None,
-    compress: str | None = None,
 ) -> tuple[Path, Path]:
     """Write a before/after pair; a ground point at BEFORE pixel p lies at AFTER p + shift."""
     margin = 64
@@ -139,7 +138,6 @@ def make_pair(
             crs=crs,
             transform=transform,
             nodata=nodata,
-            **({"compress": compress} if compress else {}),
         ) as ds:
             ds.write(data, 1)
         paths.append(path)

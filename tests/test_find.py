@@ -10,7 +10,6 @@ import pytest
 import rasterio
 from synth import Spot, Track, make_pair
 
-from orbitscout import pipeline, workcopy
 from orbitscout.pipeline import find
 
 SPOTS = [
@@ -429,28 +428,3 @@ def test_small_simulated_hirise_frame_registered(tmp_path, seed):
     truth = pair.truth["misregistration"]
     error = np.hypot(result.registration.dx - truth["dx"], result.registration.dy - truth["dy"])
     assert error <= 0.5
-
-
-def test_a_decoded_working_copy_changes_nothing(tmp_path, monkeypatch):
-    """Compressed products too big for GDAL's block cache are decoded once into a scratch copy
-    (removed at the end); what find reports is what reading the products themselves gives."""
-    before, after = make_pair(tmp_path, spots=SPOTS, nodata_border=12, compress="deflate")
-    plain = find(before, after, tmp_path / "plain")
-    folders = []
-    decode_copy = workcopy.decode_copy
-
-    def spy(product, folder):
-        folders.append(folder)
-        return decode_copy(product, folder)
-
-    monkeypatch.setattr(workcopy, "decode_copy", spy)
-    monkeypatch.setattr(pipeline, "COPY_ABOVE_BYTES", 0)
-    copied = find(before, after, tmp_path / "copied")
-    assert len(folders) == 2 and not folders[0].exists()
-
-    def rows(result):
-        return [(d.x, d.y, d.cls, d.score, d.peak_sigma) for d in result.detections]
-
-    assert len(plain.detections) >= len(SPOTS)
-    assert rows(copied) == rows(plain)
-    assert copied.registration.as_dict() == plain.registration.as_dict()
