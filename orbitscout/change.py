@@ -182,17 +182,30 @@ def significance(
 
 def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Bounding boxes (y0, y1, x0, x1) of the regions of ``upper`` >= T_LOW that reach
-    T_HIGH or touch the array's edge."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        (upper >= T_LOW).view(np.uint8), connectivity=8, ltype=cv2.CV_32S
-    )
+    T_HIGH or touch the array's edge (taken from their pixels, a few per cent of the array:
+    OpenCV's statistics over every pixel cost seven times the labelling)."""
+    low = upper >= T_LOW
+    count, labels = cv2.connectedComponents(low.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    flat = labels.ravel()
     chosen = np.zeros(count, bool)
-    chosen[labels.ravel()[np.flatnonzero(upper >= T_HIGH)]] = True
+    chosen[flat[np.flatnonzero(upper >= T_HIGH)]] = True
     for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
         chosen[side] = True
     chosen[0] = False  # the background
-    x, y, w, h = stats[chosen, :4].T.tolist()
-    return [(y0, y0 + dy, x0, x0 + dx) for x0, y0, dx, dy in zip(x, y, w, h, strict=True)]
+    pixels = np.flatnonzero(low)
+    label = flat[pixels]
+    inside = chosen[label]
+    rows, cols = np.divmod(pixels[inside], upper.shape[1])
+    label = label[inside]
+    y0, x0 = np.full(count, upper.size), np.full(count, upper.size)
+    y1, x1 = np.full(count, -1), np.full(count, -1)
+    np.minimum.at(y0, label, rows)
+    np.maximum.at(y1, label, rows)
+    np.minimum.at(x0, label, cols)
+    np.maximum.at(x1, label, cols)
+    return [
+        (int(y0[k]), int(y1[k]) + 1, int(x0[k]), int(x1[k]) + 1) for k in np.flatnonzero(chosen)
+    ]
 
 
 @dataclass
@@ -339,7 +352,7 @@ def measure_regions(
     pixel (0, 0) is image pixel (x0, y0)). ``structure`` is the BEFORE image's own local
     contrast, against which the change's energy is weighed; ``noise`` the per-pixel noise of
     the residual, which sets how much each pixel weighs in the centroid and shape."""
-    rows, cols = np.divmod(np.flatnonzero(labels), labels.shape[1])
+    rows, cols = np.divmod(np.flatnonzero(labels > 0), labels.shape[1])  # bool: numpy's fast path
     lab = labels[rows, cols] - 1
     r = resid[rows, cols].astype(np.float64)
     core = np.abs(sig[rows, cols]) >= T_LOW
