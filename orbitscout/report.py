@@ -151,9 +151,8 @@ def overview_png(
         factor = max(1, math.ceil(max(after.width, after.height) / OVERVIEW_SIDE))
         shape = (max(1, after.height // factor), max(1, after.width // factor))
         image = after.read(out_shape=shape)
-    grey = np.round(_stretch(image) * 255).astype(np.uint8)
     canvas = np.zeros((shape[0] + TITLE_PX, shape[1], 3), np.uint8)
-    canvas[TITLE_PX:] = grey[..., None]
+    canvas[TITLE_PX:] = _grey(image)[..., None]
     _text(canvas, title, (4, TITLE_PX - 10), "#ffffff", 0.45)
     placed: list[tuple[float, float]] = []  # label anchors already used (canvas pixels)
     sub = 1 << SUBPIXEL_BITS
@@ -171,18 +170,24 @@ def overview_png(
                 ly += 11
             placed.append((lx, ly))
             _text(canvas, label, (round(lx), round(ly)), colour, 0.4)
-    ok, png = cv2.imencode(".png", canvas, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    # zlib level 3: a tenth larger than the default, twice as fast to write
+    return _png(canvas, level=3)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    """The image stretched to 8 bits (NaN black)."""
+    return np.round(_stretch(image) * 255).astype(np.uint8)
+
+
+def _png(image: np.ndarray, level: int = 6) -> bytes:
+    ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, level])
     if not ok:
-        raise RuntimeError("OpenCV could not encode overview.png")
+        raise RuntimeError("OpenCV could not encode a PNG")
     return png.tobytes()
 
 
 def _chip(image: np.ndarray) -> str:
-    grey = np.round(_stretch(image) * 255).astype(np.uint8)
-    ok, png = cv2.imencode(".png", grey)
-    if not ok:
-        raise RuntimeError("OpenCV could not encode a chip")
-    return base64.b64encode(png.tobytes()).decode("ascii")
+    return base64.b64encode(_png(_grey(image))).decode("ascii")
 
 
 def chips(after: Product, gmap: GridMap, reg: Registration, c: Candidate) -> tuple[str, str]:
