@@ -138,15 +138,9 @@ def significance(
     a region may go on in the next tile); everywhere else the significance is left at zero.
     Those regions' pixels get exactly the values a computation over the whole tile gives."""
     ok = None if support.mask is None else support.mask[core]
-    filtered, noises = [], []
-    upper = None  # per pixel, the largest |filtered| / block noise over the scales
-    for sigma in SCALES:
-        values = support.smoothed(resid, sigma)[core]
-        noise = block_noise(values, ok, BLOCK, origin)
-        ratio = noise.ratio(values)
-        upper = ratio if upper is None else np.maximum(upper, ratio, out=upper)
-        filtered.append(values)
-        noises.append(noise)
+    filtered = [support.smoothed(resid, sigma)[core] for sigma in SCALES]
+    noises = [block_noise(values, ok, BLOCK, origin) for values in filtered]
+    upper = _largest_ratio(filtered, noises)
     if ok is not None:
         upper[~ok] = 0.0
     best = np.zeros(upper.shape, np.float32)
@@ -246,13 +240,31 @@ class BlockNoise:
         """The noise over the pixels of ``box``."""
         return self.sigmas[np.ix_(self.rows[box[0]], self.cols[box[1]])]
 
-    def ratio(self, values: np.ndarray) -> np.ndarray:
-        """|values| / noise, one band of blocks at a time."""
-        out = np.abs(values)
-        starts = np.flatnonzero(np.diff(self.rows, prepend=-1))
-        for start, stop in zip(starts, [*starts[1:], self.rows.size], strict=True):
-            out[start:stop] /= self.sigmas[self.rows[start], self.cols][None, :]
-        return out
+    def bands(self) -> list[tuple[int, int]]:
+        """(start, stop) of the rows of each band of blocks."""
+        starts = np.flatnonzero(np.diff(self.rows, prepend=-1)).tolist()
+        return list(zip(starts, [*starts[1:], self.rows.size], strict=True))
+
+    def row(self, start: int) -> np.ndarray:
+        """The noise along row ``start`` (one value per column)."""
+        return self.sigmas[self.rows[start], self.cols]
+
+
+def _largest_ratio(filtered: list[np.ndarray], noises: list[BlockNoise]) -> np.ndarray:
+    """Per pixel, the largest |filtered| / block noise over the scales, computed one band of
+    blocks at a time so that the arithmetic on each band stays in the cache (on the whole
+    tile, each step would stream it from memory again)."""
+    upper = np.empty(filtered[0].shape, np.float32)
+    for start, stop in noises[0].bands():
+        band = upper[start:stop]
+        scratch = np.empty_like(band)
+        for k, (values, noise) in enumerate(zip(filtered, noises, strict=True)):
+            target = band if k == 0 else scratch
+            np.abs(values[start:stop], out=target)
+            target /= noise.row(start)[None, :]
+            if k:
+                np.maximum(band, scratch, out=band)
+    return upper
 
 
 def block_noise(

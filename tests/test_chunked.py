@@ -255,7 +255,13 @@ def test_block_noise_per_block_and_per_pixel_agree():
     rows, cols = (np.arange(700) + 100) // 256, (np.arange(600) + 30) // 256
     assert np.array_equal(noise.rows, rows) and np.array_equal(noise.cols, cols)
     expected = np.abs(values) / noise.sigmas[rows[:, None], cols[None, :]]
-    assert np.allclose(noise.ratio(values), expected)
+    assert np.allclose(change._largest_ratio([values], [noise]), expected)
+    # over scales, band by band: the largest ratio at each pixel
+    other = rng.normal(0, 3, values.shape).astype(np.float32)
+    other_noise = change.block_noise(other, None, 256, origin=(-100, -30))
+    expected_other = np.abs(other) / other_noise.sigmas[rows[:, None], cols[None, :]]
+    both = change._largest_ratio([values, other], [noise, other_noise])
+    assert np.allclose(both, np.maximum(expected, expected_other))
     block = (slice(150, 170), slice(220, 240))
     assert np.array_equal(noise.box(block), noise.sigmas[np.ix_(rows[block[0]], cols[block[1]])])
     whole = values[156:412, 226:482][::4, ::4]
