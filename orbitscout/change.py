@@ -600,7 +600,7 @@ def detect_changes(
             region &= ok
             n_ok = int(ok.sum())
         count, labels = cv2.connectedComponents(
-            region.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
+            region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )
         count -= 1
         regions = measure_regions(
