@@ -266,3 +266,61 @@ def test_block_noise_per_block_and_per_pixel_agree():
     assert np.array_equal(noise.box(block), noise.sigmas[np.ix_(rows[block[0]], cols[block[1]])])
     whole = values[156:412, 226:482][::4, ::4]
     assert noise.sigmas[1, 1] == pytest.approx(1.4826 * np.median(np.abs(whole - np.median(whole))))
+
+
+def _whole_tile_significance(resid, support, structure, core, origin):
+    """The significance of ``change.significance`` computed over the whole array (no boxes)."""
+    ok = None if support.mask is None else support.mask[core]
+    best = np.zeros(resid[core].shape, np.float32)
+    strength = np.zeros_like(best)
+    for sigma in change.SCALES:
+        values = support.smoothed(resid, sigma)[core]
+        noise = change.block_noise(values, ok, change.BLOCK, origin)
+        energy = np.square(support.smoothed(structure, sigma))
+        clutter = support.smoothed(energy, change.CLUTTER)[core]
+        sig = values / np.sqrt(
+            noise.box((slice(None), slice(None))) ** 2 + change.KAPPA**2 * clutter
+        )
+        better = np.abs(sig) > strength
+        best[better] = sig[better]
+        strength[better] = np.abs(sig)[better]
+    if ok is not None:
+        best[~ok] = 0.0
+        strength[~ok] = 0.0
+    return best, strength
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts(masked):
+    """The clutter term is computed only in boxes (merged by side, sharing the tile's weights);
+    every region that can count — seeded, or touching the core's edge — gets the values of the
+    whole-tile computation, and the seeded regions are the same."""
+    rng = np.random.default_rng(7)
+    shape, halo = (640, 600), 40
+    structure = cv2.GaussianBlur(rng.normal(0, 3, shape).astype(np.float32), (0, 0), 2.0)
+    resid = rng.normal(0, 1, shape).astype(np.float32) + 0.3 * structure
+    for y, x, amp in ((200, 200, 9.0), (300, 420, -7.0), (45, 300, 8.0), (600, 100, 6.0)):
+        resid[y - 3 : y + 3, x - 3 : x + 3] += amp
+    resid[100:400, 500] += 5.0  # a line running off the core's right edge
+    mask = None
+    if masked:
+        mask = np.ones(shape, bool)
+        mask[:120, :90] = False  # a no-data corner
+        resid[~mask] = 0.0
+        structure[~mask] = 0.0
+    core = (slice(halo, shape[0] - halo), slice(halo, shape[1] - halo))
+    origin = (-halo, -halo)
+    best, strength, _ = change.significance(resid, change.Support(mask), structure, core, origin)
+    ref_best, ref_strength = _whole_tile_significance(
+        resid, change.Support(mask), structure, core, origin
+    )
+    count, labels = cv2.connectedComponents(
+        (ref_strength >= change.T_LOW).view(np.uint8), connectivity=8
+    )
+    seeded = np.unique(labels[ref_strength >= change.T_HIGH])
+    edges = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    counted = np.isin(labels, np.setdiff1d(np.union1d(seeded, edges), [0]))
+    assert counted.sum() > 100 and len(seeded) > 4
+    np.testing.assert_allclose(best[counted], ref_best[counted], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(strength[counted], ref_strength[counted], rtol=1e-5, atol=1e-5)
+    assert ((strength >= change.T_HIGH) == (ref_strength >= change.T_HIGH)).all()
