@@ -115,8 +115,8 @@ def find(
         timings["detect_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        _identify(found, a, site=site, mission=mission)  # may move a lander onto its vehicle
         _locate(found, a)
-        _identify(found, a, site=site, mission=mission)
         found = [c for c in found if c.score >= min_score]
         for i, cand in enumerate(found, start=1):
             cand.id = i

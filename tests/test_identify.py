@@ -98,6 +98,29 @@ def test_hand_made_landing_is_assigned_piece_by_piece():
     assert items["lander"].features["from_lander"]["distance_m"] == 0
 
 
+def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
+    """On Mars the vehicle is the bright part of the lander's change (the centroid of the whole
+    blast zone lies metres away); a change with almost no brightening keeps its centroid."""
+    items = landing()
+    rover = (1506.0, 1497.0)  # the bright part, 6.7 m from the blast zone's centroid
+    items["lander"].bright_xy = rover
+    identify.identify(list(items.values()))
+    lander = items["lander"]
+    assert lander.cls == "lander"
+    assert (lander.x, lander.y) == rover
+    assert lander.features["centroid_xy"] == [1500.0, 1500.0]
+    expected = math.hypot(items["parachute"].x - rover[0], items["parachute"].y - rover[1])
+    assert items["parachute"].features["from_lander"]["distance_m"] == pytest.approx(expected, 0.1)
+
+    crash = landing()
+    crash["lander"].bright_fraction = 0.01  # a crash: no bright vehicle
+    crash["lander"].bright_xy = rover
+    identify.identify(list(crash.values()))
+    assert crash["lander"].cls == "lander"
+    assert (crash["lander"].x, crash["lander"].y) == (1500.0, 1500.0)
+    assert "centroid_xy" not in crash["lander"].features
+
+
 @pytest.mark.parametrize("gsd", [0.3, 6.0])
 def test_same_landing_at_hirise_and_ctx_pixel_sizes(gsd):
     items = landing(gsd)
