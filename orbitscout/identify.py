@@ -103,11 +103,11 @@ PAIR_SD = 0.25  # log-width of the soft edge of PAIR_M
 SITE_SD_M = 150.0  # how far the lander may be from a --site hint (1 sigma, assumption)
 NO_LANDER = -2.0  # log weight of a jettisoned piece when no lander is in view
 PIECE_MIN_M = 30.0  # pieces lie outside the core of the blast zone (assumption)
-NO_PARACHUTE = -3.0
+NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
 # least share of a lander's change in the vehicle's polarity for that part to be the vehicle
-# (chosen on tuning seeds 0-43: median position error 0.1-0.7 m against 1.5-7.5 m for the
+# (chosen on tuning seeds 0-43: median position error 0.1-1.1 m against 1.5-7.5 m for the
 # centroid, Schiaparelli's crash unchanged)
-VEHICLE_SHARE = 0.05  # log weight of a backshell with no parachute beside it
+VEHICLE_SHARE = 0.05
 MISSION_WEIGHT = 0.25  # weight of the EDL priors (broad, ~0.5 km; chosen on the tuning seeds)
 MISSION_DISTANCE_ONLY = True  # False: the 2-D Gaussian logpdf of the offset (edl.Prior)
 MISSION_FLOOR = -8.0  # the priors may favour a place but not veto one (the model is uncertain)
