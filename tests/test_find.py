@@ -134,24 +134,28 @@ def test_outputs_follow_the_design_contract(tmp_path):
     assert "Registration" in (out / "report.html").read_text()
 
 
+def _write_image(path, data: np.ndarray, driver: str):
+    """``data`` as a one-band image without georeferencing; returns ``path``."""
+    with rasterio.open(
+        path,
+        "w",
+        driver=driver,
+        width=data.shape[1],
+        height=data.shape[0],
+        count=1,
+        dtype=data.dtype,
+    ) as ds:
+        ds.write(data, 1)
+    return path
+
+
 def test_plain_images_without_crs(tmp_path):
     before, after = make_pair(tmp_path, spots=SPOTS[:3])
     plain = []
     for path in (before, after):
         with rasterio.open(path) as ds:
             data = ds.read(1)
-        target = path.with_suffix(".png")
-        with rasterio.open(
-            target,
-            "w",
-            driver="PNG",
-            width=data.shape[1],
-            height=data.shape[0],
-            count=1,
-            dtype="uint16",
-        ) as ds:
-            ds.write(data, 1)
-        plain.append(target)
+        plain.append(_write_image(path.with_suffix(".png"), data, "PNG"))
     result = find(*plain, tmp_path / "out", gsd_m=1.0)
     for spot in SPOTS[:3]:
         assert len(_found(result, spot)) == 1
@@ -177,18 +181,7 @@ def test_real_hirise_crop_rover_found(tmp_path, shared_data):
     before += np.random.default_rng(0).normal(0, 2.0, before.shape)
     paths = []
     for name, image in (("before", before), ("after", after)):
-        path = tmp_path / f"{name}.tif"
-        with rasterio.open(
-            path,
-            "w",
-            driver="GTiff",
-            width=image.shape[1],
-            height=image.shape[0],
-            count=1,
-            dtype="float32",
-        ) as ds:
-            ds.write(image.astype(np.float32), 1)
-        paths.append(path)
+        paths.append(_write_image(tmp_path / f"{name}.tif", image.astype(np.float32), "GTiff"))
     result = find(paths[0], paths[1], tmp_path / "out", gsd_m=0.25)
     reg = result.registration
     assert abs(reg.dx - 3.7) <= 0.2 and abs(reg.dy + 2.4) <= 0.2
