@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,12 +76,15 @@ def find(
         gmap = grid_map(b, a)
         factor = change.COARSE
         whole = _reduced(a, factor)
-        after_small = a.read(
-            window=whole, out_shape=(whole.height // factor, whole.width // factor)
-        )
+        with ThreadPoolExecutor(2, thread_name_prefix="orbitscout-read") as pool:
+            # one reader per product: a decoder alone keeps two cores only ~70 % busy
+            reading = pool.submit(gmap.sample, whole, factor=factor)
+            after_small = a.read(
+                window=whole, out_shape=(whole.height // factor, whole.width // factor)
+            )
+            before_small = reading.result()
         if not np.isfinite(after_small).any():
             raise OrbitscoutError("holds no valid pixels (all no-data)", a.path)
-        before_small = gmap.sample(whole, factor=factor)
         if not np.isfinite(before_small).any():
             raise OrbitscoutError("holds no valid pixels where it overlaps the AFTER image", b.path)
         timings["read_reduced_s"] = time.perf_counter() - clock
@@ -91,7 +95,7 @@ def find(
 
         clock = time.perf_counter()
         to_before = reg.after_to_before()
-        before_reg = gmap.sample(whole, registration=to_before, factor=factor)
+        before_reg = reg.apply_reduced(before_small, factor)
         phot = photometry.fit_photometry(after_small, before_reg, factor)
         del before_small, before_reg  # not needed by the tile loop: free them
         timings["photometry_s"] = time.perf_counter() - clock
