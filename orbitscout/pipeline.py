@@ -159,12 +159,15 @@ GDAL_CACHE_BYTES = 256 * 2**20  # GDAL's block cache; its default (5% of RAM) wo
 
 def _gdal_env():
     """Bounded GDAL block cache (unless $GDAL_CACHEMAX says otherwise; GDAL reads it before its
-    first read in a process) and multi-threaded decoding of multi-block reads."""
+    first read in a process), and decoder threads per read ($GDAL_NUM_THREADS, else the cores
+    left over by the threads that read at once: on two cores, one decoder thread per read
+    made the 16k find 0.2 s faster than ALL_CPUS)."""
     import os
 
     import rasterio
 
-    options = {"GDAL_NUM_THREADS": os.environ.get("GDAL_NUM_THREADS", "ALL_CPUS")}
+    spare = max(1, (os.cpu_count() or 1) // change.tile_threads())
+    options = {"GDAL_NUM_THREADS": os.environ.get("GDAL_NUM_THREADS", str(spare))}
     if "GDAL_CACHEMAX" not in os.environ:
         options["GDAL_CACHEMAX"] = GDAL_CACHE_BYTES
     return rasterio.Env(**options)
