@@ -631,13 +631,20 @@ def detect_changes(
         border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
         keep = regions.seeded.copy()
         keep[np.unique(border[border > 0]) - 1] = True
-        sides = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+        # copies: views would keep the whole label array of every tile alive
+        sides = tuple(side.copy() for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]))
         return count, regions, keep, sides, n_ok
 
     windows = list(tile_windows(width, height, tile))
-    for core, (count, regions, keep, sides, n_ok) in zip(
-        windows, _map_tiles(process, windows, threads), strict=True
-    ):
+    # tiles are read bottom-up: the image's last blocks, read last by the reduced reads, may
+    # still be in GDAL's block cache (16k find 0.2 s faster); results are taken in tile order
+    bottom_up = windows[::-1]
+    results = []
+    for core, result in zip(bottom_up, _map_tiles(process, bottom_up, threads), strict=True):
+        results.append(result)
+        if progress:
+            progress(int(core.width) * int(core.height))
+    for core, (count, regions, keep, sides, n_ok) in zip(windows, results[::-1], strict=True):
         n_tiles += 1
         valid_px += n_ok
         new_id = np.full(count + 1, -1)
@@ -645,8 +652,6 @@ def detect_changes(
         parts.append(regions.subset(keep))
         edges.append(TileEdges(core, *(new_id[side] for side in sides)))
         offset += int(keep.sum())
-        if progress:
-            progress(int(core.width) * int(core.height))
     groups = _stitch(edges, offset)
     regions = combine_regions(parts, groups) if offset else Regions.empty()
     return ChangeResult(regions, width * height, n_tiles, valid_px / max(1, width * height))
