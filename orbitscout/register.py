@@ -27,6 +27,10 @@ MIN_VALID = 0.75  # fraction of valid pixels a fine tile needs
 # the coarse search only considers shifts that keep this share of the images overlapping:
 # misregistrations are tens of pixels, and small overlaps give spurious correlation peaks
 MIN_OVERLAP = 0.7
+# least neighbour correlation of reduced cells for registering them by interpolation: on
+# synthetic textures shifted 5.3 / -3.6 px and reduced 8 x, correlations 0.44-0.80 gave a
+# photometric gain within 1.5 % of exact registered means, 0.16 and below 11-38 % too low
+SMOOTH_CELLS = 0.4
 
 
 @dataclass
@@ -66,6 +70,12 @@ class Registration:
             borderValue=float("nan"),
         )
 
+    @staticmethod
+    def reduced_is_smooth(before_small: np.ndarray) -> bool:
+        """Whether :meth:`apply_reduced` may interpolate these reduced cells: their texture
+        (scales over 4 cells removed) correlates at least SMOOTH_CELLS between neighbours."""
+        return neighbour_correlation(before_small) >= SMOOTH_CELLS
+
     def as_dict(self) -> dict:
         return {
             "dx": round(self.dx, 4),
@@ -88,6 +98,22 @@ def _prepare(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return (high / std if std > 0 else high), valid
 
 
+def neighbour_correlation(image: np.ndarray) -> float:
+    """The smaller of the correlations between horizontal and vertical neighbours of an
+    image's texture (the image less a Gaussian blur of 4 px; no-data counts as no texture)."""
+    valid = np.isfinite(image)
+    if valid.sum() < 16:
+        return 0.0
+    filled = np.where(valid, image, np.nanmean(image)).astype(np.float32)
+    texture = filled - cv2.GaussianBlur(filled, (0, 0), 4.0)
+    texture[~valid] = 0.0
+    out = []
+    for a, b in ((texture[:, 1:], texture[:, :-1]), (texture[1:], texture[:-1])):
+        norm = math.sqrt(float(np.square(a).sum(dtype=np.float64)) * float(np.square(b).sum()))
+        out.append(float((a * b).sum(dtype=np.float64)) / norm if norm > 0 else 0.0)
+    return min(out)
+
+
 def _edges(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Gradient magnitude of the band-passed image: a sun from another side flips the shading
     of slopes but keeps where the edges are."""
@@ -98,7 +124,7 @@ def _edges(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    if np.isfinite(image[:h, :w]).all():  # OpenCV's area reduction: 4 x faster than nanmean
+    if np.isfinite(image[:h, :w]).all():  # the same means by OpenCV, a fraction of nanmean
         return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
     blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
     with warnings.catch_warnings():
