@@ -112,13 +112,21 @@ def write_gpkg(path: Path, frame) -> None:
         frame.to_file(path, driver="GPKG", layer="detections")
 
 
+STRETCH_SAMPLES = 2**18  # pixels the display stretch's percentiles are taken from, at most
+
+
 def _stretch(image: np.ndarray) -> np.ndarray:
+    """0-1 between the 0.5th and 99.5th percentiles (of an even sample of a large image), NaN 0;
+    float32 throughout."""
     ok = np.isfinite(image)
     if not ok.any():
-        return np.zeros_like(image)
-    lo, hi = np.percentile(image[ok], (0.5, 99.5))
-    out = (image - lo) / (hi - lo if hi > lo else 1.0)
-    return np.clip(np.where(ok, out, 0.0), 0, 1)
+        return np.zeros(image.shape, np.float32)
+    values = image[ok]
+    lo, hi = np.percentile(values[:: max(1, values.size // STRETCH_SAMPLES)], (0.5, 99.5))
+    out = np.subtract(image, float(lo), dtype=np.float32)
+    out *= 1.0 / float(hi - lo) if hi > lo else 1.0
+    out[~ok] = 0.0
+    return np.clip(out, 0, 1, out=out)
 
 
 def _radius_px(c: Candidate) -> float:
@@ -176,13 +184,13 @@ def overview_png(
                 ly += 11
             placed.append((lx, ly))
             _text(canvas, label, (round(lx), round(ly)), colour, 0.4)
-    # zlib level 3: a tenth larger than the default, twice as fast to write
-    return _png(canvas, level=3)
+    # zlib level 1: 14 % larger than level 3 and 1.6 x faster (0.19 -> 0.12 s at 1600 px)
+    return _png(canvas, level=1)
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
     """The image stretched to 8 bits (NaN black)."""
-    return np.round(_stretch(image) * 255).astype(np.uint8)
+    return cv2.convertScaleAbs(_stretch(image), alpha=255.0)  # rounded, 0-255
 
 
 def _png(image: np.ndarray, level: int = 6) -> bytes:
