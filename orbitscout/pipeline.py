@@ -95,7 +95,7 @@ def find(
 
         clock = time.perf_counter()
         to_before = reg.after_to_before()
-        if reg.reduced_is_smooth(before_small):
+        if register.reduced_is_smooth(before_small):
             before_reg = reg.apply_reduced(before_small, factor)  # no second decode
         else:  # texture too fine to interpolate reduced cells: read BEFORE registered
             before_reg = gmap.sample(whole, registration=to_before, factor=factor)

@@ -70,12 +70,6 @@ class Registration:
             borderValue=float("nan"),
         )
 
-    @staticmethod
-    def reduced_is_smooth(before_small: np.ndarray) -> bool:
-        """Whether :meth:`apply_reduced` may interpolate these reduced cells: their texture
-        (scales over 4 cells removed) correlates at least SMOOTH_CELLS between neighbours."""
-        return neighbour_correlation(before_small) >= SMOOTH_CELLS
-
     def as_dict(self) -> dict:
         return {
             "dx": round(self.dx, 4),
@@ -98,6 +92,12 @@ def _prepare(image: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return (high / std if std > 0 else high), valid
 
 
+def reduced_is_smooth(before_small: np.ndarray) -> bool:
+    """Whether :meth:`Registration.apply_reduced` may interpolate these reduced cells: their
+    texture (scales over 4 cells removed) correlates at least SMOOTH_CELLS between neighbours."""
+    return neighbour_correlation(before_small) >= SMOOTH_CELLS
+
+
 def neighbour_correlation(image: np.ndarray) -> float:
     """The smaller of the correlations between horizontal and vertical neighbours of an
     image's texture (the image less a Gaussian blur of 4 px; no-data counts as no texture)."""
@@ -109,7 +109,9 @@ def neighbour_correlation(image: np.ndarray) -> float:
     texture[~valid] = 0.0
     out = []
     for a, b in ((texture[:, 1:], texture[:, :-1]), (texture[1:], texture[:-1])):
-        norm = math.sqrt(float(np.square(a).sum(dtype=np.float64)) * float(np.square(b).sum()))
+        norm = math.sqrt(
+            float(np.square(a).sum(dtype=np.float64)) * float(np.square(b).sum(dtype=np.float64))
+        )
         out.append(float((a * b).sum(dtype=np.float64)) / norm if norm > 0 else 0.0)
     return min(out)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from rasterio.windows import Window
 
-from orbitscout import photometry
+from orbitscout import photometry, register
 
 
 def _pair(shape, gain, offset, seed=0):
@@ -71,12 +71,10 @@ def _textured_pair(scales, gain=1.3, offset=40.0, shift=(5.3, -3.6), seed=3):
     reduced 8 x by block means, as ``find`` reads them."""
     import cv2
 
-    from orbitscout.register import Registration
-
     noise = np.random.default_rng(seed).normal(size=(1024, 1024)).astype(np.float32)
     ground = sum(cv2.GaussianBlur(noise, (0, 0), s) * s for s in scales)
     before = (1000 + 60 * ground / ground.std()).astype(np.float32)
-    reg = Registration(*shift, 0.0, 0.0, (511.5, 511.5), 9)
+    reg = register.Registration(*shift, 0.0, 0.0, (511.5, 511.5), 9)
     matrix = np.array(reg.after_to_before().column_vectors).T
     moved = cv2.warpAffine(
         before,
@@ -95,7 +93,7 @@ def _textured_pair(scales, gain=1.3, offset=40.0, shift=(5.3, -3.6), seed=3):
 
 def test_reduced_before_registered_by_interpolation_keeps_the_gain():
     reg, after_small, before_small = _textured_pair((2.0, 6.0, 24.0))
-    assert reg.reduced_is_smooth(before_small)
+    assert register.reduced_is_smooth(before_small)
     phot = photometry.fit_photometry(after_small, reg.apply_reduced(before_small, 8), 8)
     assert np.median(phot.gain) == pytest.approx(1.3, rel=0.01)
 
@@ -104,6 +102,6 @@ def test_texture_too_fine_to_interpolate_is_recognised():
     # texture independent from pixel to pixel: interpolated cells lose most of it, and the
     # gain fitted against them comes out far too low; find reads BEFORE registered instead
     reg, after_small, before_small = _textured_pair((0.5,))
-    assert not reg.reduced_is_smooth(before_small)
+    assert not register.reduced_is_smooth(before_small)
     phot = photometry.fit_photometry(after_small, reg.apply_reduced(before_small, 8), 8)
     assert np.median(phot.gain) < 1.3 * 0.9
