@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from rasterio.windows import Window
@@ -69,8 +70,6 @@ def _textured_pair(scales, gain=1.3, offset=40.0, shift=(5.3, -3.6), seed=3):
     """BEFORE: texture summed over Gaussian ``scales`` (px); AFTER: the same ground moved by
     ``shift`` (a sub-pixel, sub-cell misregistration), through a gain and an offset; both
     reduced 8 x by block means, as ``find`` reads them."""
-    import cv2
-
     noise = np.random.default_rng(seed).normal(size=(1024, 1024)).astype(np.float32)
     ground = sum(cv2.GaussianBlur(noise, (0, 0), s) * s for s in scales)
     before = (1000 + 60 * ground / ground.std()).astype(np.float32)
