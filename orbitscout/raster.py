@@ -25,6 +25,8 @@ from rasterio.windows import Window
 from .bodies import Body, body_from_crs, get_body
 from .errors import OrbitscoutError
 
+REDUCE_TILE = 2048  # full-resolution pixels per side of a tile sampled for a reduced image
+
 
 @dataclass
 class Product:
@@ -180,6 +182,8 @@ class GridMap:
         to_src = self.to_source @ registration
         if factor > 1 and abs(to_src.b) < 1e-9 and abs(to_src.d) < 1e-9:
             return self._block_means(to_src, col0, row0, out_w, out_h, factor)
+        if factor > 1:
+            return self._reduced_by_tiles(window, registration, factor)
         # output pixel (u, v) -> after pixel -> source pixel
         out_to_after = Affine.translation(col0 - 0.5 + factor / 2, row0 - 0.5 + factor / 2) @ (
             Affine.scale(factor)
@@ -220,6 +224,23 @@ class GridMap:
             borderValue=float("nan"),
         )
 
+    def _reduced_by_tiles(self, window: Window, registration: Affine, factor: int) -> np.ndarray:
+        """The means of ``factor`` x ``factor`` cells of the full-resolution samples, a tile at
+        a time: exact under a rotation, where warping cells read reduced would interpolate
+        them (on finely textured ground that biased a photometric gain 5-15 %)."""
+        out_w, out_h = max(1, int(window.width) // factor), max(1, int(window.height) // factor)
+        out = np.empty((out_h, out_w), np.float32)
+        step = factor * max(1, REDUCE_TILE // factor)
+        for v in range(0, out_h * factor, step):
+            for u in range(0, out_w * factor, step):
+                width, height = min(step, out_w * factor - u), min(step, out_h * factor - v)
+                part = Window(window.col_off + u, window.row_off + v, width, height)
+                rows = slice(v // factor, (v + height) // factor)
+                out[rows, u // factor : (u + width) // factor] = block_means(
+                    self.sample(part, registration), factor
+                )
+        return out
+
     def _block_means(
         self, to_src: Affine, col0: int, row0: int, out_w: int, out_h: int, factor: int
     ) -> np.ndarray:
@@ -241,6 +262,18 @@ class GridMap:
             self.source, self.band, self.path, src_window, (v1 - v0, u1 - u0)
         )
         return out
+
+
+def block_means(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each whole ``factor`` x ``factor`` cell of ``image`` over its valid pixels
+    (NaN where it has none)."""
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    if np.isfinite(image[:h, :w]).all():  # the same means by OpenCV, a fraction of nanmean
+        return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
+        return np.nanmean(blocks, axis=(1, 3))
 
 
 def grid_map(before: Product, after: Product) -> GridMap:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import threading
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from rasterio.windows import Window
 from skimage.registration import phase_cross_correlation
 
 from .errors import OrbitscoutError
-from .raster import GridMap, Product
+from .raster import GridMap, Product, block_means
 
 COARSE_SIDE = 512  # pixels on the long side of the image used for the coarse shift
 TILE = 512  # side of the full-resolution tiles used for the fine, sub-pixel shifts
@@ -124,16 +123,6 @@ def _edges(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(valid, magnitude - magnitude[valid].mean(), 0.0).astype(np.float32), valid
 
 
-def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
-    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    if np.isfinite(image[:h, :w]).all():  # the same means by OpenCV, a fraction of nanmean
-        return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
-        return np.nanmean(blocks, axis=(1, 3))
-
-
 def coarse_shift(
     after_small: np.ndarray, before_small: np.ndarray, factor: int
 ) -> tuple[float, float]:
@@ -143,8 +132,8 @@ def coarse_shift(
     the peak and a different sun does not flip it.
     """
     extra = max(1, math.ceil(max(after_small.shape) / COARSE_SIDE))
-    a = _block_mean(after_small, extra) if extra > 1 else after_small
-    b = _block_mean(before_small, extra) if extra > 1 else before_small
+    a = block_means(after_small, extra) if extra > 1 else after_small
+    b = block_means(before_small, extra) if extra > 1 else before_small
     a_hp, a_valid = _edges(a)
     b_hp, b_valid = _edges(b)
     if a_valid.mean() < 0.05 or b_valid.mean() < 0.05:

@@ -33,3 +33,31 @@ def test_no_data_value_read_as_nan(tmp_path, dtype, nodata):
             assert np.array_equal(np.isnan(got), np.isnan(expected))
             assert np.allclose(got[~np.isnan(got)], expected[~np.isnan(expected)])
         assert np.isnan(read_float(ds, 1, path)[:10]).all()
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice")  # cells outside the rotated image
+def test_reduced_sample_under_a_rotation_is_the_mean_of_the_full_resolution_one(tmp_path):
+    # finely textured ground: warping cells read reduced would interpolate them, and miss
+    from orbitscout.raster import grid_map, open_product
+    from orbitscout.register import Registration
+
+    rng = np.random.default_rng(2)
+    data = rng.normal(1000, 60, (600, 700)).astype(np.float32)
+    path = tmp_path / "img.tif"
+    with rasterio.open(
+        path, "w", driver="GTiff", width=700, height=600, count=1, dtype="float32"
+    ) as ds:
+        ds.write(data, 1)
+    product = open_product(path)
+    try:
+        gmap = grid_map(product, product)
+        to_before = Registration(5.3, -3.6, 0.4, 0.0, (349.5, 299.5), 9).after_to_before()
+        window = Window(0, 0, 696, 600)
+        samples = gmap.sample(window, registration=to_before)
+        full = np.nanmean(samples.reshape(75, 8, 87, 8), axis=(1, 3))
+        reduced = gmap.sample(window, registration=to_before, factor=8)
+        assert reduced.shape == full.shape == (75, 87)
+        assert np.array_equal(np.isnan(reduced), np.isnan(full))
+        assert np.allclose(reduced, full, equal_nan=True, atol=1e-3)
+    finally:
+        product.close()
