@@ -7,7 +7,6 @@ import html
 import json
 import math
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -88,9 +87,8 @@ def geojson(found: list[Candidate], body: str | None, iau_code: str | None) -> d
     }
 
 
-def gpkg_frame(found: list[Candidate], after: Product):
-    """The detections as a GeoDataFrame of points in the AFTER image's own CRS (pixel units
-    without one)."""
+def write_gpkg(path: Path, found: list[Candidate], after: Product) -> None:
+    """The detections as points in the AFTER image's own CRS (pixel units without one)."""
     import geopandas as gpd
     from shapely.geometry import Point
 
@@ -101,11 +99,7 @@ def gpkg_frame(found: list[Candidate], after: Product):
     else:
         points = [Point(c.x, -c.y) for c in found]
         crs = None
-    return gpd.GeoDataFrame(rows, columns=list(PROPERTIES), geometry=points, crs=crs)
-
-
-def write_gpkg(path: Path, frame) -> None:
-    """Write a :func:`gpkg_frame` as the GeoPackage layer ``detections``."""
+    frame = gpd.GeoDataFrame(rows, columns=list(PROPERTIES), geometry=points, crs=crs)
     with warnings.catch_warnings():
         # without a CRS the points are in pixels (x, -y), as the README says: no warning
         warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
@@ -335,16 +329,12 @@ def write_all(
     body = after.body.name if after.body else summary.get("body")
     code = after.body.iau_code if after.body else None
     (stage / "detections.geojson").write_text(json.dumps(geojson(found, body, code), indent=1))
+    write_gpkg(stage / "detections.gpkg", found, after)
     title = (
         f"orbitscout: {len(found)} detections in "
         f"{Path(summary['after']['path']).name} vs {Path(summary['before']['path']).name}"
     )
-    frame = gpkg_frame(found, after)  # here: the product is read by this thread only
-    with ThreadPoolExecutor(1, thread_name_prefix="orbitscout-gpkg") as pool:
-        # the GeoPackage (a third of the report's time, mostly PROJ) beside the pictures
-        gpkg = pool.submit(write_gpkg, stage / "detections.gpkg", frame)
-        overview = overview_png(after, found, title, preview)
-        (stage / "overview.png").write_bytes(overview)
-        (stage / "report.html").write_text(html_report(after, gmap, reg, found, summary, overview))
-        gpkg.result()
+    overview = overview_png(after, found, title, preview)
+    (stage / "overview.png").write_bytes(overview)
+    (stage / "report.html").write_text(html_report(after, gmap, reg, found, summary, overview))
     (stage / "summary.json").write_text(json.dumps(summary, indent=1))
