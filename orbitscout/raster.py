@@ -177,18 +177,14 @@ class GridMap:
         """
         registration = Affine.identity() if registration is None else registration
         col0, row0 = window.col_off, window.row_off
-        width, height = int(window.width), int(window.height)
-        out_w, out_h = max(1, width // factor), max(1, height // factor)
+        out_w, out_h = max(1, int(window.width) // factor), max(1, int(window.height) // factor)
         to_src = self.to_source @ registration
-        if factor > 1 and abs(to_src.b) < 1e-9 and abs(to_src.d) < 1e-9:
-            return self._block_means(to_src, col0, row0, out_w, out_h, factor)
         if factor > 1:
+            if abs(to_src.b) < 1e-9 and abs(to_src.d) < 1e-9:
+                return self._block_means(to_src, col0, row0, out_w, out_h, factor)
             return self._reduced_by_tiles(window, registration, factor)
-        # output pixel (u, v) -> after pixel -> source pixel
-        out_to_after = Affine.translation(col0 - 0.5 + factor / 2, row0 - 0.5 + factor / 2) @ (
-            Affine.scale(factor)
-        )
-        to_src = to_src @ out_to_after
+        # full resolution: output pixel (u, v) is AFTER pixel (col0 + u, row0 + v)
+        to_src = to_src @ Affine.translation(col0, row0)
         corners = [to_src @ (u, v) for u in (-1, out_w) for v in (-1, out_h)]
         xs, ys = zip(*corners, strict=True)
         scale = math.sqrt(abs(to_src.determinant))
