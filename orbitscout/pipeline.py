@@ -142,9 +142,9 @@ def find(
 
 
 def _import_in_background() -> threading.Thread:
-    """Import the report's libraries (geopandas and what it brings: most of a second) and the
-    parts of scipy that identification uses (0.2 s) in a thread, while the images are read and
-    searched; an import that fails there fails again, with its message, where it is used."""
+    """Import the report's libraries (geopandas and pyogrio: 0.2-0.25 s) and the parts of scipy
+    that identification uses (0.15-0.2 s) in a thread, while the images are read and searched;
+    an import that fails there fails again, with its message, where it is used."""
 
     def load() -> None:
         with contextlib.suppress(Exception):
