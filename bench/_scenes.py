@@ -17,6 +17,7 @@ SOURCES = (
     "register.py",
     "photometry.py",
     "change.py",
+    "deblend.py",
     "pipeline.py",
 )
 

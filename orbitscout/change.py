@@ -511,6 +511,101 @@ class UnionFind:
         return ids
 
 
+@dataclass
+class TileMaps:
+    """The per-pixel results of one tile core: significance (signed, and its absolute value
+    ``strength``), residual, BEFORE's level and local structure, the block noise, the valid
+    pixels (None: all), and the pixel (x0, y0) of the image at the core's (0, 0)."""
+
+    sig: np.ndarray
+    strength: np.ndarray
+    resid: np.ndarray
+    level: np.ndarray
+    structure: np.ndarray
+    noise: BlockNoise
+    ok: np.ndarray | None
+    x0: int
+    y0: int
+
+    @property
+    def seed(self) -> np.ndarray:
+        """Pixels significant enough to make a candidate."""
+        seed = self.strength >= T_HIGH
+        return seed if self.ok is None else seed & self.ok
+
+    @property
+    def region(self) -> np.ndarray:
+        """Pixels significant enough to join a candidate."""
+        region = self.strength >= T_LOW
+        return region if self.ok is None else region & self.ok
+
+    @property
+    def valid_px(self) -> int:
+        return self.strength.size if self.ok is None else int(self.ok.sum())
+
+    def measure(self, labels: np.ndarray, count: int) -> Regions:
+        """The moments of regions 1..count of ``labels`` (over the core)."""
+        return measure_regions(
+            labels,
+            count,
+            self.resid,
+            self.sig,
+            self.level,
+            self.seed,
+            self.x0,
+            self.y0,
+            self.structure,
+            self.noise,
+        )
+
+
+def tile_maps(
+    core: Window,
+    read_after: Callable[[Window], np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
+    phot: Photometry,
+    width: int,
+    height: int,
+) -> TileMaps:
+    """Residual and significance over ``core`` (read with a HALO around it): the same values
+    whatever the tiling, for any core whose edges lie on the BLOCK grid or the image's edge."""
+    x0 = max(0, core.col_off - HALO)
+    y0 = max(0, core.row_off - HALO)
+    x1 = min(width, core.col_off + int(core.width) + HALO)
+    y1 = min(height, core.row_off + int(core.height) + HALO)
+    window = Window(x0, y0, x1 - x0, y1 - y0)
+    after = read_after(window)
+    before = read_before(window)
+    gain, off = phot.fields(window)
+    level = np.multiply(gain, before, out=gain)
+    level += off
+    resid = np.subtract(after, level, out=after)
+    del before, off  # bounded memory: several tiles may be in flight
+    valid = np.isfinite(resid)
+    if valid.all():
+        support = Support(None)
+    else:
+        valid = cv2.erode(
+            valid.astype(np.uint8),
+            np.ones((2 * EDGE + 1,) * 2, np.uint8),
+            borderType=cv2.BORDER_REPLICATE,
+        ).astype(bool)
+        resid[~valid] = 0.0
+        level[~valid] = 0.0
+        support = Support(valid)
+    cy, cx = core.row_off - y0, core.col_off - x0
+    sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
+    structure = level - support.smoothed(level, STRUCTURE)
+    # noise blocks are anchored at the image origin, in the core's array coordinates
+    sig, strength, noise = significance(
+        resid, support, structure, sl, origin=(-core.row_off, -core.col_off)
+    )
+    ok = None if support.mask is None else support.mask[sl]
+    return TileMaps(
+        sig, strength, resid[sl], level[sl], structure[sl], noise, ok, core.col_off, core.row_off
+    )
+
+
 # --------------------------------------------------------------------------- tile loop
 
 
@@ -571,69 +666,20 @@ def detect_changes(
 
     def process(core: Window) -> tuple:
         """All of one tile that does not depend on other tiles (runs in a worker thread)."""
-        x0 = max(0, core.col_off - HALO)
-        y0 = max(0, core.row_off - HALO)
-        x1 = min(width, core.col_off + int(core.width) + HALO)
-        y1 = min(height, core.row_off + int(core.height) + HALO)
-        window = Window(x0, y0, x1 - x0, y1 - y0)
-        after = read_after(window)
-        before = read_before(window)
-        gain, off = phot.fields(window)
-        level = np.multiply(gain, before, out=gain)
-        level += off
-        resid = np.subtract(after, level, out=after)
-        del before, off  # bounded memory: up to `threads` tiles are in flight
-        valid = np.isfinite(resid)
-        if valid.all():
-            support = Support(None)
-        else:
-            valid = cv2.erode(
-                valid.astype(np.uint8),
-                np.ones((2 * EDGE + 1,) * 2, np.uint8),
-                borderType=cv2.BORDER_REPLICATE,
-            ).astype(bool)
-            resid[~valid] = 0.0
-            level[~valid] = 0.0
-            support = Support(valid)
-        cy, cx = core.row_off - y0, core.col_off - x0
-        sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
-        structure = level - support.smoothed(level, STRUCTURE)
-        # noise blocks are anchored at the image origin, in the core's array coordinates
-        sig, strength, noise = significance(
-            resid, support, structure, sl, origin=(-core.row_off, -core.col_off)
-        )
-        seed = strength >= T_HIGH
-        region = strength >= T_LOW
-        if support.mask is None:
-            n_ok = region.size
-        else:
-            ok = support.mask[sl]
-            seed &= ok
-            region &= ok
-            n_ok = int(ok.sum())
+        maps = tile_maps(core, read_after, read_before, phot, width, height)
+        region = maps.region
         count, labels = cv2.connectedComponents(
             region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )
         count -= 1
-        regions = measure_regions(
-            labels,
-            count,
-            resid[sl],
-            sig,
-            level[sl],
-            seed,
-            core.col_off,
-            core.row_off,
-            structure[sl],
-            noise,
-        )
+        regions = maps.measure(labels, count)
         # keep regions that are candidates already or may join one across a tile border
         border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
         keep = regions.seeded.copy()
         keep[np.unique(border[border > 0]) - 1] = True
         # copies: views would keep the whole label array of every tile alive
         sides = tuple(side.copy() for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]))
-        return count, regions, keep, sides, n_ok
+        return count, regions, keep, sides, maps.valid_px
 
     windows = list(tile_windows(width, height, tile))
     # tiles are read bottom-up: the image's last blocks, read last by the reduced reads, may
@@ -831,7 +877,12 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
         return []
     _, _, length, width, angle = _shape(regions.sums)
     groups = _merge_near(regions, MERGE_GAP, _thin(length, width), angle, LINE_GAP)
-    merged = combine_regions([regions], groups)
+    return numbered(measure_candidates(combine_regions([regions], groups), gsd_m))
+
+
+def measure_candidates(merged: Regions, gsd_m: float | None = None) -> list[Candidate]:
+    """One candidate per region (numbered later), less those whose change holds no more
+    energy than the BEFORE image's own local structure there."""
     s = merged.sums
     x, y, length, width, angle = _shape(s)
     # area: pixels individually over 2.5 sigma for a compact, strong change; pixels significant
@@ -874,8 +925,12 @@ def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candida
         )
     # a change of sun redraws the shading of unchanged relief: what holds no more energy
     # than the BEFORE image already had there is not a change of the ground
-    out = [c for c in out if c.novelty >= NOVELTY]
-    out.sort(key=lambda c: (-c.score, -c.peak_sigma, c.y, c.x))
-    for i, cand in enumerate(out, start=1):
+    return [c for c in out if c.novelty >= NOVELTY]
+
+
+def numbered(found: list[Candidate]) -> list[Candidate]:
+    """Candidates sorted by score (then peak, position) and numbered from 1."""
+    found = sorted(found, key=lambda c: (-c.score, -c.peak_sigma, c.y, c.x))
+    for i, cand in enumerate(found, start=1):
         cand.id = i
-    return out
+    return found

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from rasterio.windows import Window
 
-from . import change, photometry, register
+from . import change, deblend, photometry, register
 from .atomic import check_out_dir, staged_outputs
 from .classes import CLASSES
 from .errors import OrbitscoutError
@@ -104,21 +104,18 @@ def find(
         timings["photometry_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        # tiles run in threads; a GDAL dataset is used by one thread at a time
+        read_after = _one_at_a_time(lambda w: a.read(window=w))
+        read_before = _one_at_a_time(lambda w: gmap.sample(w, registration=to_before))
         with _progress_bar(progress, a.width * a.height) as advance:
             result = change.detect_changes(
-                # tiles run in threads; a GDAL dataset is used by one thread at a time
-                read_after=_one_at_a_time(lambda w: a.read(window=w)),
-                read_before=_one_at_a_time(lambda w: gmap.sample(w, registration=to_before)),
-                phot=phot,
-                width=a.width,
-                height=a.height,
-                tile=tile,
-                progress=advance,
+                read_after, read_before, phot, a.width, a.height, tile=tile, progress=advance
             )
         if result.valid_fraction < 0.01:
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
         gsd = a.gsd_m if a.gsd_m is not None else gsd_m
         found = change.candidates(result, gsd)
+        found = deblend.deblend(found, read_after, read_before, phot, a.width, a.height, gsd)
         timings["detect_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()

@@ -1,0 +1,55 @@
+"""Objects joined only by faint change (a backshell at the edge of its lander's blast zone) are
+separate candidates, whatever the tiling; a core at the centre of its halo stays one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_chunked import make_pair
+
+from orbitscout import deblend
+from orbitscout.pipeline import find
+
+CENTRE = (256.0, 256.0)
+SIDE = (306.0, 246.0)
+# a faint patch 120 px across (a blast zone) over a tile corner, a strong spot at its centre
+# (the lander) and one near its edge (a backshell): (x, y, radius px, amplitude)
+PATCH = (*CENTRE, 60.0, 0.18)
+LANDER = (*CENTRE, 3.0, 6.0)
+BACKSHELL = (*SIDE, 2.5, 6.0)
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory):
+    return make_pair(tmp_path_factory.mktemp("deblend"), size=512, spots=[PATCH, LANDER, BACKSHELL])
+
+
+def _near(found, xy, tolerance):
+    return [c for c in found if np.hypot(c.x - xy[0], c.y - xy[1]) <= tolerance]
+
+
+@pytest.mark.parametrize("tile", [256, None])
+def test_objects_joined_by_faint_ground_are_separate_candidates(joined, tmp_path, tile):
+    found = find(*joined, tmp_path / "out", tile=tile).detections
+    assert len(found) == 2
+    assert len(_near(found, SIDE, 1.0)) == 1
+    assert len(_near(found, CENTRE, 4.0)) == 1  # the lander keeps the faint ground
+
+
+def test_tiled_and_whole_split_alike(joined, tmp_path):
+    tiled = find(*joined, tmp_path / "tiled", tile=256).detections
+    whole = find(*joined, tmp_path / "whole", tile=None).detections
+    assert [(c.x, c.y, c.bbox) for c in tiled] == pytest.approx([(c.x, c.y, c.bbox) for c in whole])
+
+
+def test_without_the_split_they_are_one_candidate(joined, tmp_path, monkeypatch):
+    monkeypatch.setattr(deblend, "split", lambda *args, **kwargs: None)
+    found = find(*joined, tmp_path / "out").detections
+    assert len(found) == 1
+    assert not _near(found, SIDE, 5.0)
+
+
+def test_a_core_at_the_centre_of_its_halo_stays_one(tmp_path):
+    found = find(*make_pair(tmp_path, size=512, spots=[PATCH, LANDER]), tmp_path / "out").detections
+    assert len(found) == 1
+    assert len(_near(found, CENTRE, 4.0)) == 1
