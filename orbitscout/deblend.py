@@ -52,7 +52,8 @@ def deblend(
     for cand in found:
         x0, y0, x1, y1 = cand.bbox
         parts = None
-        if max(x1 - x0, y1 - y0) + 1 >= MIN_SIDE:
+        # each object must reach PEAK: a weaker candidate holds at most one
+        if max(x1 - x0, y1 - y0) + 1 >= MIN_SIDE and cand.peak_sigma >= PEAK:
             core = _block_window(cand.bbox, width, height)
             maps = change.tile_maps(core, read_after, read_before, phot, width, height)
             others = [c.bbox for c in found if c is not cand]
