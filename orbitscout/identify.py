@@ -461,6 +461,12 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
             picks.update({c: None for c in cls2})
             if free:
                 g = np.array([[gain(i, c) + ctx[(c, i)] for c in cls2] for i in free])
+                if lander is not None:
+                    # a descent stage flew away from a vehicle that landed: one that looks
+                    # more like a lander than the lander chosen is rather the lander, crashed
+                    floor = max(0.0, gain(lander, "lander"))
+                    better = np.array([gain(i, "lander") > floor for i in free])
+                    g[better, 1] += min(0.0, gain(lander, "lander"))
                 g = np.maximum(g, -1e3)
                 r, k = linear_sum_assignment(-np.maximum(g, 0.0))
                 for ri, ki in zip(r, k, strict=True):

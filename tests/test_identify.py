@@ -98,6 +98,23 @@ def test_hand_made_landing_is_assigned_piece_by_piece():
     assert items["lander"].features["from_lander"]["distance_m"] == 0
 
 
+def _ll(**gains):
+    """Per-class log-likelihoods with the natural classes at 0 (so each value is a gain)."""
+    return {k: gains.get(k, -9.0) for k in HARDWARE} | {"new_crater": 0.0, "unknown": 0.0}
+
+
+def test_a_lander_like_fan_with_no_landed_vehicle_in_view_is_the_lander_crashed():
+    # a dark fan that could be a crashed lander or a descent stage, and a weak blob 500 m away
+    ll = [_ll(lander=3.0, descent_stage=4.5), _ll(lander=-1.0)]
+    pos = np.array([[0.0, 0.0], [500.0, 0.0]])
+    picks = identify._assign(ll, [None, None], pos, 1.0, None, None, False).picks
+    assert picks["lander"] == 0 and picks["descent_stage"] is None
+    # with a convincing landed vehicle in view, the fan is its descent stage
+    ll[1]["lander"] = 3.5
+    picks = identify._assign(ll, [None, None], pos, 1.0, None, None, False).picks
+    assert picks["lander"] == 1 and picks["descent_stage"] == 0
+
+
 def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
     """On Mars the vehicle is the bright part of the lander's change (the centroid of the whole
     blast zone lies metres away); a change with almost no brightening keeps its centroid."""
