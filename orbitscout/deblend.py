@@ -6,8 +6,9 @@ running between pieces of hardware) make one candidate that stands for neither. 
 multi-threshold deblending of astronomical source extractors, the candidate's significance is
 cut at rising levels: where it falls apart into parts that each rise far above the level still
 joining them, each part becomes a candidate of its own, and every pixel of the region goes to
-the part on whose slope it lies (a watershed). Objects joined by stronger change than SADDLE
-(the debris inside one crash fan, a crater and its rays) stay one candidate.
+the part on whose slope it lies (a watershed), the faint ground that joined them to the part at
+its centre. Objects joined by stronger change than SADDLE (the debris inside one crash fan, a
+crater and its rays) stay one candidate.
 
 The significance is recomputed over the candidate's noise blocks (``change.tile_maps``), which
 gives the values of the tile loop exactly: the split does not depend on the tiling.
@@ -28,6 +29,7 @@ from .change import BLOCK, MERGE_GAP, T_HIGH, T_LOW, Candidate
 from .photometry import Photometry
 
 MIN_SIDE = 16  # px: a candidate smaller than this on both sides is left whole
+MAX_SIDE = 2048  # px: nor is one larger (a long track): memory stays that of a tile
 SADDLE = 2 * T_LOW  # objects are split only where nothing stronger than this joins them
 PEAK = 4 * T_HIGH  # each object split off reaches this significance...
 PROMINENCE = 4.0  # ...and rises this many times above the level that joins it to the others
@@ -53,7 +55,7 @@ def deblend(
         x0, y0, x1, y1 = cand.bbox
         parts = None
         # each object must reach PEAK: a weaker candidate holds at most one
-        if max(x1 - x0, y1 - y0) + 1 >= MIN_SIDE and cand.peak_sigma >= PEAK:
+        if MIN_SIDE <= max(x1 - x0, y1 - y0) + 1 <= MAX_SIDE and cand.peak_sigma >= PEAK:
             core = _block_window(cand.bbox, width, height)
             maps = change.tile_maps(core, read_after, read_before, phot, width, height)
             others = [c.bbox for c in found if c is not cand]
