@@ -541,6 +541,7 @@ class TileMaps:
 
     @property
     def valid_px(self) -> int:
+        """Pixels of the core that were searched."""
         return self.strength.size if self.ok is None else int(self.ok.sum())
 
     def measure(self, labels: np.ndarray, count: int) -> Regions:
