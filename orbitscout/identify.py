@@ -464,9 +464,9 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
                 if lander is not None:
                     # a descent stage flew away from a vehicle that landed: one that looks
                     # more like a lander than the lander chosen is rather the lander, crashed
-                    floor = max(0.0, gain(lander, "lander"))
-                    better = np.array([gain(i, "lander") > floor for i in free])
-                    g[better, 1] += min(0.0, gain(lander, "lander"))
+                    landed = gain(lander, "lander")
+                    better = np.array([gain(i, "lander") > max(0.0, landed) for i in free])
+                    g[better, 1] += min(0.0, landed)
                 g = np.maximum(g, -1e3)
                 r, k = linear_sum_assignment(-np.maximum(g, 0.0))
                 for ri, ki in zip(r, k, strict=True):
