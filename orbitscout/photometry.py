@@ -13,7 +13,6 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from rasterio.windows import Window
 
@@ -34,21 +33,64 @@ class Photometry:
     def fields(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Gain and offset at the pixels of ``window``, bilinear between block centres (held
         constant beyond the outermost centres)."""
-        row0, col0 = int(window.row_off), int(window.col_off)
-        height, width = int(window.height), int(window.width)
-        # the blocks under the window and one more on each side are all the interpolation uses
+        rows, cols = self._axes(window)
+        return _interpolate(cols.across(self.gain), rows), _interpolate(
+            cols.across(self.offset), rows
+        )
+
+    def level(self, before: np.ndarray, window: Window) -> np.ndarray:
+        """``gain * before + offset`` over ``window``, in place in ``before``, BAND_ROWS rows
+        at a time (fields as large as the window would cost twice its memory)."""
+        rows, cols = self._axes(window)
+        gain, offset = cols.across(self.gain), cols.across(self.offset)
+        for start in range(0, before.shape[0], BAND_ROWS):
+            band = rows[start : start + BAND_ROWS]
+            part = before[start : start + BAND_ROWS]
+            part *= _interpolate(gain, band)
+            part += _interpolate(offset, band)
+        return before
+
+    def _axes(self, window: Window) -> tuple[_Axis, _Axis]:
         ny, nx = self.gain.shape
-        j0, j1 = max(0, row0 // self.block - 1), min(ny, (row0 + height - 1) // self.block + 2)
-        i0, i1 = max(0, col0 // self.block - 1), min(nx, (col0 + width - 1) // self.block + 2)
-        size = ((i1 - i0) * self.block, (j1 - j0) * self.block)
-        rows = slice(row0 - j0 * self.block, row0 - j0 * self.block + height)
-        cols = slice(col0 - i0 * self.block, col0 - i0 * self.block + width)
+        return (
+            _Axis.of(int(window.row_off), int(window.height), ny, self.block),
+            _Axis.of(int(window.col_off), int(window.width), nx, self.block),
+        )
 
-        def field(grid: np.ndarray) -> np.ndarray:
-            near = grid[j0:j1, i0:i1].astype(np.float32)
-            return cv2.resize(near, size, interpolation=cv2.INTER_LINEAR)[rows, cols]
 
-        return field(self.gain), field(self.offset)
+BAND_ROWS = 128  # rows of a window whose fields Photometry.level makes at once (1 MB at 2k)
+
+
+@dataclass
+class _Axis:
+    """Linear interpolation along one axis between block centres: for each pixel, the blocks
+    whose centres lie on either side and the weight of the second."""
+
+    low: np.ndarray
+    high: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def of(cls, start: int, length: int, n_blocks: int, block: int) -> _Axis:
+        """Pixels ``start`` .. ``start + length - 1`` of an axis of ``n_blocks`` blocks."""
+        at = (np.arange(start, start + length) + 0.5) / block - 0.5  # in block centres
+        at = np.clip(at, 0.0, n_blocks - 1)
+        low = np.minimum(np.floor(at).astype(np.intp), max(n_blocks - 2, 0))
+        high = np.minimum(low + 1, n_blocks - 1)
+        return cls(low, high, (at - low).astype(np.float32))
+
+    def __getitem__(self, part: slice) -> _Axis:
+        return _Axis(self.low[part], self.high[part], self.weight[part])
+
+    def across(self, grid: np.ndarray) -> np.ndarray:
+        """A block grid interpolated along its columns: one row per block row."""
+        return np.ascontiguousarray(_interpolate(grid.T.astype(np.float32), self).T)
+
+
+def _interpolate(grid: np.ndarray, axis: _Axis) -> np.ndarray:
+    """``grid`` (blocks along its first axis) at the pixels of ``axis``."""
+    weight = axis.weight[:, None]
+    return grid[axis.low] * (1 - weight) + grid[axis.high] * weight
 
 
 def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> Photometry:
