@@ -121,22 +121,24 @@ def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 def significance(
     resid: np.ndarray,
     support: Support,
-    structure: np.ndarray,
+    level: np.ndarray,
     core: tuple[slice, slice],
     origin: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray, BlockNoise]:
+) -> tuple[np.ndarray, np.ndarray, BlockNoise, np.ndarray]:
     """Signed significance of the residual over ``core``: at each pixel, of the SCALES, the
-    one whose filtered residual stands out most against its noise; its absolute value; and the
-    noise of the first scale. ``resid`` is zero where not valid. The noise is the robust sigma
-    of the filtered residual in blocks anchored at ``origin`` (the array position of the image
-    origin modulo BLOCK), plus KAPPA times the local energy of the BEFORE image's
-    ``structure`` filtered the same way: another sun can turn the shading of unchanged relief
-    into a residual of about that size.
+    one whose filtered residual stands out most against its noise; its absolute value; the
+    noise of the first scale; and the BEFORE image's local structure (``level`` less its blur
+    over STRUCTURE px) where the significance was computed, zero elsewhere. ``resid`` is zero
+    where not valid. The noise is the robust sigma of the filtered residual in blocks anchored
+    at ``origin`` (the array position of the image origin modulo BLOCK), plus KAPPA times the
+    local energy of the structure filtered the same way: another sun can turn the shading of
+    unchanged relief into a residual of about that size.
 
-    That energy only lowers significance, so it is computed only around the regions that the
-    block noise alone makes candidates (a pixel over T_HIGH, or touching the core's edge where
-    a region may go on in the next tile); everywhere else the significance is left at zero.
-    Those regions' pixels get exactly the values a computation over the whole tile gives."""
+    That energy only lowers significance, so it (and the structure) is computed only around
+    the regions that the block noise alone makes candidates (a pixel over T_HIGH, or touching
+    the core's edge where a region may go on in the next tile); everywhere else the
+    significance is left at zero. Those regions' pixels get exactly the values a computation
+    over the whole tile gives."""
     ok = None if support.mask is None else support.mask[core]
     filtered = [support.smoothed(resid, sigma)[core] for sigma in SCALES]
     noises = [block_noise(values, ok, BLOCK, origin) for values in filtered]
@@ -145,23 +147,31 @@ def significance(
         upper[~ok] = 0.0
     best = np.zeros(upper.shape, np.float32)
     strength = np.zeros(upper.shape, np.float32)
-    for y0, y1, x0, x1 in _candidate_boxes(upper):
-        # the box with a margin wide enough for the filter and the energy's average
-        y0h, x0h = (
+    structure = np.zeros(upper.shape, np.float32)
+    boxes = _candidate_boxes(upper)
+    # each box with a margin wide enough for the filter and the energy's average
+    crops = [
+        (
             max(y0 + core[0].start - CLUTTER_REACH, 0),
+            min(y1 + core[0].start + CLUTTER_REACH, resid.shape[0]),
             max(x0 + core[1].start - CLUTTER_REACH, 0),
+            min(x1 + core[1].start + CLUTTER_REACH, resid.shape[1]),
         )
-        y1h = min(y1 + core[0].start + CLUTTER_REACH, resid.shape[0])
-        x1h = min(x1 + core[1].start + CLUTTER_REACH, resid.shape[1])
+        for y0, y1, x0, x1 in boxes
+    ]
+    local_structures = _local_structure(level, support, crops)
+    for (y0, y1, x0, x1), (y0h, y1h, x0h, x1h), local_structure in zip(
+        boxes, crops, local_structures, strict=True
+    ):
         local_support = support.crop(slice(y0h, y1h), slice(x0h, x1h))
         inner = (
             slice(y0 + core[0].start - y0h, y1 + core[0].start - y0h),
             slice(x0 + core[1].start - x0h, x1 + core[1].start - x0h),
         )
         box = (slice(y0, y1), slice(x0, x1))
+        structure[box] = local_structure[inner]
         for values, noise, sigma in zip(filtered, noises, SCALES, strict=True):
-            local = local_support.smoothed(structure[y0h:y1h, x0h:x1h], sigma)
-            energy = np.square(local)
+            energy = np.square(local_support.smoothed(local_structure, sigma))
             clutter = local_support.smoothed(energy, CLUTTER)[inner]
             sig = values[box] / np.sqrt(noise.box(box) ** 2 + KAPPA**2 * clutter)
             magnitude = np.abs(sig)
@@ -171,7 +181,39 @@ def significance(
     if ok is not None:
         best[~ok] = 0.0
         strength[~ok] = 0.0
-    return best, strength, noises[0]
+    return best, strength, noises[0], structure
+
+
+# px beyond a crop that its structure depends on (the wide blur's support: 48 px), a multiple
+# of PYRAMID so that a crop's blur uses the same reduced grid as the whole array's
+STRUCTURE_REACH = 64
+
+
+def _local_structure(
+    level: np.ndarray, support: Support, crops: list[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    """The local structure (``level`` less its blur over STRUCTURE px) over each crop (y0, y1,
+    x0, x1): blurred over the crop widened by STRUCTURE_REACH, or over the whole array once
+    when the widened crops would cover more than half of it. The same values either way."""
+    height, width = level.shape
+    widened = [
+        (
+            max(0, (y0 - STRUCTURE_REACH) // PYRAMID * PYRAMID),
+            min(height, y1 + STRUCTURE_REACH),
+            max(0, (x0 - STRUCTURE_REACH) // PYRAMID * PYRAMID),
+            min(width, x1 + STRUCTURE_REACH),
+        )
+        for y0, y1, x0, x1 in crops
+    ]
+    if sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in widened) > level.size // 2:
+        whole = level - support.smoothed(level, STRUCTURE)
+        return [whole[y0:y1, x0:x1] for y0, y1, x0, x1 in crops]
+    out = []
+    for (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) in zip(crops, widened, strict=True):
+        part = level[wy0:wy1, wx0:wx1]
+        part = part - support.crop(slice(wy0, wy1), slice(wx0, wx1)).smoothed(part, STRUCTURE)
+        out.append(part[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0])
+    return out
 
 
 def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -514,8 +556,9 @@ class UnionFind:
 @dataclass
 class TileMaps:
     """The per-pixel results of one tile core: significance (signed, and its absolute value
-    ``strength``), residual, BEFORE's level and local structure, the block noise, the valid
-    pixels (None: all), and the pixel (x0, y0) of the image at the core's (0, 0)."""
+    ``strength``), residual, BEFORE's level, its local structure (where the significance was
+    computed: around every region that may count), the block noise, the valid pixels (None:
+    all), and the pixel (x0, y0) of the image at the core's (0, 0)."""
 
     sig: np.ndarray
     strength: np.ndarray
@@ -577,11 +620,8 @@ def tile_maps(
     window = Window(x0, y0, x1 - x0, y1 - y0)
     after = read_after(window)
     before = read_before(window)
-    gain, off = phot.fields(window)
-    level = np.multiply(gain, before, out=gain)
-    level += off
+    level = phot.level(before, window)
     resid = np.subtract(after, level, out=after)
-    del before, off  # bounded memory: several tiles may be in flight
     valid = np.isfinite(resid)
     if valid.all():
         support = Support(None)
@@ -596,14 +636,13 @@ def tile_maps(
         support = Support(valid)
     cy, cx = core.row_off - y0, core.col_off - x0
     sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
-    structure = level - support.smoothed(level, STRUCTURE)
     # noise blocks are anchored at the image origin, in the core's array coordinates
-    sig, strength, noise = significance(
-        resid, support, structure, sl, origin=(-core.row_off, -core.col_off)
+    sig, strength, noise, structure = significance(
+        resid, support, level, sl, origin=(-core.row_off, -core.col_off)
     )
     ok = None if support.mask is None else support.mask[sl]
     return TileMaps(
-        sig, strength, resid[sl], level[sl], structure[sl], noise, ok, core.col_off, core.row_off
+        sig, strength, resid[sl], level[sl], structure, noise, ok, core.col_off, core.row_off
     )
 
 

@@ -268,8 +268,9 @@ def test_block_noise_per_block_and_per_pixel_agree():
     assert noise.sigmas[1, 1] == pytest.approx(1.4826 * np.median(np.abs(whole - np.median(whole))))
 
 
-def _whole_tile_significance(resid, support, structure, core, origin):
+def _whole_tile_significance(resid, support, level, core, origin):
     """The significance of ``change.significance`` computed over the whole array (no boxes)."""
+    structure = level - support.smoothed(level, change.STRUCTURE)
     ok = None if support.mask is None else support.mask[core]
     best = np.zeros(resid[core].shape, np.float32)
     strength = np.zeros_like(best)
@@ -297,8 +298,8 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
     whole-tile computation, and the seeded regions are the same."""
     rng = np.random.default_rng(7)
     shape, halo = (640, 600), 40
-    structure = cv2.GaussianBlur(rng.normal(0, 3, shape).astype(np.float32), (0, 0), 2.0)
-    resid = rng.normal(0, 1, shape).astype(np.float32) + 0.3 * structure
+    level = 100 + cv2.GaussianBlur(rng.normal(0, 3, shape).astype(np.float32), (0, 0), 2.0)
+    resid = rng.normal(0, 1, shape).astype(np.float32) + 0.3 * (level - 100)
     for y, x, amp in ((200, 200, 9.0), (300, 420, -7.0), (45, 300, 8.0), (600, 100, 6.0)):
         resid[y - 3 : y + 3, x - 3 : x + 3] += amp
     resid[100:400, 500] += 5.0  # a line running off the core's right edge
@@ -307,12 +308,12 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
         mask = np.ones(shape, bool)
         mask[:120, :90] = False  # a no-data corner
         resid[~mask] = 0.0
-        structure[~mask] = 0.0
+        level[~mask] = 0.0
     core = (slice(halo, shape[0] - halo), slice(halo, shape[1] - halo))
     origin = (-halo, -halo)
-    best, strength, _ = change.significance(resid, change.Support(mask), structure, core, origin)
+    best, strength, _, _ = change.significance(resid, change.Support(mask), level, core, origin)
     ref_best, ref_strength = _whole_tile_significance(
-        resid, change.Support(mask), structure, core, origin
+        resid, change.Support(mask), level, core, origin
     )
     count, labels = cv2.connectedComponents(
         (ref_strength >= change.T_LOW).view(np.uint8), connectivity=8
@@ -324,3 +325,25 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
     np.testing.assert_allclose(best[counted], ref_best[counted], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(strength[counted], ref_strength[counted], rtol=1e-5, atol=1e-5)
     assert ((strength >= change.T_HIGH) == (ref_strength >= change.T_HIGH)).all()
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_local_structure_over_crops_equals_the_whole_array(masked):
+    """The BEFORE image's structure is blurred only around the crops asked for (or once over
+    the whole array when they cover most of it): the same values as over the whole array."""
+    rng = np.random.default_rng(3)
+    shape = (700, 650)
+    level = 100 + cv2.GaussianBlur(rng.normal(0, 20, shape).astype(np.float32), (0, 0), 3.0)
+    mask = None
+    if masked:
+        mask = np.ones(shape, bool)
+        mask[500:, :200] = False
+        level[~mask] = 0.0
+    support = change.Support(mask)
+    whole = level - change.Support(mask).smoothed(level, change.STRUCTURE)
+    small = [(0, 30, 0, 650), (101, 151, 203, 259), (480, 530, 170, 230), (650, 700, 600, 650)]
+    large = [(0, 700, 0, 400), (0, 350, 300, 650)]
+    for crops in (small, large):
+        parts = change._local_structure(level, support, crops)
+        for (y0, y1, x0, x1), part in zip(crops, parts, strict=True):
+            np.testing.assert_allclose(part, whole[y0:y1, x0:x1], rtol=0, atol=1e-4)
