@@ -62,6 +62,7 @@ def find(
         from .missions import get_mission
 
         get_mission(mission)  # an unknown name fails now, not after the work
+    _keep_freed_memory()  # before this call starts any thread
     imports = _import_in_background()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -176,6 +177,25 @@ def _gdal_env():
     if "GDAL_CACHEMAX" not in os.environ:
         options["GDAL_CACHEMAX"] = GDAL_CACHE_BYTES
     return rasterio.Env(**options)
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc's malloc reuse the memory of freed tile arrays (tens of MB each, several per
+    tile) rather than map it afresh and fault it in for every tile: one arena for all threads
+    (a thread's own arena maps any such array), arrays up to 32 MB from the heap, and freed
+    memory kept up to 1 GB. 16k find: page faults 430-475k -> 166k, system time 2.0-3.1 ->
+    1.1-1.2 s. Process-wide and lasting; nothing elsewhere than glibc."""
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+        m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8  # <malloc.h>
+        mallopt(m_arena_max, 1)
+        mallopt(m_mmap_threshold, 32 * 2**20)  # the largest glibc takes
+        mallopt(m_trim_threshold, 2**30)
 
 
 def _one_at_a_time(read: Callable[[Window], np.ndarray]) -> Callable[[Window], np.ndarray]:
