@@ -46,7 +46,8 @@ def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool
     from orbitscout.errors import OrbitscoutError
     from orbitscout.simulate import simulate_pair, write_pair
 
-    pair = simulate_pair(camera, layout, seed=seed, size=size)
+    scene = natural_scene(camera, seed, size) if layout == "natural" else None
+    pair = simulate_pair(camera, layout, seed=seed, size=size, scene=scene)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_pair(pair, tmp)
         saved = pipeline._identify
@@ -62,3 +63,23 @@ def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool
         key.parent.mkdir(parents=True, exist_ok=True)
         key.write_bytes(pickle.dumps(out))
     return out
+
+
+NATURAL_KINDS = ("new_crater", "dust_devil_track", "dust_patch")
+
+
+def natural_scene(camera: str, seed: int, size: int):
+    """A scene with natural changes only (layout ``natural``: what a survey pair away from any
+    landing shows): the random layout's ground, sun and 3-6 new craters, dust-devil tracks and
+    dust patches, its hardware left out."""
+    from dataclasses import replace
+
+    from orbitscout.cameras import get_camera
+    from orbitscout.scene import make_scene
+
+    cam = get_camera(camera)
+    gsd = cam.gsd(cam.slant_range_m(cam.nominal_altitude_m, 0.0), 0.0)
+    scene = make_scene(
+        "random", seed=seed, extent_m=size * gsd, natural_changes=3 + seed % 4, body=cam.body
+    )
+    return replace(scene, items=tuple(i for i in scene.items if i.kind in NATURAL_KINDS))

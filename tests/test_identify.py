@@ -284,9 +284,63 @@ def test_simulated_scenes_of_four_cameras(scenes):
             assert c.cls in identify.CLASSES and 0.0 <= c.score <= 1.0
         if any(c.cls == "lander" for c in found):
             assert all("from_lander" in c.features for c in found)
-    assert total["natural_as_hw"] == 0, total
     assert total["hw_found"] / total["hw"] >= 0.9, total
     assert total["right"] / total["matched"] >= 0.75, total
+
+
+NATURAL_SCENES = [(cam, 310 + i) for i, cam in enumerate(("cassis", "hirise", "ctx", "nac") * 2)]
+
+
+def _natural_scene(camera: str, seed: int):
+    """The random layout's ground, sun and four natural changes, its hardware left out: a
+    survey pair away from any landing."""
+    from dataclasses import replace
+
+    from orbitscout.cameras import get_camera
+    from orbitscout.scene import make_scene
+
+    cam = get_camera(camera)
+    gsd = cam.gsd(cam.slant_range_m(cam.nominal_altitude_m, 0.0), 0.0)
+    scene = make_scene("random", seed, extent_m=SIZE * gsd, natural_changes=4, body=cam.body)
+    return replace(scene, items=tuple(i for i in scene.items if i.kind in NATURAL_KINDS))
+
+
+@pytest.fixture(scope="module")
+def natural_scenes(tmp_path_factory):
+    """Scenes of natural changes only, found and identified with no hint."""
+    from orbitscout.pipeline import find
+    from orbitscout.simulate import simulate_pair, write_pair
+
+    out = {}
+    for camera, seed in NATURAL_SCENES:
+        d = tmp_path_factory.mktemp(f"{camera}_natural_{seed}")
+        pair = simulate_pair(camera, seed=seed, size=SIZE, scene=_natural_scene(camera, seed))
+        paths = write_pair(pair, d)
+        out[(camera, seed)] = (find(paths["before.tif"], paths["after.tif"], d / "out"), pair)
+    return out
+
+
+def test_natural_changes_are_seldom_called_hardware(scenes, natural_scenes):
+    """Natural changes get new_crater or unknown: in scenes of natural changes only (where
+    nothing may be made a lander, nor its pieces) at most one false hardware label per
+    scene, the issue's goal; and over those and the landing scenes, at most one natural
+    change in ten called hardware (the identification is statistical: on 22 validation seeds
+    per camera, 0-0.4 false hardware labels per scene of natural changes only)."""
+    natural = natural_as_hw = 0
+    for res, pair in natural_scenes.values():
+        s = _score(res.detections, pair.truth)
+        assert s["matched"] >= 2, s  # the natural changes were found
+        assert s["false_hw"] <= 1, s
+        natural += s["matched"]
+        natural_as_hw += s["natural_as_hw"]
+    for found, truth, _ in scenes.values():
+        items = {it["id"]: it for it in truth["items"]}
+        dets = [{"x": c.x, "y": c.y, "class": c.cls, "score": c.score} for c in found]
+        matches = evaluate_lists(dets, truth)["matches"]
+        natural += sum(items[m["truth_id"]]["kind"] in NATURAL_KINDS for m in matches)
+        natural_as_hw += _score(found, truth)["natural_as_hw"]
+    assert natural >= 20
+    assert natural_as_hw <= 0.1 * natural, (natural_as_hw, natural)
 
 
 def _accuracy(found, truth):
