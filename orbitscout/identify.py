@@ -17,8 +17,8 @@ Three steps.
    darkening strength, significance, how many other changes lie within a blast zone's reach,
    strength and length relative to the scene's strongest and longest change, and how much of
    the box its moments span the change fills: a flat patch of moved dust less than a new
-   crater's centrally dark blast zone), fit on simulated scenes of TUNING seeds by
-   ``python bench/identify_table.py --fit-model`` (the fill's weights by ``--fit-columns 1``):
+   crater's centrally dark blast zone), fit on simulated scenes of TUNING seeds (landings,
+   and scenes of natural changes only) by ``python bench/identify_table.py --fit-model``:
    class log-probabilities of each candidate on its own.
 3. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
    descent stage. Each of the likeliest landers is tried (and none); given the lander, each of
