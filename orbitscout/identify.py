@@ -108,7 +108,7 @@ NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
 # (chosen on tuning seeds 0-43: median position error 0.1-1.1 m against 1.5-7.5 m for the
 # centroid, Schiaparelli's crash unchanged)
 VEHICLE_SHARE = 0.05
-MISSION_WEIGHT = 0.25  # weight of the EDL priors (broad, ~0.5 km; chosen on the tuning seeds)
+MISSION_WEIGHT = 0.1  # weight of the EDL priors (broad, ~0.5 km; chosen on tuning seeds 0-87)
 MISSION_DISTANCE_ONLY = True  # False: the 2-D Gaussian logpdf of the offset (edl.Prior)
 MISSION_FLOOR = -8.0  # the priors may favour a place but not veto one (the model is uncertain)
 
