@@ -27,8 +27,9 @@ Three steps.
    the descent stage as an assignment problem. Pieces must lie outside the blast zone's core;
    with ``mission``, the EDL priors' density of each piece's offset from the lander counts
    (``edl.debris_priors``) and a piece the mission never dropped is ruled out; with ``site``,
-   the lander is expected near that point. A piece with no lander in view, or a backshell with
-   no parachute, costs. The layout of highest total log-probability wins; what it does not
+   the lander is expected near that point; with either hint a landing is in view, so a layout
+   without a lander costs. A piece with no lander in view, or a backshell with no parachute,
+   costs. The layout of highest total log-probability wins; what it does not
    assign is a new crater or unknown, whichever is likelier.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
@@ -104,6 +105,7 @@ SITE_SD_M = 150.0  # how far the lander may be from a --site hint (1 sigma, assu
 NO_LANDER = -2.0  # log weight of a jettisoned piece when no lander is in view
 PIECE_MIN_M = 30.0  # pieces lie outside the core of the blast zone (assumption)
 NO_PARACHUTE = -3.0  # log weight of a backshell with no parachute beside it
+NO_LANDER_HINTED = 2.0  # cost of no lander when --site or --mission says a landing is in view
 # least share of a lander's change in the vehicle's polarity for that part to be the vehicle
 # (chosen on tuning seeds 0-43: median position error 0.1-1.1 m against 1.5-7.5 m for the
 # centroid, Schiaparelli's crash unchanged)
@@ -422,8 +424,8 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
                 dd = float(np.hypot(*(pos[lander] - site_px)))
                 sd = SITE_SD_M if gsd else SITE_SD_M / 5.0
                 base += -0.5 * (dd / sd) ** 2 + 0.5  # near the hinted site: a small bonus
-        elif site_px is not None:
-            base -= 2.0
+        elif site_px is not None or priors is not None:
+            base -= NO_LANDER_HINTED  # a hint says a landing is in view
         if moon:
             if base > best.logscore:
                 best = Layout({"lander": lander}, base)

@@ -197,6 +197,24 @@ def test_moon_has_no_parachute():
     assert not {c.cls for c in found} & {"parachute", "backshell", "heat_shield"}
 
 
+def test_a_mission_hint_says_a_lander_is_in_view():
+    """A dark crash scar that alone is not told from a dust patch is `unknown` with no hint;
+    naming the mission says a landing is in view, so the likeliest lander is chosen (as with
+    --site)."""
+    scene = [
+        cand(500, 500, 45, 25, 0.02, 8.5),  # a weak dark scar, 45 x 25 m
+        cand(900, 300, 6, 5, 0.0, 7),
+        cand(200, 800, 30, 28, 0.0, 9),  # a round dark halo: a new crater
+    ]
+    plain = copy.deepcopy(scene)
+    identify.identify(plain)
+    assert "lander" not in [c.cls for c in plain]
+    hinted = copy.deepcopy(scene)
+    identify.identify(hinted, mission="schiaparelli")
+    assert [c.cls for c in hinted].count("lander") == 1
+    assert hinted[0].cls == "lander"
+
+
 def test_empty_and_single():
     identify.identify([])
     one = [cand(10, 10, 30, 20, 0.98, 40)]
