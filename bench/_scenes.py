@@ -65,15 +65,10 @@ def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool
     return out
 
 
-NATURAL_KINDS = ("new_crater", "dust_devil_track", "dust_patch")
-
-
 def natural_scene(camera: str, seed: int, size: int):
     """A scene with natural changes only (layout ``natural``: what a survey pair away from any
     landing shows): the random layout's ground, sun and 3-6 new craters, dust-devil tracks and
     dust patches, its hardware left out."""
-    from dataclasses import replace
-
     from orbitscout.cameras import get_camera
     from orbitscout.scene import make_scene
 
@@ -82,4 +77,4 @@ def natural_scene(camera: str, seed: int, size: int):
     scene = make_scene(
         "random", seed=seed, extent_m=size * gsd, natural_changes=3 + seed % 4, body=cam.body
     )
-    return replace(scene, items=tuple(i for i in scene.items if i.kind in NATURAL_KINDS))
+    return scene.natural_only()

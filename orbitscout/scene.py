@@ -21,6 +21,7 @@ from .classes import CLASSES
 from .errors import OrbitscoutError
 
 TRUTH_CLASSES = CLASSES
+NATURAL_KINDS = ("new_crater", "dust_devil_track", "dust_patch")  # the changes not hardware
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ class Scene:
     def lander(self) -> Item | None:
         found = self.by_class("lander")
         return found[0] if found else None
+
+    def natural_only(self) -> Scene:
+        """This scene with its hardware left out (the ground, sun and natural changes of a
+        survey pair away from any landing)."""
+        return replace(self, items=tuple(i for i in self.items if i.kind in NATURAL_KINDS))
 
     def span_m(self) -> tuple[float, float, float, float]:
         """(min east, max east, min north, max north) covered by the items' extents."""
@@ -639,7 +645,7 @@ def _natural(
 ) -> list[Item]:
     """``n`` natural changes placed inside the frame, away from hardware."""
     out: list[Item] = []
-    kinds = ["new_crater"] if body is MOON else ["new_crater", "dust_devil_track", "dust_patch"]
+    kinds = NATURAL_KINDS[:1] if body is MOON else NATURAL_KINDS
     placed = list(avoid or [])
     for i in range(n):
         kind = kinds[i % len(kinds)]
