@@ -34,9 +34,8 @@ class Photometry:
         """Gain and offset at the pixels of ``window``, bilinear between block centres (held
         constant beyond the outermost centres)."""
         rows, cols = self._axes(window)
-        return _interpolate(cols.across(self.gain), rows), _interpolate(
-            cols.across(self.offset), rows
-        )
+        gain, offset = (_interpolate(cols.across(grid), rows) for grid in (self.gain, self.offset))
+        return gain, offset
 
     def level(self, before: np.ndarray, window: Window) -> np.ndarray:
         """``gain * before + offset`` over ``window``, in place in ``before``, BAND_ROWS rows
