@@ -3,6 +3,7 @@ detections and calibration of the score, per camera, as a markdown table.
 
     python bench/identify_table.py            # REPORTING seeds (never used for tuning)
     python bench/identify_table.py --tuning   # the TUNING seeds
+    python bench/identify_table.py --seeds 400:444  # any other seeds (rendered on first use)
     python bench/identify_table.py --fit      # fit the score calibration on the TUNING seeds
     python bench/identify_table.py --fit-model      # fit the logistic layer on them
     python bench/identify_table.py --fit-columns 1  # refit only its last feature's weights
@@ -382,6 +383,9 @@ def _print_weights(wm: np.ndarray) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
+    ap.add_argument(
+        "--seeds", metavar="A:B", help="seeds A to B-1 instead (more scenes, less noise)"
+    )
     ap.add_argument("--fit", action="store_true", help="fit the calibration on the tuning seeds")
     ap.add_argument(
         "--fit-model",
@@ -411,6 +415,8 @@ def main() -> None:
         _print_weights(fit_columns(TUNING_SEEDS, args.fit_columns))
         return
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
+    if args.seeds:
+        seeds = tuple(range(*map(int, args.seeds.split(":"))))
     text, _ = table(seeds, site=args.site, mission=args.mission, verbose=args.verbose)
     hints = [h for h, on in (("--site", args.site), ("--mission", args.mission)) if on]
     print(f"Hints: {' '.join(hints) or 'none'}.")

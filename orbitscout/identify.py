@@ -22,9 +22,9 @@ Three steps.
    class log-probabilities of each candidate on its own.
 3. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
    descent stage. Each of the likeliest landers is tried (and none); given the lander, each of
-   the likeliest parachutes (and none); the backshell beside the parachute (10-150 m: an
-   assumption that holds at every landing in ``hardware_offsets.md``); then the heat shield and
-   the descent stage as an assignment problem. Pieces must lie outside the blast zone's core;
+   the likeliest parachutes (and none); then the backshell, the heat shield and the descent
+   stage as one assignment problem, the backshell beside the parachute (10-150 m: an
+   assumption that holds at every landing in ``hardware_offsets.md``). Pieces must lie outside the blast zone's core;
    with ``mission``, the EDL priors' density of each piece's offset from the lander counts
    (``edl.debris_priors``) and a piece the mission never dropped is ruled out; with ``site``,
    the lander is expected near that point; with either hint a landing is in view, so a layout
@@ -51,6 +51,7 @@ import numpy as np
 
 HARDWARE = ("lander", "parachute", "backshell", "heat_shield", "descent_stage")
 PIECES = HARDWARE[1:]
+LATE_PIECES = PIECES[1:]  # assigned together once the lander and parachute are chosen
 NATURAL = ("new_crater", "unknown")
 CLASSES = (*HARDWARE, *NATURAL)
 
@@ -118,15 +119,16 @@ MISSION_FLOOR = -8.0  # the priors may favour a place but not veto one (the mode
 # ``python bench/identify_table.py --fit`` on the TUNING seeds only.
 # fmt: off
 CALIBRATION = {
-    "hardware": (  # 2166 detections, 0.90 right
-        [-1.14, 0.31, 0.79, 0.9, 1.08, 1.25, 1.43, 1.5, 1.59, 2.24, 4.83, 13.82],
-        [0.471, 0.471, 0.5, 0.519, 0.621, 0.684, 0.684, 0.75, 0.75, 0.848, 0.918, 0.998],
+    "hardware": (  # 2164 detections, 0.91 right
+        [-1.14, 0.31, 0.79, 0.9, 1.08, 1.2, 1.35, 1.43, 1.5, 1.59, 2.24, 2.91, 5.08, 13.82],
+        [0.471, 0.495, 0.5, 0.519, 0.621, 0.682, 0.706, 0.706, 0.75, 0.75, 0.843, 0.92, 0.948,
+         0.998],
     ),
-    "natural": (  # 30454 detections, 0.99 right
-        [0.07, 0.59, 0.93, 1.2, 1.43, 1.82, 2.09, 2.38, 2.67, 2.85, 3.28, 3.74, 3.99, 4.09,
-         4.18, 4.51, 5.47, 6.44, 7.26, 8.11, 9.21, 13.82],
-        [0.722, 0.722, 0.783, 0.815, 0.856, 0.894, 0.898, 0.93, 0.935, 0.959, 0.966, 0.977,
-         0.977, 0.981, 0.981, 0.99, 0.996, 0.996, 0.997, 0.997, 0.998, 1.0],
+    "natural": (  # 30456 detections, 0.99 right
+        [0.13, 0.93, 1.2, 1.43, 1.82, 2.09, 2.38, 2.67, 2.85, 3.28, 3.74, 3.99, 4.09, 4.18, 4.51,
+         5.47, 6.44, 7.26, 8.11, 9.21, 13.82],
+        [0.733, 0.784, 0.815, 0.857, 0.895, 0.899, 0.93, 0.935, 0.959, 0.966, 0.977, 0.977,
+         0.981, 0.981, 0.99, 0.996, 0.996, 0.997, 0.997, 0.998, 1.0],
     ),
 }
 # fmt: on
@@ -443,41 +445,29 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
             used = {lander, para} - {None}
             if para is not None:
                 score += gain(para, "parachute") + ctx[("parachute", para)]
-            # backshell: beside the parachute
-            bs_best, bs_gain = None, 0.0
-            for i in rest:
-                if i in used:
-                    continue
-                g = gain(i, "backshell") + ctx[("backshell", i)]
-                if para is not None:
-                    sep = float(np.hypot(*(pos[i] - pos[para])))
-                    lo, hi = PAIR_M if gsd else (2.0, 40.0)
-                    g += _soft_range(sep, lo, hi, PAIR_SD) + 1.0
-                else:
-                    g += NO_PARACHUTE
-                if g > bs_gain:
-                    bs_best, bs_gain = i, g
-            picks["backshell"] = bs_best
-            score += bs_gain
-            if bs_best is not None:
-                used.add(bs_best)
-            # heat shield and descent stage: an assignment problem over the rest
+            # backshell (beside the parachute), heat shield and descent stage: one
+            # assignment problem over the rest, so a backshell does not take the heat shield
             free = [i for i in rest if i not in used]
-            cls2 = ("heat_shield", "descent_stage")
-            picks.update({c: None for c in cls2})
+            picks.update({c: None for c in LATE_PIECES})
             if free:
-                g = np.array([[gain(i, c) + ctx[(c, i)] for c in cls2] for i in free])
+                g = np.array([[gain(i, c) + ctx[(c, i)] for c in LATE_PIECES] for i in free])
+                if para is not None:
+                    lo, hi = PAIR_M if gsd else (2.0, 40.0)
+                    sep = np.hypot(*(pos[free] - pos[para]).T)
+                    g[:, 0] += [_soft_range(float(d), lo, hi, PAIR_SD) + 1.0 for d in sep]
+                else:
+                    g[:, 0] += NO_PARACHUTE
                 if lander is not None:
                     # a descent stage flew away from a vehicle that landed: one that looks
                     # more like a lander than the lander chosen is rather the lander, crashed
                     landed = gain(lander, "lander")
                     better = np.array([gain(i, "lander") > max(0.0, landed) for i in free])
-                    g[better, 1] += min(0.0, landed)
+                    g[better, LATE_PIECES.index("descent_stage")] += min(0.0, landed)
                 g = np.maximum(g, -1e3)
                 r, k = linear_sum_assignment(-np.maximum(g, 0.0))
                 for ri, ki in zip(r, k, strict=True):
                     if g[ri, ki] > 0:
-                        picks[cls2[ki]] = free[ri]
+                        picks[LATE_PIECES[ki]] = free[ri]
                         score += g[ri, ki]
             if score > best.logscore:
                 best = Layout(picks, score)

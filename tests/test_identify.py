@@ -115,6 +115,21 @@ def test_a_lander_like_fan_with_no_landed_vehicle_in_view_is_the_lander_crashed(
     assert picks["lander"] == 1 and picks["descent_stage"] == 0
 
 
+def test_backshell_beside_the_parachute_does_not_take_the_heat_shield():
+    # a shell 40 m from the parachute that is more likely the heat shield, and a fainter one
+    # beside the parachute that can only be the backshell: each gets its own piece
+    ll = [
+        _ll(lander=5.0),
+        _ll(parachute=5.0),
+        _ll(backshell=2.0, heat_shield=4.0),
+        _ll(backshell=1.5),
+    ]
+    pos = np.array([[0.0, 0.0], [600.0, 0.0], [640.0, 0.0], [600.0, 30.0]])
+    picks = identify._assign(ll, [None] * 4, pos, 1.0, None, None, False).picks
+    assert (picks["lander"], picks["parachute"]) == (0, 1)
+    assert picks["heat_shield"] == 2 and picks["backshell"] == 3
+
+
 def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
     """On Mars the vehicle is the bright part of the lander's change (the centroid of the whole
     blast zone lies metres away); a change with almost no brightening keeps its centroid."""
