@@ -23,14 +23,15 @@ Three steps.
 3. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
    descent stage. Each of the likeliest landers is tried (and none); given the lander, each of
    the likeliest parachutes (and none); then the backshell, the heat shield and the descent
-   stage as one assignment problem, the backshell beside the parachute (10-150 m: an
-   assumption that holds at every landing in ``hardware_offsets.md``). Pieces must lie outside the blast zone's core;
-   with ``mission``, the EDL priors' density of each piece's offset from the lander counts
-   (``edl.debris_priors``) and a piece the mission never dropped is ruled out; with ``site``,
-   the lander is expected near that point; with either hint a landing is in view, so a layout
-   without a lander costs. A piece with no lander in view, or a backshell with no parachute,
-   costs. The layout of highest total log-probability wins; what it does not
-   assign is a new crater or unknown, whichever is likelier.
+   stage as one assignment problem: the backshell beside the parachute (10-150 m: an
+   assumption that holds at every landing in ``hardware_offsets.md``), a descent-stage fan
+   and a heat-shield scar pointing at the lander. Pieces must lie outside the blast zone's
+   core; with ``mission``, the EDL priors' density of each piece's offset from the lander
+   counts (``edl.debris_priors``) and a piece the mission never dropped is ruled out; with
+   ``site``, the lander is expected near that point; with either hint a landing is in view, so
+   a layout without a lander costs. A piece with no lander in view, or a backshell with no
+   parachute, costs. The layout of highest total log-probability wins; what it does not assign
+   is a new crater or unknown, whichever is likelier.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
 chosen layout as context) through an isotonic calibration fit on the TUNING seeds
@@ -114,21 +115,25 @@ VEHICLE_SHARE = 0.05
 MISSION_WEIGHT = 0.1  # weight of the EDL priors (broad, ~0.5 km; chosen on tuning seeds 0-87)
 MISSION_DISTANCE_ONLY = True  # False: the 2-D Gaussian logpdf of the offset (edl.Prior)
 MISSION_FLOOR = -8.0  # the priors may favour a place but not veto one (the model is uncertain)
+# log weight of a piece's change lying along the line to the lander against across it (times
+# its elongation): the descent stage's debris V points back at the vehicle (uahirise.org
+# ESP_068294_1985, FACTS.md); the heat shield's scar runs along its flight, the entry ground
+# track the vehicle followed (assumption). Chosen on tuning seeds 0-87 from 0-4 and 0-3.
+RADIAL = {"heat_shield": 2.0, "descent_stage": 3.0}
 
 # Isotonic calibration of the raw posterior logit, per group (knots of logit, P(right)): fit by
 # ``python bench/identify_table.py --fit`` on the TUNING seeds only.
 # fmt: off
 CALIBRATION = {
-    "hardware": (  # 2164 detections, 0.91 right
-        [-1.14, 0.31, 0.79, 0.9, 1.08, 1.2, 1.35, 1.43, 1.5, 1.59, 2.24, 2.91, 5.08, 13.82],
-        [0.471, 0.495, 0.5, 0.519, 0.621, 0.682, 0.706, 0.706, 0.75, 0.75, 0.843, 0.92, 0.948,
-         0.998],
+    "hardware": (  # 2178 detections, 0.92 right
+        [-2.33, 0.3, 1.08, 1.2, 1.42, 1.72, 2.06, 2.61, 3.07, 5.15, 13.82],
+        [0.333, 0.507, 0.581, 0.692, 0.756, 0.775, 0.797, 0.859, 0.859, 0.958, 0.998],
     ),
-    "natural": (  # 30456 detections, 0.99 right
-        [0.13, 0.93, 1.2, 1.43, 1.82, 2.09, 2.38, 2.67, 2.85, 3.28, 3.74, 3.99, 4.09, 4.18, 4.51,
-         5.47, 6.44, 7.26, 8.11, 9.21, 13.82],
-        [0.733, 0.784, 0.815, 0.857, 0.895, 0.899, 0.93, 0.935, 0.959, 0.966, 0.977, 0.977,
-         0.981, 0.981, 0.99, 0.996, 0.996, 0.997, 0.997, 0.998, 1.0],
+    "natural": (  # 30442 detections, 0.99 right
+        [0.12, 0.93, 1.27, 1.48, 1.8, 2.09, 2.43, 2.74, 2.84, 3.19, 3.74, 4.08, 4.47, 5.05, 5.74,
+         6.91, 8.11, 9.21, 13.82],
+        [0.76, 0.796, 0.816, 0.857, 0.908, 0.911, 0.935, 0.935, 0.947, 0.968, 0.979, 0.979, 0.99,
+         0.995, 0.995, 0.997, 0.997, 0.998, 1.0],
     ),
 }
 # fmt: on
@@ -376,13 +381,29 @@ def bearing_deg(east: float, north: float) -> float:
     return math.degrees(math.atan2(east, north)) % 360.0
 
 
-def _piece_context(cls, k, lander, pos, gsd, priors) -> float:
+def _axes(found) -> np.ndarray:
+    """(n, 3): each candidate's long axis as a unit vector (east, north) and its elongation
+    (0 round, 1 a line); zeros for a candidate given as None."""
+    out = np.zeros((len(found), 3))
+    for i, c in enumerate(found):
+        if c is not None:
+            a = math.radians(-float(c.orientation_deg))  # rows run south
+            e = 1.0 - min(float(c.width_px) / max(float(c.length_px), 1e-6), 1.0)
+            out[i] = (math.cos(a), math.sin(a), e)
+    return out
+
+
+def _piece_context(cls, k, lander, pos, gsd, priors, axes=None) -> float:
     """Log weight of candidate ``k`` being piece ``cls`` given the lander index."""
     if lander is None:
         return NO_LANDER  # a jettisoned piece with no landed vehicle in view is less likely
     d = pos[k] - pos[lander]
     dist = float(np.hypot(*d))
     term = 0.0
+    if axes is not None and dist > 0 and RADIAL.get(cls):
+        ux, uy, e = axes[k]
+        cos2 = 2.0 * ((ux * d[0] + uy * d[1]) / dist) ** 2 - 1.0  # 1 along, -1 across
+        term += RADIAL[cls] * e * cos2
     if gsd:
         # pieces land well away from where the vehicle hovered (>~30 m: outside the blast zone
         # core; 0.3-2 km at real landings, less in the small simulated frames)
@@ -407,6 +428,7 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
     from scipy.optimize import linear_sum_assignment
 
     n = len(found)
+    axes = _axes(found)
     alt = np.array([max(ll[i]["new_crater"], ll[i]["unknown"]) for i in range(n)])
 
     def gain(i, cls):
@@ -434,7 +456,7 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
             continue
         rest = [i for i in range(n) if i != lander]
         ctx = {
-            (cls, i): _piece_context(cls, i, lander, pos, gsd, priors)
+            (cls, i): _piece_context(cls, i, lander, pos, gsd, priors, axes)
             for cls in PIECES
             for i in rest
         }
@@ -512,6 +534,7 @@ def identify(found, after=None, site=None, mission=None) -> None:
         scale = gsd or 1.0
         site_pos = np.array([site_px[0] * scale, -site_px[1] * scale])
     layout = _assign(ll, found, pos, gsd, site_pos, priors, moon)
+    axes = _axes(found)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
     for i, c in enumerate(found):
@@ -520,10 +543,12 @@ def identify(found, after=None, site=None, mission=None) -> None:
         scores = {cls: ll[i][cls] for cls in NATURAL}
         if i in assigned:
             cls = assigned[i]
-            scores[cls] = ll[i][cls] + _context_gain(cls, i, layout, pos, gsd, priors)
+            scores[cls] = ll[i][cls] + _context_gain(cls, i, layout, pos, gsd, priors, axes)
         else:
             for cls in HARDWARE:
-                scores[cls] = ll[i][cls] + _context_gain(cls, i, layout, pos, gsd, priors) - 2.0
+                scores[cls] = (
+                    ll[i][cls] + _context_gain(cls, i, layout, pos, gsd, priors, axes) - 2.0
+                )
         label = assigned.get(i) or max(NATURAL, key=lambda k: scores[k])
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
@@ -560,14 +585,14 @@ def _place_on_vehicle(c, moon: bool) -> None:
     c.x, c.y = float(part[0]), float(part[1])
 
 
-def _context_gain(cls, i, layout, pos, gsd, priors) -> float:
+def _context_gain(cls, i, layout, pos, gsd, priors, axes=None) -> float:
     """The context term candidate ``i`` would get as ``cls`` in ``layout``."""
     lander = layout.picks.get("lander")
     if cls == "lander":
         return 0.0
     if lander is None or lander == i:
         return NO_LANDER
-    g = _piece_context(cls, i, lander, pos, gsd, priors)
+    g = _piece_context(cls, i, lander, pos, gsd, priors, axes)
     para = layout.picks.get("parachute")
     if cls == "backshell" and para is not None and para != i:
         sep = float(np.hypot(*(pos[i] - pos[para])))

@@ -17,7 +17,7 @@ from orbitscout.scene import NATURAL_KINDS
 HARDWARE = identify.HARDWARE
 
 
-def cand(x, y, length_m, width_m, bright, sigma, gsd=1.0, **kw) -> Candidate:
+def cand(x, y, length_m, width_m, bright, sigma, gsd=1.0, orientation_deg=0.0, **kw) -> Candidate:
     """A candidate as change.candidates would measure it, on a grid of ``gsd`` m/px."""
     g = gsd or 1.0
     length_px, width_px = length_m / g, width_m / g
@@ -28,7 +28,7 @@ def cand(x, y, length_m, width_m, bright, sigma, gsd=1.0, **kw) -> Candidate:
         area_px=max(1.0, math.pi / 4 * length_px * width_px),
         length_px=length_px,
         width_px=width_px,
-        orientation_deg=0.0,
+        orientation_deg=orientation_deg,
         polarity="bright" if bright >= 0.8 else "dark" if bright <= 0.2 else "mixed",
         contrast=0.2 * (2 * bright - 1),
         contrast_bright=0.2 * bright,
@@ -128,6 +128,20 @@ def test_backshell_beside_the_parachute_does_not_take_the_heat_shield():
     picks = identify._assign(ll, [None] * 4, pos, 1.0, None, None, False).picks
     assert (picks["lander"], picks["parachute"]) == (0, 1)
     assert picks["heat_shield"] == 2 and picks["backshell"] == 3
+
+
+def test_the_descent_stage_fan_points_at_the_lander():
+    # two like dark fans 600 m from the lander, both lying east-west: the one east of it points
+    # at it, the one north of it lies across the line, though alone it looks a little likelier
+    found = [
+        cand(1500, 1500, 70, 60, 0.3, 30),
+        cand(*at(600, 0), 45, 20, 0.03, 18),
+        cand(*at(600, 90), 45, 20, 0.03, 18),
+    ]
+    ll = [_ll(lander=5.0), _ll(descent_stage=2.3), _ll(descent_stage=2.0)]
+    pos = identify._offsets(found, 1.0)
+    picks = identify._assign(ll, found, pos, 1.0, None, None, False).picks
+    assert picks["lander"] == 0 and picks["descent_stage"] == 2
 
 
 def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
