@@ -423,12 +423,13 @@ def _piece_context(cls, k, lander, pos, gsd, priors, axes=None) -> float:
     return term
 
 
-def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
-    """Best joint layout by enumerating the lander and parachute and assigning the rest."""
+def _assign(ll, found, pos, gsd, site_px, priors, moon, axes=None) -> Layout:
+    """Best joint layout by enumerating the lander and parachute and assigning the rest
+    (``axes``: :func:`_axes` of ``found``, computed here when not given)."""
     from scipy.optimize import linear_sum_assignment
 
     n = len(found)
-    axes = _axes(found)
+    axes = _axes(found) if axes is None else axes
     alt = np.array([max(ll[i]["new_crater"], ll[i]["unknown"]) for i in range(n)])
 
     def gain(i, cls):
@@ -474,9 +475,7 @@ def _assign(ll, found, pos, gsd, site_px, priors, moon) -> Layout:
             if free:
                 g = np.array([[gain(i, c) + ctx[(c, i)] for c in LATE_PIECES] for i in free])
                 if para is not None:
-                    lo, hi = PAIR_M if gsd else (2.0, 40.0)
-                    sep = np.hypot(*(pos[free] - pos[para]).T)
-                    g[:, 0] += [_soft_range(float(d), lo, hi, PAIR_SD) + 1.0 for d in sep]
+                    g[:, 0] += [_beside_parachute(pos[i], pos[para], gsd) for i in free]
                 else:
                     g[:, 0] += NO_PARACHUTE
                 if lander is not None:
@@ -533,8 +532,8 @@ def identify(found, after=None, site=None, mission=None) -> None:
     if site_px is not None:
         scale = gsd or 1.0
         site_pos = np.array([site_px[0] * scale, -site_px[1] * scale])
-    layout = _assign(ll, found, pos, gsd, site_pos, priors, moon)
     axes = _axes(found)
+    layout = _assign(ll, found, pos, gsd, site_pos, priors, moon, axes)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
     for i, c in enumerate(found):
@@ -595,7 +594,12 @@ def _context_gain(cls, i, layout, pos, gsd, priors, axes=None) -> float:
     g = _piece_context(cls, i, lander, pos, gsd, priors, axes)
     para = layout.picks.get("parachute")
     if cls == "backshell" and para is not None and para != i:
-        sep = float(np.hypot(*(pos[i] - pos[para])))
-        lo, hi = PAIR_M if gsd else (2.0, 40.0)
-        g += _soft_range(sep, lo, hi, PAIR_SD) + 1.0
+        g += _beside_parachute(pos[i], pos[para], gsd)
     return g
+
+
+def _beside_parachute(at, parachute, gsd) -> float:
+    """Log weight of a backshell at ``at`` given its parachute's position (PAIR_M apart; 2-40
+    px without a pixel size)."""
+    lo, hi = PAIR_M if gsd else (2.0, 40.0)
+    return _soft_range(float(np.hypot(*(at - parachute))), lo, hi, PAIR_SD) + 1.0
