@@ -380,11 +380,25 @@ def _print_weights(wm: np.ndarray) -> None:
     print("# fmt: off\nWEIGHTS = [\n" + "\n".join(rows) + "\n]\n# fmt: on")
 
 
+def _seed_range(text: str) -> tuple[int, ...]:
+    """``A:B`` -> seeds A .. B-1."""
+    try:
+        start, stop = (int(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not A:B (two integers)") from None
+    if stop <= start:
+        raise argparse.ArgumentTypeError(f"{text!r} holds no seed")
+    return tuple(range(start, stop))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
     ap.add_argument(
-        "--seeds", metavar="A:B", help="seeds A to B-1 instead (more scenes, less noise)"
+        "--seeds",
+        type=_seed_range,
+        metavar="A:B",
+        help="seeds A to B-1 instead (more scenes, less noise)",
     )
     ap.add_argument("--fit", action="store_true", help="fit the calibration on the tuning seeds")
     ap.add_argument(
@@ -416,7 +430,7 @@ def main() -> None:
         return
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
     if args.seeds:
-        seeds = tuple(range(*map(int, args.seeds.split(":"))))
+        seeds = args.seeds
     text, _ = table(seeds, site=args.site, mission=args.mission, verbose=args.verbose)
     hints = [h for h, on in (("--site", args.site), ("--mission", args.mission)) if on]
     print(f"Hints: {' '.join(hints) or 'none'}.")
