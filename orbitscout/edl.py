@@ -350,6 +350,9 @@ def simulate_mission(
     if m.hs_sep_speed_m_s is not None:
         v_sep = m.hs_sep_speed_m_s.sample(rng, n)
         stop = lambda _t, s: np.linalg.norm(s[:, 3:] - wind, axis=1) - v_sep  # noqa: E731
+    elif m.hs_sep_agl_m is not None:
+        z_sep = z0 + m.hs_sep_agl_m.sample(rng, n)
+        stop = lambda _t, s: s[:, 2] - z_sep  # noqa: E731
     else:
         t_sep = m.hs_sep_dt_s.sample(rng, n)
         stop = lambda t, s: t_sep - t  # noqa: E731

@@ -97,6 +97,7 @@ class MissionEDL:
     bs_sep_agl_m: Dist
     hs_sep_speed_m_s: Dist | None = None  # heat shield released when the speed drops to this
     hs_sep_dt_s: Dist | None = None  # ... or this long after parachute deployment
+    hs_sep_agl_m: Dist | None = None  # ... or at this height above the ground
     parachute_downwind_m: Dist = Uniform(10.0, 50.0)
     lander_mode: str = "powered"  # "powered": divert then touchdown; "ballistic": free fall
     lander_piece: Piece | None = None  # for lander_mode == "ballistic"
@@ -280,10 +281,13 @@ _add(
         aliases=("exomars-edm", "edm"),
         body="mars",
         ground_elevation_m=-1450.0,  # Meridiani Planum: approximate, assumed
-        # ESA: parachute at ~11 km and ~1,700 km/h (472 m/s), 12 m canopy; entry mass 577 kg,
-        # front shield (2.4 m) ~80 kg: mass and size assumed.
-        deploy_agl_m=Normal(11000.0, 800.0),
-        deploy_speed_m_s=Normal(472.0, 25.0),
+        # ESA's preliminary report (23 Nov 2016; via seradata.com and aliveuniverse.today):
+        # parachute at 12 km and 1,730 km/h (480.6 m/s), front shield released at 7.8 km,
+        # parachute and backshell released at 3.7 km, after which the lander fell (thrusters
+        # fired ~3 s) and crashed. 12 m canopy; entry mass 577 kg; front shield (2.4 m) ~80 kg:
+        # mass and size assumed. The uncertainties of the reported heights are assumed.
+        deploy_agl_m=Normal(12000.0, 300.0),
+        deploy_speed_m_s=Normal(480.6, 10.0),
         deploy_fpa_deg=Normal(-20.0, 5.0),  # assumed
         heading_deg=Normal(90.0, 30.0),  # assumed
         capsule_mass_kg=Normal(570.0, 20.0),
@@ -291,10 +295,8 @@ _add(
         chute_cd=CHUTE_CD,
         heat_shield=Piece(Normal(80.0, 15.0), _disc(2.4), Normal(1.1, 0.2)),
         backshell=Piece(Normal(120.0, 20.0), _disc(12.0), Normal(BS_CD, 0.1 * BS_CD)),
-        hs_sep_dt_s=Normal(40.0, 5.0),  # front shield ~40 s after the chute: assumed
-        # The backshell was released early, at ~3.7 km (ESA inquiry summary, from memory: assumed);
-        # the lander then fell freely (thrusters fired only ~3 s) and crashed.
-        bs_sep_agl_m=Normal(3700.0, 300.0),
+        hs_sep_agl_m=Normal(7800.0, 200.0),
+        bs_sep_agl_m=Normal(3700.0, 200.0),
         lander_mode="ballistic",
         lander_piece=Piece(Normal(300.0, 30.0), _disc(1.7), Normal(1.0, 0.2)),  # assumed
         published={

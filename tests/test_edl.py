@@ -166,6 +166,18 @@ def test_calibrated_and_timing_sanity(priors):
     assert np.all(sims["hs_fall_s"] < sims["parachute_phase_s"] + 120)
 
 
+def test_separations_at_reported_heights():
+    """Schiaparelli's front shield and backshell go at the heights ESA reported (7.8 and
+    3.7 km), whatever the speed and time at which the capsule gets there."""
+    sims = edl.simulate_mission("schiaparelli", 200, seed=4)
+    assert np.median(sims["hs_sep_agl_m"]) == pytest.approx(7800.0, abs=100.0)
+    assert np.all(np.abs(sims["hs_sep_agl_m"] - 7800.0) < 1000.0)
+    # the front shield goes while the capsule still hangs on its parachute, km above the
+    # backshell's release
+    bs = get_mission("schiaparelli").bs_sep_agl_m.mean
+    assert np.all(sims["hs_sep_agl_m"] > bs + 2000.0)
+
+
 # ------------------------------------------------------------------ API
 def test_prior_shapes_and_logpdf(priors):
     for m in ("curiosity", "perseverance"):
