@@ -4,6 +4,7 @@ detections and calibration of the score, per camera, as a markdown table.
     python bench/identify_table.py            # REPORTING seeds (never used for tuning)
     python bench/identify_table.py --tuning   # the TUNING seeds
     python bench/identify_table.py --seeds 400:444  # any other seeds (rendered on first use)
+    python bench/identify_table.py --by-illumination  # class accuracy by the pair's sun change
     python bench/identify_table.py --fit      # fit the score calibration on the TUNING seeds
     python bench/identify_table.py --fit-model      # fit the logistic layer on them
     python bench/identify_table.py --fit-columns 1  # refit only its last feature's weights
@@ -391,6 +392,40 @@ def _seed_range(text: str) -> tuple[int, ...]:
     return tuple(range(start, stop))
 
 
+# |incidence AFTER - incidence BEFORE| bins (degrees): the simulated pairs differ by up to 12;
+# LROC's survey took pairs within 3 (Speyerer et al. 2016, FACTS.md)
+INCIDENCE_BINS = (0.0, 3.0, 6.0, 9.0, 12.0)
+
+
+def illumination_table(seeds) -> str:
+    """Class accuracy per camera on landing scenes, by how much the incidence angle differs
+    between the BEFORE and AFTER images (another sun turns unchanged relief into changes)."""
+    edges = INCIDENCE_BINS
+    labels = [f"{lo:g}-{hi:g}°" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    out = [
+        "| camera | " + " | ".join(f"Δ incidence {b}" for b in labels) + " |",
+        "|---|" + "---|" * len(labels),
+    ]
+    for cam, layouts in CAMERAS.items():
+        right, matched = np.zeros(len(labels)), np.zeros(len(labels))
+        for layout in layouts:
+            for seed in seeds:
+                got = run_scene(cam, layout, seed)
+                if got is None:
+                    continue
+                sun = got[1]["illumination"]
+                change = abs(sun["after"]["incidence_deg"] - sun["before"]["incidence_deg"])
+                b = min(int(np.searchsorted(edges, change, side="right")) - 1, len(labels) - 1)
+                m = scene_metrics(*got)
+                right[b] += m["right"]
+                matched[b] += m["matched"]
+        cells = [
+            f"{r / n:.2f} (of {int(n)})" if n else "–" for r, n in zip(right, matched, strict=True)
+        ]
+        out.append(f"| {cam} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
@@ -417,6 +452,11 @@ def main() -> None:
     ap.add_argument(
         "--mission", action="store_true", help="give identify the mission (known layouts)"
     )
+    ap.add_argument(
+        "--by-illumination",
+        action="store_true",
+        help="class accuracy by the incidence change between the images (no hint)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     if args.fit:
@@ -431,6 +471,10 @@ def main() -> None:
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
     if args.seeds:
         seeds = args.seeds
+    if args.by_illumination:
+        print(f"Seeds {seeds[0]}-{seeds[-1]}, landing layouts, no hint.\n")
+        print(illumination_table(seeds))
+        return
     text, _ = table(seeds, site=args.site, mission=args.mission, verbose=args.verbose)
     hints = [h for h, on in (("--site", args.site), ("--mission", args.mission)) if on]
     print(f"Hints: {' '.join(hints) or 'none'}.")
