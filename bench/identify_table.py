@@ -7,6 +7,7 @@ detections and calibration of the score, per camera, as a markdown table.
     python bench/identify_table.py --by-illumination  # class accuracy by the pair's sun change
     python bench/identify_table.py --fit      # fit the score calibration on the TUNING seeds
     python bench/identify_table.py --fit-model      # fit the logistic layer on them
+    python bench/identify_table.py --fit-trees      # fit the boosted trees (scikit-learn)
     python bench/identify_table.py --fit-columns 1  # refit only its last feature's weights
 
 Each scene is rendered by ``orbitscout.simulate`` (1024 x 1024 px), passed through ``find``'s
@@ -182,7 +183,7 @@ def table(seeds, site=False, mission=False, verbose=False, scenes=None) -> tuple
                 f"{agg['scenes']}" + (f" (+{failed} not registered)" if failed else ""),
                 agg["hw_found"] / agg["hw_total"] if agg["hw_total"] else math.nan,
                 agg["hw_total"],
-                agg["right"] / agg["matched"] if agg["matched"] else math.nan,
+                (agg["right"], agg["matched"]),
                 agg["hw_right"] / agg["hw_matched"] if agg["hw_matched"] else math.nan,
                 agg["false_hw"] / agg["scenes"],
                 ece(pairs),
@@ -202,8 +203,10 @@ def table(seeds, site=False, mission=False, verbose=False, scenes=None) -> tuple
     for cam, n, rec, nhw, acc, hwacc, fh, e, hi, nhi, hw in rows:
         hw_s = np.mean([p[0] for p in hw]) if hw else math.nan
         hw_r = np.mean([p[1] for p in hw]) if hw else math.nan
+        right, matched = acc
+        acc_s = f"{right / matched:.3f} ({right}/{matched})" if matched else "–"
         out.append(
-            f"| {cam} | {n} | {rec:.2f} (of {nhw}) | {acc:.2f} | {hwacc:.2f} | {fh:.2f} "
+            f"| {cam} | {n} | {rec:.2f} (of {nhw}) | {acc_s} | {hwacc:.2f} | {fh:.2f} "
             f"| {e:.3f} | {hi:.2f} (of {nhi}) | {hw_s:.2f} / {hw_r:.2f} (of {len(hw)}) |"
         )
     return "\n".join(out), allpairs
@@ -223,12 +226,24 @@ def _pav(y: np.ndarray, w: np.ndarray) -> list[list[float]]:
 
 def fit(seeds) -> None:
     """Isotonic map from the raw posterior logit to P(right), per group (hardware / natural
-    class), as knots for ``identify.CALIBRATION``; each block's rate is Laplace-smoothed."""
-    saved = dict(identify.CALIBRATION)
+    class), as knots for ``identify.CALIBRATION``; each block's rate is Laplace-smoothed.
+    The layer and the trees are refit on each half of ``seeds`` and score the other half, so
+    the map sees the scores of scenes they were not fit on, as in use (the trees are surer of
+    the scenes they were fit on)."""
+    halves = (seeds[::2], seeds[1::2])
+    saved = dict(identify.CALIBRATION), identify.WEIGHTS, identify._trees
     identify.CALIBRATION.clear()
-    _, allpairs = table(seeds, scenes=TRAINING_LAYOUTS)
-    identify.CALIBRATION.update(saved)
-    pairs = [p for v in allpairs.values() for p in v]
+    pairs = []
+    try:
+        for fit_on, score_on in (halves, halves[::-1]):
+            identify.WEIGHTS = fit_model(fit_on).tolist()
+            trees = identify.Trees(**_tree_arrays(_tree_model(fit_on)))
+            identify._trees = lambda trees=trees: trees
+            _, allpairs = table(score_on, scenes=TRAINING_LAYOUTS)
+            pairs += [p for v in allpairs.values() for p in v]
+    finally:
+        identify.CALIBRATION.update(saved[0])
+        identify.WEIGHTS, identify._trees = saved[1], saved[2]
     print("CALIBRATION = {")
     for group, classes in (("hardware", HARDWARE), ("natural", identify.NATURAL)):
         sel = sorted((s, r) for s, r, c in pairs if c in classes)
@@ -334,6 +349,81 @@ def fit_model(seeds, l2=0.3) -> np.ndarray:
         sel = y == c
         print(f"#   {identify.CLASSES[c]}: training accuracy {np.mean(pred[sel] == c):.2f}")
     return wm
+
+
+# boosted trees: small and shallow (seeds 0-65 fit, 66-87 scored: 100-300 rounds of 7-31
+# leaves within a point of each other), early stopping on a tenth of the candidates
+TREE_PARAMS = dict(
+    learning_rate=0.05,
+    max_iter=200,
+    max_leaf_nodes=15,
+    l2_regularization=1.0,
+    early_stopping=True,
+    validation_fraction=0.1,
+    random_state=0,
+)
+
+
+def fit_trees(seeds) -> None:
+    """Fit ``identify``'s boosted trees on ``seeds`` (classes weighted as the layer) and write
+    them, as plain arrays, to ``identify.TREES_FILE``."""
+    from orbitscout.atomic import atomic_file
+
+    x, y = training_set(seeds)
+    model = _tree_model(seeds, x, y)
+    arrays = _tree_arrays(model)
+    raw = identify.Trees(**arrays).raw(x)
+    p = np.exp(raw - np.logaddexp.reduce(raw, axis=1, keepdims=True))
+    err = float(np.abs(p - model.predict_proba(x)).max())
+    if err > 1e-9:
+        raise SystemExit(f"exported trees disagree with scikit-learn by {err:.2g}")
+    identify.TREES_FILE.parent.mkdir(exist_ok=True)
+    with atomic_file(identify.TREES_FILE) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        tmp.chmod(0o644)  # package data, readable by all (mkstemp makes it private)
+    print(
+        f"# {model.n_iter_} rounds x {len(identify.CLASSES)} trees, {arrays['value'].size} "
+        f"nodes, fit on {len(y)} candidates -> {identify.TREES_FILE}"
+    )
+
+
+def _tree_model(seeds, x=None, y=None):
+    """The boosted trees fit on the candidates of ``seeds`` (``x``, ``y``: their training set,
+    when already built), classes weighted as the layer's."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if x is None:
+        x, y = training_set(seeds)
+    counts = np.bincount(y, minlength=len(identify.CLASSES)).astype(float)
+    w = (1.0 / np.sqrt(np.maximum(counts, 1.0)))[y]
+    return HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, y, sample_weight=w / w.mean())
+
+
+def _tree_arrays(model) -> dict:
+    """A fitted HistGradientBoostingClassifier's trees as the flat arrays of
+    ``identify.Trees`` (its private ``_predictors`` and ``_baseline_prediction``: numerical
+    features, no missing values)."""
+    if list(model.classes_) != list(range(len(identify.CLASSES))):
+        raise SystemExit("every class must be in the training set")
+    trees = [(k, tree.nodes) for rounds in model._predictors for k, tree in enumerate(rounds)]
+    sizes = np.array([nodes.size for _, nodes in trees])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    nodes = np.concatenate([n for _, n in trees])
+    shift = np.repeat(starts, sizes)
+    own = np.arange(nodes.size)
+    leaf = nodes["is_leaf"].astype(bool)
+    return {
+        "feature": nodes["feature_idx"].astype(np.int16),
+        "threshold": nodes["num_threshold"].astype(np.float64),
+        "left": np.where(leaf, own, nodes["left"] + shift).astype(np.int32),
+        "right": np.where(leaf, own, nodes["right"] + shift).astype(np.int32),
+        "value": nodes["value"].astype(np.float64),
+        "roots": starts.astype(np.int32),
+        "tree_class": np.array([k for k, _ in trees], dtype=np.int16),
+        "baseline": np.asarray(model._baseline_prediction, dtype=np.float64).ravel(),
+        "depth": int(nodes["depth"].max()),
+    }
 
 
 def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:
@@ -442,6 +532,11 @@ def main() -> None:
         help="fit the per-candidate logistic layer on the tuning seeds",
     )
     ap.add_argument(
+        "--fit-trees",
+        action="store_true",
+        help="fit the boosted trees on the tuning seeds (needs scikit-learn)",
+    )
+    ap.add_argument(
         "--fit-columns",
         type=int,
         default=0,
@@ -464,6 +559,9 @@ def main() -> None:
         return
     if args.fit_model:
         _print_weights(fit_model(TUNING_SEEDS))
+        return
+    if args.fit_trees:
+        fit_trees(TUNING_SEEDS)
         return
     if args.fit_columns:
         _print_weights(fit_columns(TUNING_SEEDS, args.fit_columns))

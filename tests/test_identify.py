@@ -251,6 +251,64 @@ def test_empty_and_single():
     assert one[0].cls in identify.CLASSES
 
 
+def _stump_forest() -> identify.Trees:
+    """Two classes, one stump each: class 0 gains 1 where feature 0 <= 0.5, class 1 gains 2
+    where feature 1 > 3; baselines 0.1 and -0.2."""
+    return identify.Trees(
+        feature=np.array([0, 0, 0, 1, 0, 0], np.int16),
+        threshold=np.array([0.5, 0, 0, 3.0, 0, 0]),
+        left=np.array([1, 1, 2, 4, 4, 5], np.int32),
+        right=np.array([2, 1, 2, 5, 4, 5], np.int32),
+        value=np.array([0.0, 1.0, 0.0, 0.0, 0.0, 2.0]),
+        roots=np.array([0, 3], np.int32),
+        tree_class=np.array([0, 1], np.int16),
+        baseline=np.array([0.1, -0.2]),
+        depth=1,
+    )
+
+
+def test_trees_walk_each_row_to_its_leaves():
+    x = np.array([[0.5, 3.0], [0.6, 3.1], [-1.0, 9.0]])
+    raw = _stump_forest().raw(x, chunk=2)  # rows split over two chunks
+    assert np.allclose(raw, [[1.1, -0.2], [0.1, 1.8], [1.1, 1.8]])
+
+
+def test_shipped_trees_fit_the_features():
+    trees = identify.Trees.load(identify.TREES_FILE)
+    n_features = identify.features(cand(0, 0, 20, 15, 0.9, 30), 0.3).size
+    assert trees.baseline.size == len(identify.CLASSES)
+    assert trees.feature.max() < n_features
+    assert set(np.unique(trees.tree_class)) == set(range(len(identify.CLASSES)))
+    # every child lies in the arrays; from every root the leftmost walk ends on a leaf within
+    # depth steps
+    assert trees.left.max() < trees.value.size and trees.right.max() < trees.value.size
+    node = trees.roots.copy()
+    for _ in range(trees.depth):
+        node = trees.left[node]
+    assert (trees.left[node] == node).all() and (trees.right[node] == node).all()
+
+
+def test_layer_log_probabilities_are_normalised_and_blend_both_fits():
+    rows = np.array(
+        [
+            identify.features(cand(0, 0, length, 10, b, 20), 0.3)
+            for length, b in [(20, 0.95), (60, 0.3), (12, 0.0)]
+        ]
+    )
+    z = identify.layer_logprobs(rows)
+    assert np.allclose(np.logaddexp.reduce(z, axis=1), 0.0)
+    saved = identify.TREES_WEIGHT
+    try:
+        identify.TREES_WEIGHT = 0.0
+        linear = identify.layer_logprobs(rows)
+    finally:
+        identify.TREES_WEIGHT = saved
+    t = identify.Trees.load(identify.TREES_FILE).raw(rows)
+    t = np.maximum(t - np.logaddexp.reduce(t, axis=1, keepdims=True), identify.TREES_FLOOR)
+    mix = (1 - saved) * linear + saved * t
+    assert np.allclose(z, mix - np.logaddexp.reduce(mix, axis=1, keepdims=True))
+
+
 # --------------------------------------------------------------------------- simulated scenes
 
 SCENES = [  # (camera, layout, seed): seeds apart from the tuning (0-9) and reporting (100-105)
