@@ -17,9 +17,10 @@ Three steps.
    darkening strength, significance, how many other changes lie within a blast zone's reach,
    strength and length relative to the scene's strongest and longest change, and how much of
    the box its moments span the change fills: a flat patch of moved dust less than a new
-   crater's centrally dark blast zone), fit on simulated scenes of TUNING seeds (landings,
-   and scenes of natural changes only) by ``python bench/identify_table.py --fit-model``:
-   class log-probabilities of each candidate on its own.
+   crater's centrally dark blast zone), and boosted trees over the same (``TREES_FILE``),
+   their log-probabilities averaged; both fit on simulated scenes of TUNING seeds (landings,
+   and scenes of natural changes only) by ``python bench/identify_table.py --fit-model`` and
+   ``--fit-trees``: class log-probabilities of each candidate on its own.
 3. A joint assignment over the scene: at most one lander, parachute, backshell, heat shield and
    descent stage. Each of the likeliest landers is tried (and none); given the lander, each of
    the likeliest parachutes (and none); then the backshell, the heat shield and the descent
@@ -34,12 +35,12 @@ Three steps.
    is a new crater or unknown, whichever is likelier.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
-chosen layout as context) through an isotonic calibration fit on the TUNING seeds
-(``bench/identify_table.py --fit``); the README's table checks it on REPORTING seeds. On the
-Moon there is no air: no parachute, backshell or heat shield, so only the lander (or its crash
-site), new craters and unknown changes are possible. Without a pixel size, sizes are left to
-the pixel-based features and distances are in pixels (``from_lander`` then holds
-``distance_px``).
+chosen layout as context) through an isotonic calibration fit on the TUNING seeds, on scores
+of scenes the layer and trees were not fit on (``bench/identify_table.py --fit``); the
+README's table checks it on REPORTING seeds. On the Moon there is no air: no parachute,
+backshell or heat shield, so only the lander (or its crash site), new craters and unknown
+changes are possible. Without a pixel size, sizes are left to the pixel-based features and
+distances are in pixels (``from_lander`` then holds ``distance_px``).
 """
 
 from __future__ import annotations
