@@ -26,6 +26,7 @@ Scenes of natural changes only (layout ``natural``) are in the fits and reported
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -236,8 +237,9 @@ def fit(seeds) -> None:
     pairs = []
     try:
         for fit_on, score_on in (halves, halves[::-1]):
-            identify.WEIGHTS = fit_model(fit_on).tolist()
-            trees = identify.Trees(**_tree_arrays(_tree_model(fit_on)))
+            x, y = training_set(fit_on)
+            identify.WEIGHTS = fit_model(fit_on, data=(x, y)).tolist()
+            trees = identify.Trees.from_sklearn(_tree_model(x, y))
             identify._trees = lambda trees=trees: trees
             _, allpairs = table(score_on, scenes=TRAINING_LAYOUTS)
             pairs += [p for v in allpairs.values() for p in v]
@@ -318,12 +320,12 @@ def training_set(seeds):
     return np.array(xs), np.array(ys)
 
 
-def fit_model(seeds, l2=0.3) -> np.ndarray:
+def fit_model(seeds, l2=0.3, data=None) -> np.ndarray:
     """Multinomial logistic regression, classes weighted by 1/sqrt(frequency), L2 on all but
-    the intercept."""
+    the intercept (``data``: the seeds' training set, when already built)."""
     from scipy.optimize import minimize
 
-    x, y = training_set(seeds)
+    x, y = training_set(seeds) if data is None else data
     k, f = len(identify.CLASSES), x.shape[1]
     counts = np.bincount(y, minlength=k).astype(float)
     w_cls = 1.0 / np.sqrt(np.maximum(counts, 1.0))
@@ -370,9 +372,11 @@ def fit_trees(seeds) -> None:
     from orbitscout.atomic import atomic_file
 
     x, y = training_set(seeds)
-    model = _tree_model(seeds, x, y)
-    arrays = _tree_arrays(model)
-    raw = identify.Trees(**arrays).raw(x)
+    model = _tree_model(x, y)
+    if list(model.classes_) != list(range(len(identify.CLASSES))):
+        raise SystemExit("every class must be in the training set")
+    trees = identify.Trees.from_sklearn(model)
+    raw = trees.raw(x)
     p = np.exp(raw - np.logaddexp.reduce(raw, axis=1, keepdims=True))
     err = float(np.abs(p - model.predict_proba(x)).max())
     if err > 1e-9:
@@ -380,50 +384,22 @@ def fit_trees(seeds) -> None:
     identify.TREES_FILE.parent.mkdir(exist_ok=True)
     with atomic_file(identify.TREES_FILE) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            np.savez_compressed(f, **dataclasses.asdict(trees))
         tmp.chmod(0o644)  # package data, readable by all (mkstemp makes it private)
     print(
-        f"# {model.n_iter_} rounds x {len(identify.CLASSES)} trees, {arrays['value'].size} "
+        f"# {model.n_iter_} rounds x {len(identify.CLASSES)} trees, {trees.value.size} "
         f"nodes, fit on {len(y)} candidates -> {identify.TREES_FILE}"
     )
 
 
-def _tree_model(seeds, x=None, y=None):
-    """The boosted trees fit on the candidates of ``seeds`` (``x``, ``y``: their training set,
-    when already built), classes weighted as the layer's."""
+def _tree_model(x: np.ndarray, y: np.ndarray):
+    """The boosted trees fit on a training set (:func:`training_set`), classes weighted as
+    the layer's."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    if x is None:
-        x, y = training_set(seeds)
     counts = np.bincount(y, minlength=len(identify.CLASSES)).astype(float)
     w = (1.0 / np.sqrt(np.maximum(counts, 1.0)))[y]
     return HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, y, sample_weight=w / w.mean())
-
-
-def _tree_arrays(model) -> dict:
-    """A fitted HistGradientBoostingClassifier's trees as the flat arrays of
-    ``identify.Trees`` (its private ``_predictors`` and ``_baseline_prediction``: numerical
-    features, no missing values)."""
-    if list(model.classes_) != list(range(len(identify.CLASSES))):
-        raise SystemExit("every class must be in the training set")
-    trees = [(k, tree.nodes) for rounds in model._predictors for k, tree in enumerate(rounds)]
-    sizes = np.array([nodes.size for _, nodes in trees])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    nodes = np.concatenate([n for _, n in trees])
-    shift = np.repeat(starts, sizes)
-    own = np.arange(nodes.size)
-    leaf = nodes["is_leaf"].astype(bool)
-    return {
-        "feature": nodes["feature_idx"].astype(np.int16),
-        "threshold": nodes["num_threshold"].astype(np.float64),
-        "left": np.where(leaf, own, nodes["left"] + shift).astype(np.int32),
-        "right": np.where(leaf, own, nodes["right"] + shift).astype(np.int32),
-        "value": nodes["value"].astype(np.float64),
-        "roots": starts.astype(np.int32),
-        "tree_class": np.array([k for k, _ in trees], dtype=np.int16),
-        "baseline": np.asarray(model._baseline_prediction, dtype=np.float64).ravel(),
-        "depth": int(nodes["depth"].max()),
-    }
 
 
 def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:

@@ -284,13 +284,14 @@ def features(c, gsd: float | None, moon: bool = False, ctx=(0, 0.0, 0.0)) -> np.
     )
 
 
-def candidate_loglik(c, gsd: float | None, moon: bool = False, ctx=(0, 0.0, 0.0)) -> dict:
-    """Log-probability of each class for one candidate from its own measurements: the fitted
-    layers over :func:`features` (:func:`layer_logprobs`), or the physical log-likelihoods
-    where no fit is present."""
+def candidate_logliks(found, gsd: float | None, moon: bool, context) -> list[dict]:
+    """Log-probability of each class for each candidate from its own measurements (and its
+    ``context``, :func:`scene_context`): the fitted layers over :func:`features`
+    (:func:`layer_logprobs`), or the physical log-likelihoods where no fit is present."""
     if WEIGHTS is None:
-        return physical_loglik(c, gsd, moon)
-    return _restricted(c, gsd, moon, layer_logprobs(features(c, gsd, moon, ctx)[None])[0])
+        return [physical_loglik(c, gsd, moon) for c in found]
+    x = np.array([features(c, gsd, moon, k) for c, k in zip(found, context, strict=True)])
+    return [_restricted(c, gsd, moon, z) for c, z in zip(found, layer_logprobs(x), strict=True)]
 
 
 def layer_logprobs(x: np.ndarray) -> np.ndarray:
@@ -386,7 +387,8 @@ TREES_FLOOR = math.log(1e-6)  # no tree ensemble is surer than this of a class b
 class Trees:
     """Regression trees adding up to one raw score per class, stored flat: node arrays of all
     trees end to end (``left`` and ``right`` index into them; a leaf points at itself), the
-    root and the class of each tree, and each class's baseline score."""
+    root and the class of each tree, and each class's baseline score. Inputs must be finite
+    (:func:`features` are): a NaN would go right at every node."""
 
     feature: np.ndarray
     threshold: np.ndarray  # a row goes left when its feature <= threshold
@@ -404,6 +406,30 @@ class Trees:
             arrays = {k: data[k] for k in data.files}
         arrays["depth"] = int(arrays["depth"])
         return cls(**arrays)
+
+    @classmethod
+    def from_sklearn(cls, model) -> Trees:
+        """The trees of a fitted scikit-learn ``HistGradientBoostingClassifier`` (numerical
+        features, no missing values; read from its private ``_predictors`` and
+        ``_baseline_prediction``, so checked against ``predict_proba`` where it is fit)."""
+        trees = [(k, tree.nodes) for rounds in model._predictors for k, tree in enumerate(rounds)]
+        sizes = np.array([nodes.size for _, nodes in trees])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        nodes = np.concatenate([n for _, n in trees])
+        shift = np.repeat(starts, sizes)
+        own = np.arange(nodes.size)
+        leaf = nodes["is_leaf"].astype(bool)
+        return cls(
+            feature=nodes["feature_idx"].astype(np.int16),
+            threshold=nodes["num_threshold"].astype(np.float64),
+            left=np.where(leaf, own, nodes["left"] + shift).astype(np.int32),
+            right=np.where(leaf, own, nodes["right"] + shift).astype(np.int32),
+            value=nodes["value"].astype(np.float64),
+            roots=starts.astype(np.int32),
+            tree_class=np.array([k for k, _ in trees], dtype=np.int16),
+            baseline=np.asarray(model._baseline_prediction, dtype=np.float64).ravel(),
+            depth=int(nodes["depth"].max()),
+        )
 
     def raw(self, x: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """(n, classes) raw scores of the feature rows ``x``: every tree walked at once."""
@@ -596,11 +622,7 @@ def identify(found, after=None, site=None, mission=None) -> None:
         gsd = getattr(after, "gsd_m", None)
     priors = _priors(mission.strip().lower()) if (mission and not moon) else None
     context = scene_context(found, gsd)
-    if WEIGHTS is None:
-        ll = [physical_loglik(c, gsd, moon) for c in found]
-    else:
-        x = np.array([features(c, gsd, moon, k) for c, k in zip(found, context, strict=True)])
-        ll = [_restricted(c, gsd, moon, z) for c, z in zip(found, layer_logprobs(x), strict=True)]
+    ll = candidate_logliks(found, gsd, moon, context)
     if priors is not None:
         # a piece this mission did not drop (Schiaparelli and InSight had no descent stage)
         for row in ll:

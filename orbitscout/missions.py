@@ -95,9 +95,10 @@ class MissionEDL:
     heat_shield: Piece
     backshell: Piece  # backshell + parachute falling together after separation
     bs_sep_agl_m: Dist
-    hs_sep_speed_m_s: Dist | None = None  # heat shield released when the speed drops to this
-    hs_sep_dt_s: Dist | None = None  # ... or this long after parachute deployment
+    # the heat shield is released by the first of these that is set (edl.simulate_mission)
+    hs_sep_speed_m_s: Dist | None = None  # when the speed drops to this
     hs_sep_agl_m: Dist | None = None  # ... or at this height above the ground
+    hs_sep_dt_s: Dist | None = None  # ... or this long after parachute deployment
     parachute_downwind_m: Dist = Uniform(10.0, 50.0)
     lander_mode: str = "powered"  # "powered": divert then touchdown; "ballistic": free fall
     lander_piece: Piece | None = None  # for lander_mode == "ballistic"

@@ -273,6 +273,24 @@ def test_trees_walk_each_row_to_its_leaves():
     assert np.allclose(raw, [[1.1, -0.2], [0.1, 1.8], [1.1, 1.8]])
 
 
+def test_trees_from_scikit_learn_give_its_probabilities():
+    """Where scikit-learn is installed (it is needed only to fit the trees): the export of a
+    fitted model, walked with numpy, gives its probabilities, rows at thresholds included."""
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 4))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 0.8).astype(int)
+    model = ensemble.HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=7).fit(x, y)
+    trees = identify.Trees.from_sklearn(model)
+    at = x[:50].copy()
+    inner = trees.left != np.arange(trees.left.size)
+    at[:, 0] = rng.choice(trees.threshold[inner & (trees.feature == 0)], 50)
+    rows = np.vstack([x, at])
+    raw = trees.raw(rows, chunk=256)
+    p = np.exp(raw - np.logaddexp.reduce(raw, axis=1, keepdims=True))
+    assert np.allclose(p, model.predict_proba(rows), atol=1e-12)
+
+
 def test_shipped_trees_fit_the_features():
     trees = identify.Trees.load(identify.TREES_FILE)
     n_features = identify.features(cand(0, 0, 20, 15, 0.9, 30), 0.3).size
