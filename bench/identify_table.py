@@ -231,6 +231,7 @@ def fit(seeds) -> None:
     The layer and the trees are refit on each half of ``seeds`` and score the other half, so
     the map sees the scores of scenes they were not fit on, as in use (the trees are surer of
     the scenes they were fit on)."""
+    _require_sklearn()
     halves = (seeds[::2], seeds[1::2])
     saved = dict(identify.CALIBRATION), identify.WEIGHTS, identify._trees
     identify.CALIBRATION.clear()
@@ -320,6 +321,13 @@ def training_set(seeds):
     return np.array(xs), np.array(ys)
 
 
+def _class_weights(y: np.ndarray) -> np.ndarray:
+    """Per-candidate weights for the fits: each class by 1/sqrt(its frequency), mean 1."""
+    counts = np.bincount(y, minlength=len(identify.CLASSES)).astype(float)
+    w = (1.0 / np.sqrt(np.maximum(counts, 1.0)))[y]
+    return w / w.mean()
+
+
 def fit_model(seeds, l2=0.3, data=None) -> np.ndarray:
     """Multinomial logistic regression, classes weighted by 1/sqrt(frequency), L2 on all but
     the intercept (``data``: the seeds' training set, when already built)."""
@@ -327,9 +335,7 @@ def fit_model(seeds, l2=0.3, data=None) -> np.ndarray:
 
     x, y = training_set(seeds) if data is None else data
     k, f = len(identify.CLASSES), x.shape[1]
-    counts = np.bincount(y, minlength=k).astype(float)
-    w_cls = 1.0 / np.sqrt(np.maximum(counts, 1.0))
-    w = w_cls[y] / w_cls[y].mean()
+    w = _class_weights(y)
     onehot = np.eye(k)[y]
     reg = np.ones(f)
     reg[-1] = 0.0
@@ -346,7 +352,7 @@ def fit_model(seeds, l2=0.3, data=None) -> np.ndarray:
     res = minimize(loss, np.zeros(k * f), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
     wm = res.x.reshape(k, f)
     pred = (x @ wm.T).argmax(axis=1)
-    print(f"# fit on {len(y)} candidates, counts {counts.astype(int).tolist()}")
+    print(f"# fit on {len(y)} candidates, counts {np.bincount(y, minlength=k).tolist()}")
     for c in range(k):
         sel = y == c
         print(f"#   {identify.CLASSES[c]}: training accuracy {np.mean(pred[sel] == c):.2f}")
@@ -371,6 +377,7 @@ def fit_trees(seeds) -> None:
     them, as plain arrays, to ``identify.TREES_FILE``."""
     from orbitscout.atomic import atomic_file
 
+    _require_sklearn()
     x, y = training_set(seeds)
     model = _tree_model(x, y)
     if list(model.classes_) != list(range(len(identify.CLASSES))):
@@ -392,14 +399,20 @@ def fit_trees(seeds) -> None:
     )
 
 
+def _require_sklearn() -> None:
+    """Fail at once, before any scene is read, where scikit-learn (for the trees) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("sklearn") is None:
+        raise SystemExit("fitting the trees needs scikit-learn: pip install -e '.[fit]'")
+
+
 def _tree_model(x: np.ndarray, y: np.ndarray):
     """The boosted trees fit on a training set (:func:`training_set`), classes weighted as
     the layer's."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    counts = np.bincount(y, minlength=len(identify.CLASSES)).astype(float)
-    w = (1.0 / np.sqrt(np.maximum(counts, 1.0)))[y]
-    return HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, y, sample_weight=w / w.mean())
+    return HistGradientBoostingClassifier(**TREE_PARAMS).fit(x, y, sample_weight=_class_weights(y))
 
 
 def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:
@@ -418,9 +431,7 @@ def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:
         base[:, : f - 1 - n] = shipped[:, : f - 1 - n]
         base[:, -1] = shipped[:, -1]
     cols = list(range(f - 1 - n, f - 1))
-    counts = np.bincount(y, minlength=k).astype(float)
-    w_cls = 1.0 / np.sqrt(np.maximum(counts, 1.0))
-    w = w_cls[y] / w_cls[y].mean()
+    w = _class_weights(y)
     onehot = np.eye(k)[y]
 
     def loss(theta):
