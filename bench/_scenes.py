@@ -43,8 +43,8 @@ def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool
     if cache and key.exists():
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline
-    from orbitscout.errors import OrbitscoutError
-    from orbitscout.simulate import simulate_pair, write_pair
+    from orbitscout.core.errors import OrbitscoutError
+    from orbitscout.sim.render import simulate_pair, write_pair
 
     scene = natural_scene(camera, seed, size) if layout == "natural" else None
     pair = simulate_pair(camera, layout, seed=seed, size=size, scene=scene)
@@ -69,8 +69,8 @@ def natural_scene(camera: str, seed: int, size: int):
     """A scene with natural changes only (layout ``natural``: what a survey pair away from any
     landing shows): the random layout's ground, sun and 3-6 new craters, dust-devil tracks and
     dust patches, its hardware left out."""
-    from orbitscout.cameras import get_camera
-    from orbitscout.scene import make_scene
+    from orbitscout.observe.cameras import get_camera
+    from orbitscout.sim.scene import make_scene
 
     cam = get_camera(camera)
     gsd = cam.gsd(cam.slant_range_m(cam.nominal_altitude_m, 0.0), 0.0)

@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 
-from orbitscout import marstime
-from orbitscout.orbits import get_orbiter
-from orbitscout.plan import imaging_windows, look_geometry, relay_passes, site_vector
+from orbitscout.observe import marstime
+from orbitscout.observe.orbits import get_orbiter
+from orbitscout.observe.plan import imaging_windows, look_geometry, relay_passes, site_vector
 
 JEZERO = (18.4447, 77.4508)  # Perseverance, NASA/JPL (FACTS.md)
 START = "2021-02-18T00:00:00Z"

@@ -10,7 +10,7 @@ import argparse
 import tempfile
 import time
 
-from orbitscout.simulate import simulate_pair, write_pair
+from orbitscout.sim.render import simulate_pair, write_pair
 
 CASES = [
     ("cassis", "perseverance"),

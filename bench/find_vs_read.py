@@ -42,7 +42,7 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    from orbitscout.bodies import MARS, local_map_crs
+    from orbitscout.core.bodies import MARS, local_map_crs
 
     folder.mkdir(parents=True, exist_ok=True)
     before_path, after_path = folder / "before.tif", folder / "after.tif"

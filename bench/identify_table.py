@@ -36,8 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _scenes import scene_candidates  # noqa: E402
 
-from orbitscout import identify  # noqa: E402
-from orbitscout.evaluate import evaluate_lists, match_radius_px  # noqa: E402
+from orbitscout.identify import classify as identify  # noqa: E402
+from orbitscout.sim.evaluate import evaluate_lists, match_radius_px  # noqa: E402
 
 HARDWARE = identify.HARDWARE
 CAMERAS = {
@@ -63,7 +63,7 @@ class _After:
     def __init__(self, truth):
         from affine import Affine
 
-        from orbitscout.bodies import get_body, local_map_crs
+        from orbitscout.core.bodies import get_body, local_map_crs
 
         self.body = get_body(truth["body"])
         self.gsd_m = truth["gsd_m"]
@@ -375,7 +375,7 @@ TREE_PARAMS = dict(
 def fit_trees(seeds) -> None:
     """Fit ``identify``'s boosted trees on ``seeds`` (classes weighted as the layer) and write
     them, as plain arrays, to ``identify.TREES_FILE``."""
-    from orbitscout.atomic import atomic_file
+    from orbitscout.core.atomic import atomic_file
 
     _require_sklearn()
     x, y = training_set(seeds)

@@ -14,11 +14,19 @@ import cv2
 import numpy as np
 from rasterio.windows import Window
 
-from . import change, deblend, photometry, register
-from .atomic import check_out_dir, staged_outputs
-from .classes import CLASSES
-from .errors import OrbitscoutError
-from .raster import Product, grid_map, open_product
+from orbitscout.core.atomic import check_out_dir, staged_outputs
+from orbitscout.core.candidate import Candidate
+from orbitscout.core.classes import CLASSES
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.detect import (
+    candidates,
+    deblend,
+    photometry,
+    register,
+    significance,
+    tiles,
+)
+from orbitscout.image.product import Product, grid_map, open_product
 
 DEFAULT_TILE = 2048
 
@@ -29,7 +37,7 @@ class FindResult:
 
     out_dir: Path
     registration: register.Registration
-    detections: list[change.Candidate]
+    detections: list[Candidate]
     counts: dict[str, int]
     summary: dict = field(default_factory=dict)
 
@@ -59,7 +67,7 @@ def find(
     """
     out_dir = check_out_dir(out_dir)
     if mission is not None:
-        from .missions import get_mission
+        from orbitscout.edl.missions import get_mission
 
         get_mission(mission)  # an unknown name fails now, not after the work
     _keep_freed_memory()  # before this call starts any thread
@@ -75,7 +83,7 @@ def find(
         if min(a.width, a.height) < 32:
             raise OrbitscoutError("is too small to search (under 32 pixels on a side)", a.path)
         gmap = grid_map(b, a)
-        factor = change.COARSE
+        factor = significance.COARSE
         whole = _reduced(a, factor)
         with ThreadPoolExecutor(2, thread_name_prefix="orbitscout-read") as pool:
             # both products at once (16k: 2.2-2.5 s one after the other, 1.8 s at once)
@@ -109,13 +117,13 @@ def find(
         read_after = _one_at_a_time(lambda w: a.read(window=w))
         read_before = _one_at_a_time(lambda w: gmap.sample(w, registration=to_before))
         with _progress_bar(progress, a.width * a.height) as advance:
-            result = change.detect_changes(
+            result = tiles.detect_changes(
                 read_after, read_before, phot, a.width, a.height, tile=tile, progress=advance
             )
         if result.valid_fraction < 0.01:
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
         gsd = a.gsd_m if a.gsd_m is not None else gsd_m
-        found = change.candidates(result, gsd)
+        found = candidates.candidates(result, gsd)
         found = deblend.deblend(found, read_after, read_before, phot, a.width, a.height, gsd)
         timings["detect_s"] = time.perf_counter() - clock
 
@@ -131,7 +139,7 @@ def find(
         summary = _summary(a, b, reg, found, counts, timings, result, gsd, site, mission)
         clock = time.perf_counter()
         imports.join()
-        from . import report
+        from orbitscout.report import outputs as report
 
         with staged_outputs(out_dir) as stage:
             report.write_all(stage, a, gmap, reg, found, summary, preview=after_small)
@@ -150,7 +158,8 @@ def _import_in_background() -> threading.Thread:
             import scipy.optimize  # noqa: F401
             import scipy.spatial  # noqa: F401
 
-            from . import identify, report  # noqa: F401
+            from orbitscout.identify import classify as identify  # noqa: F401
+            from orbitscout.report import outputs as report  # noqa: F401
 
     thread = threading.Thread(target=load, name="orbitscout-imports", daemon=True)
     thread.start()
@@ -172,7 +181,7 @@ def _gdal_env():
 
     import rasterio
 
-    spare = max(1, (os.cpu_count() or 1) // change.tile_threads())
+    spare = max(1, (os.cpu_count() or 1) // tiles.tile_threads())
     options = {"GDAL_NUM_THREADS": os.environ.get("GDAL_NUM_THREADS", str(spare))}
     if "GDAL_CACHEMAX" not in os.environ:
         options["GDAL_CACHEMAX"] = GDAL_CACHE_BYTES
@@ -227,7 +236,7 @@ def _progress_bar(enabled: bool, total: int) -> Iterator[Callable[[int], None] |
         yield lambda n: bar.advance(task, n)
 
 
-def _locate(found: list[change.Candidate], after: Product) -> None:
+def _locate(found: list[Candidate], after: Product) -> None:
     """Planetocentric lon/lat of each candidate from the AFTER image's CRS."""
     if not found or not after.georeferenced or after.body is None:
         return
@@ -247,7 +256,7 @@ def _locate(found: list[change.Candidate], after: Product) -> None:
 
 def _identify(found, after: Product, site, mission) -> None:
     try:
-        from . import identify
+        from orbitscout.identify import classify as identify
     except ImportError:
         return
     identify.identify(found, after=after, site=site, mission=mission)
@@ -261,7 +270,7 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> d
     import scipy
     import skimage
 
-    from . import __version__
+    from orbitscout import __version__
 
     return {
         "before": {"path": str(b.path), "width": b.width, "height": b.height, "gsd_m": b.gsd_m},
@@ -274,8 +283,8 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> d
         "detection": {
             "tiles": result.tiles,
             "valid_fraction": round(result.valid_fraction, 4),
-            "t_high_sigma": change.T_HIGH,
-            "t_low_sigma": change.T_LOW,
+            "t_high_sigma": significance.T_HIGH,
+            "t_low_sigma": significance.T_LOW,
         },
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "versions": {

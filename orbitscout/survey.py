@@ -30,10 +30,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_file, prepare_out_dir
-from .bodies import parse_site
-from .classes import CLASSES
-from .errors import OrbitscoutError
+from orbitscout.core.atomic import atomic_file, prepare_out_dir
+from orbitscout.core.bodies import parse_site
+from orbitscout.core.classes import CLASSES
+from orbitscout.core.errors import OrbitscoutError
 
 SURVEY_COLUMNS = ("pair", "status", *CLASSES, "detections", "seconds", "error")
 SURVEY_CSV = "survey.csv"
@@ -193,7 +193,7 @@ def _row(
 def run_pair(pair: dict, out_dir: str, options: dict) -> dict:
     """Run ``find`` on one pair (on a worker) and return its survey.csv row; never raises for
     a problem with the pair: the error goes into the row."""
-    from .pipeline import find
+    from orbitscout.pipeline import find
 
     clock = time.perf_counter()
     try:

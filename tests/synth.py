@@ -10,7 +10,7 @@ import rasterio
 from rasterio.transform import from_origin
 from scipy import ndimage as ndi
 
-from orbitscout.bodies import MARS, Body, local_map_crs
+from orbitscout.core.bodies import MARS, Body, local_map_crs
 
 
 @dataclass

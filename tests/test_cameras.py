@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from orbitscout.bodies import MARS, MOON
-from orbitscout.cameras import CAMERAS, get_camera
-from orbitscout.errors import OrbitscoutError
+from orbitscout.core.bodies import MARS, MOON
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe.cameras import CAMERAS, get_camera
 
 # (camera, published GSD m/px, altitude m, source) -- FACTS.md
 PUBLISHED = [

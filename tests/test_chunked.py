@@ -12,8 +12,8 @@ import rasterio
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
-from orbitscout import change, photometry
-from orbitscout.bodies import MARS, local_map_crs
+from orbitscout.core.bodies import MARS, local_map_crs
+from orbitscout.detect import candidates, photometry, regions, significance, tiles
 from orbitscout.pipeline import find
 
 TILE = 256
@@ -153,12 +153,12 @@ def test_registration_recovered(runs):
 # ----------------------------------------------------------------- the tile loop on arrays
 
 
-def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> change.ChangeResult:
+def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> tiles.ChangeResult:
     """detect_changes on an AFTER array against a flat BEFORE, unit gain."""
     height, width = resid.shape
     before = np.full_like(resid, 100.0)
     after = before + resid
-    ny, nx = -(-height // change.BLOCK), -(-width // change.BLOCK)
+    ny, nx = -(-height // significance.BLOCK), -(-width // significance.BLOCK)
     phot = photometry.Photometry(np.ones((ny, nx)), np.zeros((ny, nx)))
 
     def cut(image):
@@ -166,7 +166,7 @@ def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> c
             w.row_off : w.row_off + int(w.height), w.col_off : w.col_off + int(w.width)
         ].copy()
 
-    return change.detect_changes(
+    return tiles.detect_changes(
         read_after=cut(after),
         read_before=cut(before),
         phot=phot,
@@ -188,8 +188,8 @@ def test_tile_loop_matches_whole_on_odd_sizes():
     resid[511, 255] += 40  # one pixel at a corner, diagonal neighbour of the next
     resid[512, 256] += 40
     done = []
-    tiled = change.candidates(_loop(resid, 256, progress=done.append))
-    whole = change.candidates(_loop(resid, None))
+    tiled = candidates.candidates(_loop(resid, 256, progress=done.append))
+    whole = candidates.candidates(_loop(resid, None))
     assert sum(done) == 600 * 700  # the progress callback counts every pixel once
     assert len(tiled) == len(whole) >= 4
     for t, w in zip(sorted(tiled, key=_key), sorted(whole, key=_key), strict=True):
@@ -205,11 +205,11 @@ def test_tile_loop_matches_whole_on_odd_sizes():
 
 def test_tile_windows_cover_the_image_once():
     cover = np.zeros((700, 1100), int)
-    for w in change.tile_windows(1100, 700, 300):  # rounded up to 512
-        assert int(w.width) <= 512 and w.col_off % change.BLOCK == 0
+    for w in tiles.tile_windows(1100, 700, 300):  # rounded up to 512
+        assert int(w.width) <= 512 and w.col_off % significance.BLOCK == 0
         cover[w.row_off : w.row_off + int(w.height), w.col_off : w.col_off + int(w.width)] += 1
     assert (cover == 1).all()
-    assert list(change.tile_windows(10, 20, None)) == [Window(0, 0, 10, 20)]
+    assert list(tiles.tile_windows(10, 20, None)) == [Window(0, 0, 10, 20)]
 
 
 def test_tile_threads_do_not_change_the_result():
@@ -220,7 +220,7 @@ def test_tile_threads_do_not_change_the_result():
     one = _loop(resid, 256, threads=1).regions
     three = _loop(resid, 256, threads=3).regions
     assert len(one) == len(three) > 0
-    for key in change.MOMENTS:
+    for key in regions.MOMENTS:
         np.testing.assert_array_equal(one.sums[key], three.sums[key])
     np.testing.assert_array_equal(one.bbox, three.bbox)
 
@@ -237,8 +237,10 @@ def test_wide_blur_matches_a_full_resolution_gaussian():
         )
         for cell, amp in ((2, 1.0), (8, 2.0), (32, 4.0))
     )
-    exact = cv2.GaussianBlur(ground, (81, 81), change.STRUCTURE, borderType=cv2.BORDER_REFLECT)
-    fast = change._wide_blur(ground, change.STRUCTURE)
+    exact = cv2.GaussianBlur(
+        ground, (81, 81), significance.STRUCTURE, borderType=cv2.BORDER_REFLECT
+    )
+    fast = significance._wide_blur(ground, significance.STRUCTURE)
     inner = (slice(48, -48), slice(48, -48))
     detail = (ground - exact)[inner]
     assert fast.shape == ground.shape
@@ -250,17 +252,17 @@ def test_block_noise_per_block_and_per_pixel_agree():
     values = rng.normal(0, 1, (700, 600)).astype(np.float32) * np.repeat(
         np.repeat(rng.uniform(1, 5, (3, 3)), 256, axis=0), 256, axis=1
     )[:700, :600].astype(np.float32)
-    noise = change.block_noise(values, None, 256, origin=(-100, -30))
+    noise = significance.block_noise(values, None, 256, origin=(-100, -30))
     # blocks start at rows -100 + 256 k and columns -30 + 256 k of this array
     rows, cols = (np.arange(700) + 100) // 256, (np.arange(600) + 30) // 256
     assert np.array_equal(noise.rows, rows) and np.array_equal(noise.cols, cols)
     expected = np.abs(values) / noise.sigmas[rows[:, None], cols[None, :]]
-    assert np.allclose(change._largest_ratio([values], [noise]), expected)
+    assert np.allclose(significance._largest_ratio([values], [noise]), expected)
     # over scales, band by band: the largest ratio at each pixel
     other = rng.normal(0, 3, values.shape).astype(np.float32)
-    other_noise = change.block_noise(other, None, 256, origin=(-100, -30))
+    other_noise = significance.block_noise(other, None, 256, origin=(-100, -30))
     expected_other = np.abs(other) / other_noise.sigmas[rows[:, None], cols[None, :]]
-    both = change._largest_ratio([values, other], [noise, other_noise])
+    both = significance._largest_ratio([values, other], [noise, other_noise])
     assert np.allclose(both, np.maximum(expected, expected_other))
     block = (slice(150, 170), slice(220, 240))
     assert np.array_equal(noise.box(block), noise.sigmas[np.ix_(rows[block[0]], cols[block[1]])])
@@ -269,18 +271,18 @@ def test_block_noise_per_block_and_per_pixel_agree():
 
 
 def _whole_tile_significance(resid, support, level, core, origin):
-    """The significance of ``change.significance`` computed over the whole array (no boxes)."""
-    structure = level - support.smoothed(level, change.STRUCTURE)
+    """``significance.significance`` computed over the whole array (no boxes)."""
+    structure = level - support.smoothed(level, significance.STRUCTURE)
     ok = None if support.mask is None else support.mask[core]
     best = np.zeros(resid[core].shape, np.float32)
     strength = np.zeros_like(best)
-    for sigma in change.SCALES:
+    for sigma in significance.SCALES:
         values = support.smoothed(resid, sigma)[core]
-        noise = change.block_noise(values, ok, change.BLOCK, origin)
+        noise = significance.block_noise(values, ok, significance.BLOCK, origin)
         energy = np.square(support.smoothed(structure, sigma))
-        clutter = support.smoothed(energy, change.CLUTTER)[core]
+        clutter = support.smoothed(energy, significance.CLUTTER)[core]
         sig = values / np.sqrt(
-            noise.box((slice(None), slice(None))) ** 2 + change.KAPPA**2 * clutter
+            noise.box((slice(None), slice(None))) ** 2 + significance.KAPPA**2 * clutter
         )
         better = np.abs(sig) > strength
         best[better] = sig[better]
@@ -311,20 +313,22 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
         level[~mask] = 0.0
     core = (slice(halo, shape[0] - halo), slice(halo, shape[1] - halo))
     origin = (-halo, -halo)
-    best, strength, _, _ = change.significance(resid, change.Support(mask), level, core, origin)
+    best, strength, _, _ = significance.significance(
+        resid, significance.Support(mask), level, core, origin
+    )
     ref_best, ref_strength = _whole_tile_significance(
-        resid, change.Support(mask), level, core, origin
+        resid, significance.Support(mask), level, core, origin
     )
     count, labels = cv2.connectedComponents(
-        (ref_strength >= change.T_LOW).view(np.uint8), connectivity=8
+        (ref_strength >= significance.T_LOW).view(np.uint8), connectivity=8
     )
-    seeded = np.unique(labels[ref_strength >= change.T_HIGH])
+    seeded = np.unique(labels[ref_strength >= significance.T_HIGH])
     edges = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     counted = np.isin(labels, np.setdiff1d(np.union1d(seeded, edges), [0]))
     assert counted.sum() > 100 and len(seeded) > 4
     np.testing.assert_allclose(best[counted], ref_best[counted], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(strength[counted], ref_strength[counted], rtol=1e-5, atol=1e-5)
-    assert ((strength >= change.T_HIGH) == (ref_strength >= change.T_HIGH)).all()
+    assert ((strength >= significance.T_HIGH) == (ref_strength >= significance.T_HIGH)).all()
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -339,11 +343,11 @@ def test_local_structure_over_crops_equals_the_whole_array(masked):
         mask = np.ones(shape, bool)
         mask[500:, :200] = False
         level[~mask] = 0.0
-    support = change.Support(mask)
-    whole = level - change.Support(mask).smoothed(level, change.STRUCTURE)
+    support = significance.Support(mask)
+    whole = level - significance.Support(mask).smoothed(level, significance.STRUCTURE)
     small = [(0, 30, 0, 650), (101, 151, 203, 259), (480, 530, 170, 230), (650, 700, 600, 650)]
     large = [(0, 700, 0, 400), (0, 350, 300, 650)]
     for crops in (small, large):
-        parts = change._local_structure(level, support, crops)
+        parts = significance._local_structure(level, support, crops)
         for (y0, y1, x0, x1), part in zip(crops, parts, strict=True):
             np.testing.assert_allclose(part, whole[y0:y1, x0:x1], rtol=0, atol=1e-4)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_chunked import make_pair
 
-from orbitscout import deblend
+from orbitscout.detect import deblend
 from orbitscout.pipeline import find
 
 CENTRE = (256.0, 256.0)

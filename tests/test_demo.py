@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from orbitscout.demo import compass, offset_from
+from orbitscout.sim.demo import compass, offset_from
 
 
 def test_compass_and_offsets():
@@ -18,7 +18,7 @@ def test_compass_and_offsets():
 
 def test_demo_end_to_end(tmp_path):
     pytest.importorskip("orbitscout.pipeline", reason="the find pipeline is not in this checkout")
-    from orbitscout.demo import run_demo
+    from orbitscout.sim.demo import run_demo
 
     lines: list[str] = []
     # 768 px of CaSSIS (3.5 km) hold Perseverance's whole layout and keep the test quick

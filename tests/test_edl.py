@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from orbitscout import edl
-from orbitscout.bodies import MARS, MOON
-from orbitscout.errors import OrbitscoutError
-from orbitscout.missions import get_mission
+from orbitscout.core.bodies import MARS, MOON
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.edl import debris as edl
+from orbitscout.edl.missions import get_mission
 
 N_MC = 400
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from orbitscout.errors import OrbitscoutError
-from orbitscout.evaluate import evaluate, evaluate_lists, match, match_radius_px
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.sim.evaluate import evaluate, evaluate_lists, match, match_radius_px
 
 TRUTH = {
     "gsd_m": 5.0,

@@ -244,7 +244,7 @@ def test_images_that_do_not_overlap(tmp_path, monkeypatch, capsys):
 
 
 def test_images_of_different_bodies(tmp_path, monkeypatch, capsys):
-    from orbitscout.bodies import MOON
+    from orbitscout.core.bodies import MOON
 
     (tmp_path / "m").mkdir()
     moon_before, _ = make_pair(tmp_path / "m", size=128, body=MOON, site=(0.0, 23.47))
@@ -413,7 +413,7 @@ def test_unknown_mission_fails_before_any_work(tmp_path, monkeypatch, capsys):
 def test_small_simulated_hirise_frame_registered(tmp_path, seed):
     """A 1024-px HiRISE frame under another sun: at 1/8 (128 px) the coarse search of seed 6
     locked onto a false peak 80 px away; registration must land within half a pixel."""
-    from orbitscout.simulate import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, write_pair
 
     pair = simulate_pair("hirise", "random", seed=seed, size=1024)
     paths = write_pair(pair, tmp_path)

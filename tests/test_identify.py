@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from orbitscout import identify
-from orbitscout.change import Candidate
-from orbitscout.evaluate import evaluate_lists
-from orbitscout.scene import NATURAL_KINDS
+from orbitscout.core.candidate import Candidate
+from orbitscout.identify import classify as identify
+from orbitscout.sim.evaluate import evaluate_lists
+from orbitscout.sim.scene import NATURAL_KINDS
 
 HARDWARE = identify.HARDWARE
 
@@ -344,9 +344,9 @@ REPORTS: dict = {}  # report.html of each scene, filled by the fixture
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
     """Each scene rendered, found and identified with no hint (find calls identify)."""
+    from orbitscout.image.product import open_product
     from orbitscout.pipeline import find
-    from orbitscout.raster import open_product
-    from orbitscout.simulate import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, write_pair
 
     out = {}
     for cam, layout, seed in SCENES:
@@ -415,8 +415,8 @@ NATURAL_SCENES = [(cam, 310 + i) for i, cam in enumerate(("cassis", "hirise", "c
 def _natural_scene(camera: str, seed: int):
     """The random layout's ground, sun and four natural changes, its hardware left out: a
     survey pair away from any landing."""
-    from orbitscout.cameras import get_camera
-    from orbitscout.scene import make_scene
+    from orbitscout.observe.cameras import get_camera
+    from orbitscout.sim.scene import make_scene
 
     cam = get_camera(camera)
     gsd = cam.gsd(cam.slant_range_m(cam.nominal_altitude_m, 0.0), 0.0)
@@ -428,7 +428,7 @@ def _natural_scene(camera: str, seed: int):
 def natural_scenes(tmp_path_factory):
     """Scenes of natural changes only, found and identified with no hint."""
     from orbitscout.pipeline import find
-    from orbitscout.simulate import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, write_pair
 
     out = {}
     for camera, seed in NATURAL_SCENES:

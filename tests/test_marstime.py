@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from orbitscout import marstime
-from orbitscout.errors import OrbitscoutError
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe import marstime
 
 
 def _tol(published: str) -> float:

@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from orbitscout import marstime
-from orbitscout.bodies import MARS, MOON, orientation_deg
-from orbitscout.errors import OrbitscoutError
-from orbitscout.orbits import (
+from orbitscout.core.bodies import MARS, MOON, orientation_deg
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe import marstime
+from orbitscout.observe.orbits import (
     Elements,
     elements_from_dict,
     get_orbiter,
@@ -213,8 +213,8 @@ def test_spice_trajectory_round_trip(tmp_path):
     """Write our own TGO orbit to an SPK (type 13, J2000 frame) and read it back through
     SpiceTrajectory: positions and relay passes agree. Needs the optional spiceypy."""
     sp = pytest.importorskip("spiceypy")
-    from orbitscout.bodies import icrf_to_body_matrix
-    from orbitscout.plan import relay_passes
+    from orbitscout.core.bodies import icrf_to_body_matrix
+    from orbitscout.observe.plan import relay_passes
 
     tgo = get_orbiter("tgo")
     t = EPOCH + np.arange(0, 0.3 * 86400, 10.0)

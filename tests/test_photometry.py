@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from rasterio.windows import Window
 
-from orbitscout import photometry, register
+from orbitscout.detect import photometry, register
 
 
 def _pair(shape, gain, offset, seed=0):

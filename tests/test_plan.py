@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from orbitscout import marstime
 from orbitscout.cli import app
-from orbitscout.errors import OrbitscoutError
-from orbitscout.orbits import get_orbiter, ground_track
-from orbitscout.plan import (
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe import marstime
+from orbitscout.observe.orbits import get_orbiter, ground_track
+from orbitscout.observe.plan import (
     imaging_windows,
     incidence_deg,
     look_geometry,

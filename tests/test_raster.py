@@ -8,7 +8,7 @@ import rasterio
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from orbitscout.raster import read_float
+from orbitscout.image.product import read_float
 
 
 @pytest.mark.parametrize("dtype, nodata", [("uint16", 0), ("float32", -3.4028226550889045e38)])
@@ -38,8 +38,8 @@ def test_no_data_value_read_as_nan(tmp_path, dtype, nodata):
 @pytest.mark.filterwarnings("ignore:Mean of empty slice")  # cells outside the rotated image
 def test_reduced_sample_under_a_rotation_is_the_mean_of_the_full_resolution_one(tmp_path):
     # finely textured ground: warping cells read reduced would interpolate them, and miss
-    from orbitscout.raster import grid_map, open_product
-    from orbitscout.register import Registration
+    from orbitscout.core.registration import Registration
+    from orbitscout.image.product import grid_map, open_product
 
     rng = np.random.default_rng(2)
     data = rng.normal(1000, 60, (600, 700)).astype(np.float32)

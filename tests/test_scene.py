@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from orbitscout.bodies import MARS, MOON
-from orbitscout.errors import OrbitscoutError
-from orbitscout.scene import LAYOUT_NAMES, LAYOUTS, TRUTH_CLASSES, make_scene
+from orbitscout.core.bodies import MARS, MOON
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.sim.scene import LAYOUT_NAMES, LAYOUTS, TRUTH_CLASSES, make_scene
 
 
 def _dist_bearing(item):

@@ -8,11 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from orbitscout.bodies import MARS, MOON, body_from_crs
-from orbitscout.cameras import get_camera
-from orbitscout.evaluate import match_radius_px
-from orbitscout.scene import make_item, make_scene
-from orbitscout.simulate import (
+from orbitscout.core.bodies import MARS, MOON, body_from_crs
+from orbitscout.observe.cameras import get_camera
+from orbitscout.sim.evaluate import match_radius_px
+from orbitscout.sim.render import (
     Grid,
     Illumination,
     TerrainModel,
@@ -24,6 +23,7 @@ from orbitscout.simulate import (
     supersampling,
     write_pair,
 )
+from orbitscout.sim.scene import make_item, make_scene
 
 
 def _grid(gsd, n=64, ox=0.0, oy=0.0):

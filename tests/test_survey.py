@@ -16,7 +16,7 @@ import pytest
 from test_chunked import make_pair
 
 from orbitscout import cli
-from orbitscout.errors import OrbitscoutError
+from orbitscout.core.errors import OrbitscoutError
 from orbitscout.pipeline import find
 from orbitscout.survey import SURVEY_COLUMNS, read_pairs, read_survey, survey
 

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .cameras import Camera, get_camera
-from .errors import OrbitscoutError
-from .scene import Item, Scene, make_scene
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe.cameras import Camera, get_camera
+from orbitscout.sim.scene import Item, Scene, make_scene
 
 F32 = np.float32
 
@@ -820,7 +820,7 @@ def _georeference(scene: Scene, grid: Grid):
     from affine import Affine
     from pyproj import Transformer
 
-    from .bodies import local_map_crs
+    from orbitscout.core.bodies import local_map_crs
 
     crs = local_map_crs(scene.body, scene.lat, scene.lon)
     fwd = Transformer.from_crs(scene.body.crs, crs, always_xy=True)
@@ -880,7 +880,7 @@ def write_pair(pair: Pair, out_dir: str | Path) -> dict[str, Path]:
     truth.json, each complete or absent."""
     import rasterio
 
-    from .atomic import staged_outputs
+    from orbitscout.core.atomic import staged_outputs
 
     out_dir = Path(out_dir)
     with staged_outputs(out_dir) as stage:

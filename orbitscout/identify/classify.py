@@ -453,7 +453,7 @@ def _trees() -> Trees:
 
 @functools.lru_cache(maxsize=8)
 def _priors(mission: str):
-    from . import edl
+    from orbitscout.edl import debris as edl
 
     return edl.debris_priors(mission, n_samples=200, seed=0)
 
@@ -611,7 +611,7 @@ def _calibrate(p_raw: float, group: str) -> float:
 def identify(found, after=None, site=None, mission=None) -> None:
     """Set ``cls``, ``score`` and ``features`` of each candidate in ``found`` (in place).
 
-    ``after``: the AFTER :class:`~orbitscout.raster.Product` (body, CRS); ``site``: (lat, lon)
+    ``after``: the AFTER :class:`~orbitscout.image.product.Product`; ``site``: (lat, lon)
     where the lander should be; ``mission``: a name known to :mod:`orbitscout.edl`."""
     if not found:
         return

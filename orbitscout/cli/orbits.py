@@ -43,7 +43,7 @@ def time_command(
 ) -> None:
     """Mars time (Mars24): MSD, MTC, LMST, LTST, Ls, equation of time, subsolar point, Mars
     year."""
-    from . import marstime
+    from orbitscout.observe import marstime
 
     summary = marstime.time_summary(marstime.parse_utc(utc), lon)
     if as_json:
@@ -88,7 +88,7 @@ def plan_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """Imaging windows: when the orbiter can see SITE in daylight, with geometry and GSD."""
-    from .plan import DEFAULT_MAX_INCIDENCE_DEG, imaging_windows
+    from orbitscout.observe.plan import DEFAULT_MAX_INCIDENCE_DEG, imaging_windows
 
     inc = DEFAULT_MAX_INCIDENCE_DEG if max_incidence is None else max_incidence
     rows = imaging_windows(site, orbiter, start, days, max_off_nadir, inc, camera=camera)
@@ -128,7 +128,7 @@ def relay_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
 ) -> None:
     """Relay passes: when the orbiter is above the elevation mask seen from SITE."""
-    from .plan import relay_passes
+    from orbitscout.observe.plan import relay_passes
 
     rows = relay_passes(site, orbiter, start, days, min_elevation, rate_kbps)
     if as_json:

@@ -28,10 +28,10 @@ from typing import Protocol
 
 import numpy as np
 
-from . import marstime
-from .bodies import MARS, MOON, Body, get_body, icrf_to_body_matrix
-from .bodies import prime_meridian_deg as _prime_meridian_deg
-from .errors import OrbitscoutError
+from orbitscout.core.bodies import MARS, MOON, Body, get_body, icrf_to_body_matrix
+from orbitscout.core.bodies import prime_meridian_deg as _prime_meridian_deg
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe import marstime
 
 DEG = math.pi / 180.0
 

@@ -7,8 +7,8 @@ import sys
 import typer
 from rich.console import Console
 
-from . import __version__
-from .errors import OrbitscoutError
+from orbitscout import __version__
+from orbitscout.core.errors import OrbitscoutError
 
 app = typer.Typer(
     name="orbitscout",
@@ -38,7 +38,7 @@ def _root(
 
 def parse_site(text: str | None) -> tuple[float, float] | None:
     """``--site LAT,LON`` (degrees, east-positive longitude), or None when not given."""
-    from .bodies import parse_site as parse
+    from orbitscout.core.bodies import parse_site as parse
 
     return None if text is None else parse(text)
 
@@ -57,7 +57,7 @@ def find(
     tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory)."),
 ) -> None:
     """Find where the ground changed between BEFORE and AFTER, and what each change is."""
-    from .pipeline import find as run_find
+    from orbitscout.pipeline import find as run_find
 
     result = run_find(
         before,
@@ -95,8 +95,8 @@ def edl(
     """Where each jettisoned piece should lie relative to the lander (drag + wind Monte Carlo)."""
     import json
 
-    from .edl import debris_priors
-    from .missions import get_mission
+    from orbitscout.edl.debris import debris_priors
+    from orbitscout.edl.missions import get_mission
 
     name = get_mission(mission).name
     if wind is not None and wind < 0:
@@ -144,7 +144,7 @@ def simulate(
     altitude: float = typer.Option(None, "--altitude", help="Altitude in km (camera default)."),
 ) -> None:
     """Render a before/after pair of a landing site as a camera sees it, with its truth."""
-    from .simulate import simulate as run_simulate
+    from orbitscout.sim.render import simulate as run_simulate
 
     pair = run_simulate(
         out,
@@ -174,8 +174,8 @@ def evaluate(
     """Score detections against truth: recall, precision, class accuracy, localisation error."""
     import json
 
-    from .evaluate import evaluate as run_evaluate
-    from .evaluate import format_report
+    from orbitscout.sim.evaluate import evaluate as run_evaluate
+    from orbitscout.sim.evaluate import format_report
 
     res = run_evaluate(detections, truth, min_score=min_score)
     if as_json:
@@ -191,7 +191,7 @@ def demo(
     size: int = typer.Option(2048, "--size", help="Image side in pixels."),
 ) -> None:
     """Simulate CaSSIS looking at Perseverance's landing site, find the hardware, score it."""
-    from .demo import run_demo
+    from orbitscout.sim.demo import run_demo
 
     run_demo(
         out,
@@ -216,7 +216,7 @@ def survey(
     min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
 ) -> None:
     """Run find over many pairs on Dask; rerunning skips the pairs already done."""
-    from .survey import survey as run_survey
+    from orbitscout.survey import survey as run_survey
 
     result = run_survey(
         pairs,
@@ -244,7 +244,7 @@ def survey(
 
 
 # `time`, `plan` and `relay` (Mars time, imaging windows, relay passes) live in cli_orbits.py.
-from .cli_orbits import register as _register_orbit_commands  # noqa: E402
+from orbitscout.cli.orbits import register as _register_orbit_commands  # noqa: E402
 
 _register_orbit_commands(app)
 

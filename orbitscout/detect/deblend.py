@@ -10,7 +10,7 @@ the part on whose slope it lies (a watershed), the faint ground that joined them
 its centre. Objects joined by stronger change than SADDLE (the debris inside one crash fan, a
 crater and its rays) stay one candidate.
 
-The significance is recomputed over the candidate's noise blocks (``change.tile_maps``), which
+The significance is recomputed over the candidate's noise blocks (``regions.tile_maps``), which
 gives the values of the tile loop exactly: the split does not depend on the tiling.
 """
 
@@ -24,9 +24,10 @@ import numpy as np
 from rasterio.windows import Window
 from skimage.segmentation import watershed
 
-from . import change
-from .change import BLOCK, MERGE_GAP, T_HIGH, T_LOW, Candidate
-from .photometry import Photometry
+from orbitscout.core.candidate import Candidate
+from orbitscout.detect import candidates, regions
+from orbitscout.detect.photometry import Photometry
+from orbitscout.detect.significance import BLOCK, MERGE_GAP, T_HIGH, T_LOW
 
 MIN_SIDE = 16  # px: a candidate smaller than this on both sides is left whole
 MAX_SIDE = 2048  # px: nor is one larger (a long track): memory stays that of a tile
@@ -57,11 +58,11 @@ def deblend(
         # each object must reach PEAK: a weaker candidate holds at most one
         if MIN_SIDE <= max(x1 - x0, y1 - y0) + 1 <= MAX_SIDE and cand.peak_sigma >= PEAK:
             core = _block_window(cand.bbox, width, height)
-            maps = change.tile_maps(core, read_after, read_before, phot, width, height)
+            maps = regions.tile_maps(core, read_after, read_before, phot, width, height)
             others = [c.bbox for c in found if c is not cand]
             parts = split(maps, cand.bbox, others, gsd_m)
         out.extend(parts or [cand])
-    return change.numbered(out)
+    return candidates.numbered(out)
 
 
 def _block_window(bbox: tuple[int, int, int, int], width: int, height: int) -> Window:
@@ -73,7 +74,7 @@ def _block_window(bbox: tuple[int, int, int, int], width: int, height: int) -> W
 
 
 def split(
-    maps: change.TileMaps,
+    maps: regions.TileMaps,
     bbox: tuple[int, int, int, int],
     others: list[tuple[int, int, int, int]] = (),
     gsd_m: float | None = None,
@@ -128,7 +129,7 @@ def split(
         return None
     whole = np.zeros(maps.strength.shape, np.int32)
     whole[box] = parts
-    return change.measure_candidates(maps.measure(whole, count), gsd_m)
+    return candidates.measure_candidates(maps.measure(whole, count), gsd_m)
 
 
 def _host_faint_ground(parts: np.ndarray, faint: np.ndarray) -> np.ndarray:
@@ -144,7 +145,7 @@ def _host_faint_ground(parts: np.ndarray, faint: np.ndarray) -> np.ndarray:
     size[0] = 1.0
     cy, cx = np.bincount(label, rows, n) / size, np.bincount(label, cols, n) / size
     radius = np.sqrt(size / math.pi)
-    uf = change.UnionFind(n)
+    uf = regions.UnionFind(n)
     for i in range(1, n):
         for j in range(i + 1, n):
             if math.hypot(cy[i] - cy[j], cx[i] - cx[j]) < SEPARATION * (radius[i] + radius[j]):

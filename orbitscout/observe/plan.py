@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import marstime
-from .bodies import Body, check_site, parse_site
-from .errors import OrbitscoutError
-from .orbits import Orbiter, local_solar_time_h, resolve_orbiter, sun_direction
+from orbitscout.core.bodies import Body, check_site, parse_site
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.observe import marstime
+from orbitscout.observe.orbits import Orbiter, local_solar_time_h, resolve_orbiter, sun_direction
 
 # Typical UHF relay rate: 256 kbit/s, the higher of Mars Odyssey's two fixed rates (128 or 256
 # kbit/s); MRO's Electra adapts up to 2 Mbit/s and returns ~100–250 Mbit in a ~8 min pass,
@@ -237,7 +237,7 @@ def gsd_m(camera: str | None, range_m: float, off_nadir_deg: float, emission_deg
     if camera is None:
         return None
     try:
-        from .cameras import get_camera
+        from orbitscout.observe.cameras import get_camera
     except ImportError:
         get_camera = None
     if get_camera is not None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .bodies import MARS, MOON, Body
-from .classes import CLASSES
-from .errors import OrbitscoutError
+from orbitscout.core.bodies import MARS, MOON, Body
+from orbitscout.core.classes import CLASSES
+from orbitscout.core.errors import OrbitscoutError
 
 TRUTH_CLASSES = CLASSES
 NATURAL_KINDS = ("new_crater", "dust_devil_track", "dust_patch")  # the changes not hardware

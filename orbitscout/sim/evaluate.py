@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OrbitscoutError
+from orbitscout.core.errors import OrbitscoutError
 
 
 def _load_json(path: str | Path) -> dict | list:

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import OrbitscoutError
+from orbitscout.core.errors import OrbitscoutError
 
 J2000_JD = 2451545.0
 # 2000-01-01T12:00:00 UTC: the zero of the "UTC seconds" scale used across orbitscout.

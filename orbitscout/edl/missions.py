@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import OrbitscoutError
+from orbitscout.core.errors import OrbitscoutError
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .bodies import MARS, MOON, Body
-from .errors import OrbitscoutError
+from orbitscout.core.bodies import MARS, MOON, Body
+from orbitscout.core.errors import OrbitscoutError
 
 
 @dataclass(frozen=True)

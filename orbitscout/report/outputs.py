@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 from rasterio.windows import Window
 
-from .change import Candidate
-from .raster import GridMap, Product
-from .register import Registration
+from orbitscout.core.candidate import Candidate
+from orbitscout.core.registration import Registration
+from orbitscout.image.product import GridMap, Product
 
 OVERVIEW_SIDE = 1600  # longest side of overview.png in pixels
 LABELLED = 40  # detections labelled by name on the overview

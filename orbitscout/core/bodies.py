@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pyproj import CRS
 
-from .errors import OrbitscoutError
+from orbitscout.core.errors import OrbitscoutError
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from .bodies import Body, body_from_crs, get_body
-from .errors import OrbitscoutError
+from orbitscout.core.bodies import Body, body_from_crs, get_body
+from orbitscout.core.errors import OrbitscoutError
 
 REDUCE_TILE = 2048  # full-resolution pixels per side of a tile sampled for a reduced image
 

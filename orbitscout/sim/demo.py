@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .atomic import atomic_file, prepare_out_dir
-from .classes import HARDWARE
-from .errors import OrbitscoutError
+from orbitscout.core.atomic import atomic_file, prepare_out_dir
+from orbitscout.core.classes import HARDWARE
+from orbitscout.core.errors import OrbitscoutError
 
 SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, FACTS.md)
 COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW")
@@ -62,7 +62,7 @@ def hardware_table(detections: list, truth: dict) -> list[dict]:
 
     The rover is the best-scored ``lander`` detection (or, if none, the detection matched to the
     true rover); each truth hardware item is paired with its matched detection."""
-    from .evaluate import match
+    from orbitscout.sim.evaluate import match
 
     gsd = truth["gsd_m"]
     items = [it for it in truth["items"] if it["class"] in HARDWARE]
@@ -104,7 +104,7 @@ def run_demo(
 ) -> dict:
     """Simulate the seed's scene, run ``find``, evaluate, and report. Returns a dict with
     ``evaluation``, ``hardware`` (rows of ``hardware_table``), ``timings`` and ``out_dir``."""
-    from .simulate import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, write_pair
 
     out = prepare_out_dir(out_dir)
     t0 = time.perf_counter()
@@ -123,7 +123,7 @@ def run_demo(
         f"dy {mis['dy']:+.2f} px) in {t1 - t0:.1f} s"
     )
     try:
-        from .pipeline import find
+        from orbitscout.pipeline import find
     except ImportError as exc:  # the find pipeline is not installed in this checkout
         raise OrbitscoutError(f"the find pipeline is not available ({exc})") from exc
     result = find(
@@ -140,7 +140,7 @@ def run_demo(
         f"find: registration dx {reg.dx:+.2f}, dy {reg.dy:+.2f} px (true {mis['dx']:+.2f}, "
         f"{mis['dy']:+.2f}); {len(result.detections)} detections in {t2 - t1:.1f} s"
     )
-    from .evaluate import evaluate, format_report
+    from orbitscout.sim.evaluate import evaluate, format_report
 
     ev = evaluate(out / "detections.geojson", out / "truth.json")
     add_evaluation_to_summary(out, ev)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bodies import MARS, Body, get_body
-from .errors import OrbitscoutError
-from .missions import MissionEDL, Normal, Piece, get_mission, mission_names
+from orbitscout.core.bodies import MARS, Body, get_body
+from orbitscout.core.errors import OrbitscoutError
+from orbitscout.edl.missions import MissionEDL, Normal, Piece, get_mission, mission_names
 
 __all__ = [
     "Prior",

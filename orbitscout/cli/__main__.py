@@ -1,0 +1,5 @@
+"""``python -m orbitscout.cli``: the same command as ``orbitscout``."""
+
+from orbitscout.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Shared vocabulary: candidates, registration, classes, bodies, geometry, errors, atomic writes."""

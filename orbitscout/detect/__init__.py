@@ -1,0 +1,1 @@
+"""What changed: registration, photometry, significance, regions, tiles, candidates, deblending."""

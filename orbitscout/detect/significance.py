@@ -1,0 +1,359 @@
+"""Change significance and candidate spots.
+
+The AFTER image is compared with the registered BEFORE image mapped onto AFTER's brightness
+(``photometry``). The residual is tested against the
+local noise at several spatial scales, from single pixels to faint patches tens of pixels
+across (blast zones, crash fans). Candidates are connected regions over a low threshold that
+hold at least one pixel over a high threshold, and whose change outweighs the BEFORE image's own
+local structure (a different sun on unchanged craters changes their shading, not the ground).
+
+Everything is computed tile by tile with a halo, on a block grid anchored at the image origin,
+so a tiled run gives the same candidates as a whole-image run: regions that cross tile borders
+are stitched and their moments (which add) combined."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+BLOCK = 256  # full-resolution pixels per side of a noise block
+COARSE = 8  # reduction factor of the images that registration and photometry use
+SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (px) of the matched filters
+T_HIGH = 5.5  # significance (sigma) a candidate must reach somewhere
+T_LOW = 3.0  # significance that joins pixels to a candidate
+HALO = 64  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), plus EDGE
+PYRAMID = 4  # reduction of the grid on which blurs of sigma >= 2 * PYRAMID px are done
+STRUCTURE = 10.0  # sigma (px) separating the BEFORE image's local structure from its level
+CLUTTER = 2.0  # sigma (px) over which the energy of that structure is averaged
+CLUTTER_REACH = math.ceil(4 * max(SCALES)) + math.ceil(4 * CLUTTER)  # px the energy depends on
+NOVELTY = 2.0  # a candidate's change energy over the BEFORE image's local structure energy
+KAPPA = 0.5  # share of the BEFORE image's local structure a change of sun can leave behind
+EDGE = 2  # pixels ignored along no-data edges (interpolation artefacts)
+MERGE_GAP = 2  # pixels between two regions that are parts of one object
+LINE_GAP = 8  # pixels between collinear fragments of one thin track
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    """Robust standard deviation (1.4826 MAD; the mean absolute deviation if that is 0), or
+    infinity for fewer than 64 values."""
+    if values.size < 64:
+        return math.inf
+    return float(_robust_sigmas(values.astype(np.float64)[None])[0])
+
+
+class Support:
+    """The valid pixels of a tile (``mask`` None: all of them, as in most tiles) and their
+    blurred weights, kept per sigma, for normalised convolutions over them."""
+
+    def __init__(self, mask: np.ndarray | None):
+        self.mask = mask
+        self._weights: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def smoothed(self, image: np.ndarray, sigma: float) -> np.ndarray:
+        """Gaussian blur of ``image`` (zero where not valid) normalised by the valid weight
+        under the kernel; zero where less than half the weight is valid."""
+        if sigma == 0.0:
+            return image
+        blur = _wide_blur if sigma >= 2 * PYRAMID else _blur
+        num = blur(image, sigma)
+        if self.mask is None:
+            return num
+        if sigma not in self._weights:
+            den = blur(self.mask.astype(np.float32), sigma)
+            self._weights[sigma] = (den, den <= 0.5)
+        den, thin = self._weights[sigma]
+        np.divide(num, den, out=num, where=~thin)
+        num[thin] = 0.0
+        return num
+
+    def crop(self, rows: slice, cols: slice) -> Support:
+        """The support of ``[rows, cols]``, sharing the weights blurred already (sliced): the
+        same as its own wherever a blur does not reach the crop's edge."""
+        if self.mask is None:
+            return Support(None)
+        part = Support(self.mask[rows, cols])
+        part._weights = {
+            sigma: (den[rows, cols], thin[rows, cols])
+            for sigma, (den, thin) in self._weights.items()
+        }
+        return part
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    ksize = 2 * math.ceil(4 * sigma) + 1
+    return cv2.GaussianBlur(image, (ksize, ksize), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur of ``sigma`` >= 2 * PYRAMID px done on a grid reduced PYRAMID times:
+    block means, the rest of the blur, bilinear back up (such a blur passes nothing the reduced
+    grid cannot hold). Blocks start at the array's (0, 0), which tiles keep on a multiple of
+    PYRAMID in the image, so tiled and whole runs agree."""
+    h, w = image.shape
+    pad_h, pad_w = -h % PYRAMID, -w % PYRAMID
+    if pad_h or pad_w:
+        image = cv2.copyMakeBorder(image, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT)
+    small = cv2.resize(
+        image,
+        (image.shape[1] // PYRAMID, image.shape[0] // PYRAMID),
+        interpolation=cv2.INTER_AREA,
+    )
+    # block means and the bilinear return already smooth by variances (P^2 - 1) / 12 and
+    # about P^2 / 6 (full-resolution px^2); the reduced grid's blur adds the rest
+    rest = math.sqrt(sigma**2 - (PYRAMID**2 - 1) / 12 - PYRAMID**2 / 6) / PYRAMID
+    small = _blur(small, rest)
+    big = cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return big[:h, :w]
+
+
+def significance(
+    resid: np.ndarray,
+    support: Support,
+    level: np.ndarray,
+    core: tuple[slice, slice],
+    origin: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, BlockNoise, np.ndarray]:
+    """Signed significance of the residual over ``core``: at each pixel, of the SCALES, the
+    one whose filtered residual stands out most against its noise; its absolute value; the
+    noise of the first scale; and the BEFORE image's local structure (``level`` less its blur
+    over STRUCTURE px) where the significance was computed, zero elsewhere. ``resid`` is zero
+    where not valid. The noise is the robust sigma of the filtered residual in blocks anchored
+    at ``origin`` (the array position of the image origin modulo BLOCK), plus KAPPA times the
+    local energy of the structure filtered the same way: another sun can turn the shading of
+    unchanged relief into a residual of about that size.
+
+    That energy only lowers significance, so it (and the structure) is computed only around
+    the regions that the block noise alone makes candidates (a pixel over T_HIGH, or touching
+    the core's edge where a region may go on in the next tile); everywhere else the
+    significance is left at zero. Those regions' pixels get exactly the values a computation
+    over the whole tile gives."""
+    ok = None if support.mask is None else support.mask[core]
+    filtered = [support.smoothed(resid, sigma)[core] for sigma in SCALES]
+    noises = [block_noise(values, ok, BLOCK, origin) for values in filtered]
+    upper = _largest_ratio(filtered, noises)
+    if ok is not None:
+        upper[~ok] = 0.0
+    # one array for the three maps that stay zero outside the boxes: larger than the largest
+    # block malloc takes from its heap, so the kernel gives it zeroed pages as they are first
+    # touched (most never are) instead of a memset of each (a fifth of a tile's time)
+    best, strength, structure = np.zeros((3, *upper.shape), np.float32)
+    boxes = _candidate_boxes(upper)
+    # each box with a margin wide enough for the filter and the energy's average
+    crops = [
+        (
+            max(y0 + core[0].start - CLUTTER_REACH, 0),
+            min(y1 + core[0].start + CLUTTER_REACH, resid.shape[0]),
+            max(x0 + core[1].start - CLUTTER_REACH, 0),
+            min(x1 + core[1].start + CLUTTER_REACH, resid.shape[1]),
+        )
+        for y0, y1, x0, x1 in boxes
+    ]
+    local_structures = _local_structure(level, support, crops)
+    for (y0, y1, x0, x1), (y0h, y1h, x0h, x1h), local_structure in zip(
+        boxes, crops, local_structures, strict=True
+    ):
+        local_support = support.crop(slice(y0h, y1h), slice(x0h, x1h))
+        inner = (
+            slice(y0 + core[0].start - y0h, y1 + core[0].start - y0h),
+            slice(x0 + core[1].start - x0h, x1 + core[1].start - x0h),
+        )
+        box = (slice(y0, y1), slice(x0, x1))
+        structure[box] = local_structure[inner]
+        for values, noise, sigma in zip(filtered, noises, SCALES, strict=True):
+            energy = np.square(local_support.smoothed(local_structure, sigma))
+            clutter = local_support.smoothed(energy, CLUTTER)[inner]
+            sig = values[box] / np.sqrt(noise.box(box) ** 2 + KAPPA**2 * clutter)
+            magnitude = np.abs(sig)
+            better = magnitude > strength[box]
+            best[box][better] = sig[better]
+            strength[box][better] = magnitude[better]
+    if ok is not None:
+        best[~ok] = 0.0
+        strength[~ok] = 0.0
+    return best, strength, noises[0], structure
+
+
+# px beyond a crop that its structure depends on (the wide blur's support: 48 px), a multiple
+# of PYRAMID so that a crop's blur uses the same reduced grid as the whole array's
+STRUCTURE_REACH = 64
+
+
+def _local_structure(
+    level: np.ndarray, support: Support, crops: list[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    """The local structure (``level`` less its blur over STRUCTURE px) over each crop (y0, y1,
+    x0, x1): blurred over the crop widened by STRUCTURE_REACH, or over the whole array once
+    when the widened crops would cover more than half of it. The same values either way."""
+    height, width = level.shape
+    widened = [
+        (
+            max(0, (y0 - STRUCTURE_REACH) // PYRAMID * PYRAMID),
+            min(height, y1 + STRUCTURE_REACH),
+            max(0, (x0 - STRUCTURE_REACH) // PYRAMID * PYRAMID),
+            min(width, x1 + STRUCTURE_REACH),
+        )
+        for y0, y1, x0, x1 in crops
+    ]
+    if sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in widened) > level.size // 2:
+        whole = level - support.smoothed(level, STRUCTURE)
+        return [whole[y0:y1, x0:x1] for y0, y1, x0, x1 in crops]
+    out = []
+    for (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) in zip(crops, widened, strict=True):
+        part = level[wy0:wy1, wx0:wx1]
+        part = part - support.crop(slice(wy0, wy1), slice(wx0, wx1)).smoothed(part, STRUCTURE)
+        out.append(part[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0])
+    return out
+
+
+def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (y0, y1, x0, x1) of the regions of ``upper`` >= T_LOW that reach
+    T_HIGH or touch the array's edge (taken from their pixels, a few per cent of the array:
+    OpenCV's statistics over every pixel cost seven times the labelling)."""
+    low = upper >= T_LOW
+    count, labels = cv2.connectedComponents(low.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    flat = labels.ravel()
+    chosen = np.zeros(count, bool)
+    chosen[flat[np.flatnonzero(upper >= T_HIGH)]] = True
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        chosen[side] = True
+    chosen[0] = False  # the background
+    pixels = np.flatnonzero(low)
+    label = flat[pixels]
+    inside = chosen[label]
+    rows, cols = np.divmod(pixels[inside], upper.shape[1])
+    label = label[inside]
+    y0, x0 = np.full(count, upper.size), np.full(count, upper.size)
+    y1, x1 = np.full(count, -1), np.full(count, -1)
+    np.minimum.at(y0, label, rows)
+    np.maximum.at(y1, label, rows)
+    np.minimum.at(x0, label, cols)
+    np.maximum.at(x1, label, cols)
+    boxes = [
+        (int(y0[k]), int(y1[k]) + 1, int(x0[k]), int(x1[k]) + 1) for k in np.flatnonzero(chosen)
+    ]
+    return _merge_by_side(boxes, *upper.shape)
+
+
+def _merge_by_side(
+    boxes: list[tuple[int, int, int, int]], height: int, width: int
+) -> list[tuple[int, int, int, int]]:
+    """The boxes touching each side of the array (mostly small regions of noise that may go on
+    in the next tile) merged into one box per side: one computation instead of dozens. A box
+    may cover more than its regions; that changes no value."""
+    inner: list[tuple[int, int, int, int]] = []
+    sides: dict[int, list[tuple[int, int, int, int]]] = {0: [], 1: [], 2: [], 3: []}
+    for box in boxes:
+        y0, y1, x0, x1 = box
+        touches = (y0 == 0, y1 == height, x0 == 0, x1 == width)
+        side = next((i for i, t in enumerate(touches) if t), None)
+        (inner if side is None else sides[side]).append(box)
+    for group in sides.values():
+        if group:
+            y0, y1, x0, x1 = zip(*group, strict=True)
+            inner.append((min(y0), max(y1), min(x0), max(x1)))
+    return inner
+
+
+@dataclass
+class BlockNoise:
+    """A robust sigma per block of an array; ``rows`` and ``cols`` give the block of each of
+    its rows and columns (no per-pixel copy: a tile's worth of those would weigh 16 MB)."""
+
+    sigmas: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """The noise at pixels (rows, cols)."""
+        return self.sigmas[self.rows[rows], self.cols[cols]]
+
+    def box(self, box: tuple[slice, slice]) -> np.ndarray:
+        """The noise over the pixels of ``box``."""
+        return self.sigmas[np.ix_(self.rows[box[0]], self.cols[box[1]])]
+
+    def bands(self) -> list[tuple[int, int]]:
+        """(start, stop) of the rows of each band of blocks."""
+        starts = np.flatnonzero(np.diff(self.rows, prepend=-1)).tolist()
+        return list(zip(starts, [*starts[1:], self.rows.size], strict=True))
+
+    def row(self, start: int) -> np.ndarray:
+        """The noise along row ``start`` (one value per column)."""
+        return self.sigmas[self.rows[start], self.cols]
+
+
+def _largest_ratio(filtered: list[np.ndarray], noises: list[BlockNoise]) -> np.ndarray:
+    """Per pixel, the largest |filtered| / block noise over the scales, computed one band of
+    blocks at a time so that the arithmetic on each band stays in the cache (on the whole
+    tile, each step would stream it from memory again)."""
+    upper = np.empty(filtered[0].shape, np.float32)
+    for start, stop in noises[0].bands():
+        band = upper[start:stop]
+        scratch = np.empty_like(band)
+        for k, (values, noise) in enumerate(zip(filtered, noises, strict=True)):
+            target = band if k == 0 else scratch
+            np.abs(values[start:stop], out=target)
+            target /= noise.row(start)[None, :]
+            if k:
+                np.maximum(band, scratch, out=band)
+    return upper
+
+
+def block_noise(
+    values: np.ndarray, ok: np.ndarray | None, block: int, origin: tuple[int, int]
+) -> BlockNoise:
+    """The robust sigma of ``values`` in blocks anchored so that a block edge falls at
+    ``origin``, each taken on every 4th pixel of every 4th row (4,096 samples in a full
+    block)."""
+    oy, ox = origin
+    ys = list(range(oy % block - block if oy % block else 0, values.shape[0], block))
+    xs = list(range(ox % block - block if ox % block else 0, values.shape[1], block))
+    sigmas = np.empty((len(ys), len(xs)), np.float32)
+    full = ok is None and ys[0] == 0 and xs[0] == 0
+    n_y = values.shape[0] // block if full else 0
+    n_x = values.shape[1] // block if full else 0
+    if n_y and n_x:  # whole blocks, all valid: one vectorised pass
+        step = block // 4
+        sample = values[: n_y * block : 4, : n_x * block : 4].reshape(n_y, step, n_x, step)
+        sample = sample.transpose(0, 2, 1, 3).reshape(n_y, n_x, step * step)
+        sigmas[:n_y, :n_x] = _robust_sigmas(sample)
+    for j, y0 in enumerate(ys):
+        for i, x0 in enumerate(xs):
+            if j < n_y and i < n_x:
+                continue
+            sl = (slice(max(y0, 0), y0 + block), slice(max(x0, 0), x0 + block))
+            sample = values[sl][::4, ::4]
+            if ok is not None:
+                sample = sample[ok[sl][::4, ::4]]
+            sigmas[j, i] = _robust_sigma(sample.ravel())
+    # the first block starts at ys[0] <= 0
+    rows = (np.arange(values.shape[0]) - ys[0]) // block
+    cols = (np.arange(values.shape[1]) - xs[0]) // block
+    return BlockNoise(sigmas, rows, cols)
+
+
+def _robust_sigmas(samples: np.ndarray) -> np.ndarray:
+    """The robust sigma of ``_robust_sigma`` along the last axis of ``samples`` (every
+    sample valid, at least one; reordered in place)."""
+    med = _median_in_place(samples)
+    dev = np.abs(samples - med[..., None])
+    sigma = 1.4826 * _median_in_place(dev.copy())
+    flat = sigma == 0.0
+    if flat.any():
+        sigma[flat] = 1.2533 * dev.mean(axis=-1)[flat]
+    sigma[~(sigma > 0)] = np.inf
+    return sigma
+
+
+def _median_in_place(values: np.ndarray) -> np.ndarray:
+    """``np.median`` along the last axis, with one partition instead of its two (the lower
+    middle value of an even count is the largest below the upper one)."""
+    n = values.shape[-1]
+    k = n // 2
+    values.partition(k, axis=-1)
+    upper = values[..., k]
+    if n % 2:
+        return upper.copy()
+    return (values[..., :k].max(axis=-1) + upper) / 2

@@ -1,0 +1,1 @@
+"""Where jettisoned landing hardware falls: missions' EDL facts, the atmosphere, a Monte Carlo."""

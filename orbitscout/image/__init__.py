@@ -1,0 +1,1 @@
+"""Reading products: the only place that opens files through rasterio/GDAL."""

@@ -1,0 +1,1 @@
+"""When and how an orbiter can look: Mars time, orbits, cameras, imaging windows, relay passes."""

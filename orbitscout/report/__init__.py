@@ -1,0 +1,1 @@
+"""Writing the outputs (GeoJSON, GeoPackage, PNG, HTML) from results handed in."""

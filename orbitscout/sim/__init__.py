@@ -1,0 +1,1 @@
+"""Simulated scenes and their truth, rendering, evaluation and the demo."""
