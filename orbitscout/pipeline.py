@@ -12,12 +12,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rasterio.windows import Window
 
 from orbitscout.core.atomic import check_out_dir, staged_outputs
 from orbitscout.core.candidate import Candidate
 from orbitscout.core.classes import CLASSES
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.registration import Registration
+from orbitscout.core.window import Window
 from orbitscout.detect import (
     candidates,
     deblend,
@@ -36,7 +37,7 @@ class FindResult:
     """What ``find`` found and wrote."""
 
     out_dir: Path
-    registration: register.Registration
+    registration: Registration
     detections: list[Candidate]
     counts: dict[str, int]
     summary: dict = field(default_factory=dict)
@@ -99,7 +100,15 @@ def find(
         timings["read_reduced_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        reg = register.register(a, gmap, after_small, before_small, factor)
+        reg = register.register(
+            a.width,
+            a.height,
+            lambda w, out_shape=None: a.read(window=w, out_shape=out_shape),
+            gmap.sample,
+            after_small,
+            before_small,
+            factor,
+        )
         timings["register_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -142,7 +151,16 @@ def find(
         from orbitscout.report import outputs as report
 
         with staged_outputs(out_dir) as stage:
-            report.write_all(stage, a, gmap, reg, found, summary, preview=after_small)
+            report.write_all(
+                stage,
+                a.grid,
+                a.body,
+                lambda window=None, out_shape=None: a.read(window=window, out_shape=out_shape),
+                lambda window: gmap.sample(window, registration=to_before),
+                found,
+                summary,
+                preview=after_small,
+            )
         summary["timings"]["report_s"] = time.perf_counter() - clock
     return FindResult(out_dir, reg, found, counts, summary)
 

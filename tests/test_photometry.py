@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from rasterio.windows import Window
 
+from orbitscout.core.registration import Registration
 from orbitscout.detect import photometry, register
 
 
@@ -73,7 +74,7 @@ def _textured_pair(scales, gain=1.3, offset=40.0, shift=(5.3, -3.6), seed=3):
     noise = np.random.default_rng(seed).normal(size=(1024, 1024)).astype(np.float32)
     ground = sum(cv2.GaussianBlur(noise, (0, 0), s) * s for s in scales)
     before = (1000 + 60 * ground / ground.std()).astype(np.float32)
-    reg = register.Registration(*shift, 0.0, 0.0, (511.5, 511.5), 9)
+    reg = Registration(*shift, 0.0, 0.0, (511.5, 511.5), 9)
     matrix = np.array(reg.after_to_before().column_vectors).T
     moved = cv2.warpAffine(
         before,

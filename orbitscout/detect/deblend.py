@@ -21,10 +21,10 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from rasterio.windows import Window
 from skimage.segmentation import watershed
 
 from orbitscout.core.candidate import Candidate
+from orbitscout.core.window import Window
 from orbitscout.detect import candidates, regions
 from orbitscout.detect.photometry import Photometry
 from orbitscout.detect.significance import BLOCK, MERGE_GAP, T_HIGH, T_LOW

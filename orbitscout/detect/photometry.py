@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from rasterio.windows import Window
+
+from orbitscout.core.window import Window
 
 BLOCK = 256  # full-resolution pixels per side of a photometry block
 CLIP = 3.0  # robust sigmas beyond which a point is dropped from its block's fit

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from rasterio.windows import Window
 
+from orbitscout.core.window import Window
 from orbitscout.detect.photometry import Photometry
 from orbitscout.detect.significance import (
     EDGE,

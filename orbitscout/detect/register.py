@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 from affine import Affine
-from rasterio.windows import Window
 from skimage.registration import phase_cross_correlation
 
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.reduce import block_means
 from orbitscout.core.registration import Registration
-from orbitscout.image.product import GridMap, Product, block_means
+from orbitscout.core.window import Window
 
 COARSE_SIDE = 512  # pixels on the long side of the image used for the coarse shift
 TILE = 512  # side of the full-resolution tiles used for the fine, sub-pixel shifts
@@ -98,13 +99,13 @@ def coarse_shift(
     return float(shift[1]) * scale, float(shift[0]) * scale
 
 
-def _tile_windows(after: Product, tile: int, count: int = 3) -> list[Window]:
-    """A count x count grid of tile windows spread over the AFTER image."""
-    tile_w, tile_h = min(tile, after.width), min(tile, after.height)
-    n_x = 1 if tile_w == after.width else count
-    n_y = 1 if tile_h == after.height else count
-    xs = np.linspace(0, after.width - tile_w, n_x + 2)[1:-1] if n_x > 1 else [0]
-    ys = np.linspace(0, after.height - tile_h, n_y + 2)[1:-1] if n_y > 1 else [0]
+def _tile_windows(width: int, height: int, tile: int, count: int = 3) -> list[Window]:
+    """A count x count grid of tile windows spread over a ``width`` x ``height`` image."""
+    tile_w, tile_h = min(tile, width), min(tile, height)
+    n_x = 1 if tile_w == width else count
+    n_y = 1 if tile_h == height else count
+    xs = np.linspace(0, width - tile_w, n_x + 2)[1:-1] if n_x > 1 else [0]
+    ys = np.linspace(0, height - tile_h, n_y + 2)[1:-1] if n_y > 1 else [0]
     return [Window(int(x), int(y), tile_w, tile_h) for y in ys for x in xs]
 
 
@@ -129,31 +130,55 @@ def _fit_similarity(
 
 
 def register(
-    after: Product,
-    gmap: GridMap,
+    width: int,
+    height: int,
+    read_after: Callable[..., np.ndarray],
+    read_before: Callable[..., np.ndarray],
     after_small: np.ndarray,
     before_small: np.ndarray,
     factor: int,
     iterations: int = 2,
 ) -> Registration:
-    """Register BEFORE (sampled through ``gmap``) to AFTER, coarse to fine.
+    """Register BEFORE to AFTER, coarse to fine.
 
-    ``after_small`` and ``before_small`` are both images reduced by ``factor`` on the AFTER grid.
+    Parameters
+    ----------
+    width, height : int
+        Size of the AFTER image, whose pixel grid is the reference.
+    read_after : callable
+        ``read_after(window, out_shape=None)``: AFTER's pixels over a window (reduced to
+        ``out_shape`` when given), float32 with NaN for no data.
+    read_before : callable
+        ``read_before(window, registration=None, factor=1)``: BEFORE's values at the AFTER
+        pixels of a window, through an AFTER-to-BEFORE pixel map, reduced by ``factor``.
+    after_small, before_small : numpy.ndarray
+        Both images reduced by ``factor`` on the AFTER grid.
+    factor : int
+        Their reduction.
+    iterations : int
+        Rounds of the fine, tiled refinement.
+
+    Returns
+    -------
+    Registration
+        Where a ground point at BEFORE pixel (x, y) lies in AFTER.
+
+    The two readers are called from two threads, one call at a time.
     """
-    centre = ((after.width - 1) / 2.0, (after.height - 1) / 2.0)
-    windows = _tile_windows(after, int(np.clip(min(after.width, after.height) // 2, 64, TILE)))
-    lock = threading.Lock()  # one GDAL read at a time: dataset handles are not thread-safe
+    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
+    windows = _tile_windows(width, height, int(np.clip(min(width, height) // 2, 64, TILE)))
+    lock = threading.Lock()  # one read at a time: GDAL dataset handles are not thread-safe
 
     def after_edges(window: Window) -> tuple[np.ndarray, np.ndarray]:
         with lock:
-            image = after.read(window=window)
+            image = read_after(window)
         return _edges(image)
 
     def measure(window: Window, edges: tuple, to_before: Affine) -> tuple | None:
         """The residual shift at the centre of ``window``, or None if too little is valid."""
         a_hp, a_valid = edges
         with lock:
-            image = gmap.sample(window, registration=to_before)
+            image = read_before(window, registration=to_before)
         b_hp, b_valid = _edges(image)
         if min(a_valid.mean(), b_valid.mean()) < MIN_VALID:
             return None
@@ -172,13 +197,13 @@ def register(
         # the coarse shift wants about COARSE_SIDE px across; a small image's 1/factor
         # reduction holds too little (a 1024-px HiRISE frame at 1/8 locked onto a false peak
         # 80 px away)
-        coarse = min(factor, max(1, max(after.width, after.height) // COARSE_SIDE))
+        coarse = min(factor, max(1, max(width, height) // COARSE_SIDE))
         if coarse < factor:
-            whole = Window(0, 0, after.width // coarse * coarse, after.height // coarse * coarse)
+            whole = Window(0, 0, width // coarse * coarse, height // coarse * coarse)
             shape = (int(whole.height) // coarse, int(whole.width) // coarse)
             with lock:
-                after_coarse = after.read(window=whole, out_shape=shape)
-                before_coarse = gmap.sample(whole, factor=coarse)
+                after_coarse = read_after(whole, out_shape=shape)
+                before_coarse = read_before(whole, factor=coarse)
             dx, dy = coarse_shift(after_coarse, before_coarse, coarse)
         else:
             dx, dy = coarse_shift(after_small, before_small, factor)

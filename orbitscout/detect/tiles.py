@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from rasterio.windows import Window
 
+from orbitscout.core.window import Window
 from orbitscout.detect.photometry import Photometry
 from orbitscout.detect.regions import Regions, UnionFind, combine_regions, tile_maps
 from orbitscout.detect.significance import BLOCK

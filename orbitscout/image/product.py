@@ -20,10 +20,13 @@ from affine import Affine
 from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.vrt import WarpedVRT
-from rasterio.windows import Window
+from rasterio.windows import Window as RioWindow
 
 from orbitscout.core.bodies import Body, body_from_crs, get_body
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.grid import PixelGrid
+from orbitscout.core.reduce import block_means
+from orbitscout.core.window import Window
 
 REDUCE_TILE = 2048  # full-resolution pixels per side of a tile sampled for a reduced image
 
@@ -68,6 +71,13 @@ class Product:
             return math.radians(size) * radius
         return size * self.crs.linear_units_factor[1]
 
+    @property
+    def grid(self) -> PixelGrid:
+        """The pixel grid and, if georeferenced, its transform and CRS."""
+        if not self.georeferenced:
+            return PixelGrid(self.width, self.height)
+        return PixelGrid(self.width, self.height, self.transform, self.crs.to_wkt())
+
     def read(
         self,
         window: Window | None = None,
@@ -85,13 +95,15 @@ def read_float(
     source: rasterio.io.DatasetReader | WarpedVRT,
     band: int,
     path: Path,
-    window: Window | None = None,
+    window: Window | RioWindow | None = None,
     out_shape: tuple[int, int] | None = None,
     resampling: Resampling = Resampling.average,
 ) -> np.ndarray:
     """``band`` of ``source`` over ``window`` (resampled to ``out_shape``) as float32, NaN
     where there is no data. Bands without a mask, and full-resolution reads of bands whose
     only mask is a no-data value, skip rasterio's masked arrays (a second read and copies)."""
+    if isinstance(window, Window):
+        window = RioWindow(*window)
     flags = source.mask_flag_enums[band - 1]
     plain = flags == [MaskFlags.all_valid]
     full_size = (source.height, source.width) if window is None else (window.height, window.width)
@@ -196,7 +208,7 @@ class GridMap:
         out = np.full((out_h, out_w), np.nan, dtype=np.float32)
         if x1 <= x0 or y1 <= y0:
             return out
-        src_window = Window(x0, y0, x1 - x0, y1 - y0)
+        src_window = RioWindow(x0, y0, x1 - x0, y1 - y0)
         shape = (-(-(y1 - y0) // src_factor), -(-(x1 - x0) // src_factor))
         data = read_float(self.source, self.band, self.path, src_window, shape)
         # read pixel (i, j) averages source pixels [x0 + i*sx, x0 + (i+1)*sx) (GDAL's rule)
@@ -253,23 +265,11 @@ class GridMap:
         out = np.full((out_h, out_w), np.nan, dtype=np.float32)
         if u1 <= u0 or v1 <= v0:
             return out
-        src_window = Window(left + u0 * sx, top + v0 * sy, (u1 - u0) * sx, (v1 - v0) * sy)
+        src_window = RioWindow(left + u0 * sx, top + v0 * sy, (u1 - u0) * sx, (v1 - v0) * sy)
         out[v0:v1, u0:u1] = read_float(
             self.source, self.band, self.path, src_window, (v1 - v0, u1 - u0)
         )
         return out
-
-
-def block_means(image: np.ndarray, factor: int) -> np.ndarray:
-    """Mean of each whole ``factor`` x ``factor`` cell of ``image`` over its valid pixels
-    (NaN where it has none)."""
-    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    if np.isfinite(image[:h, :w]).all():  # the same means by OpenCV, a fraction of nanmean
-        return cv2.resize(image[:h, :w], (w // factor, h // factor), interpolation=cv2.INTER_AREA)
-    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
-        return np.nanmean(blocks, axis=(1, 3))
 
 
 def grid_map(before: Product, after: Product) -> GridMap:

@@ -7,15 +7,16 @@ import html
 import json
 import math
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
-from rasterio.windows import Window
 
+from orbitscout.core.bodies import Body
 from orbitscout.core.candidate import Candidate
-from orbitscout.core.registration import Registration
-from orbitscout.image.product import GridMap, Product
+from orbitscout.core.grid import PixelGrid
+from orbitscout.core.window import Window
 
 OVERVIEW_SIDE = 1600  # longest side of overview.png in pixels
 LABELLED = 40  # detections labelled by name on the overview
@@ -87,15 +88,15 @@ def geojson(found: list[Candidate], body: str | None, iau_code: str | None) -> d
     }
 
 
-def write_gpkg(path: Path, found: list[Candidate], after: Product) -> None:
+def write_gpkg(path: Path, found: list[Candidate], grid: PixelGrid) -> None:
     """The detections as points in the AFTER image's own CRS (pixel units without one)."""
     import geopandas as gpd
     from shapely.geometry import Point
 
     rows = [feature_properties(c) for c in found]
-    if after.georeferenced:
-        points = [Point(after.transform @ (c.x + 0.5, c.y + 0.5)) for c in found]
-        crs = after.crs.to_wkt()
+    if grid.georeferenced:
+        points = [Point(grid.transform @ (c.x + 0.5, c.y + 0.5)) for c in found]
+        crs = grid.crs_wkt
     else:
         points = [Point(c.x, -c.y) for c in found]
         crs = None
@@ -143,22 +144,27 @@ def _text(canvas: np.ndarray, text: str, at: tuple[int, int], colour: str, scale
 
 
 def overview_png(
-    after: Product, found: list[Candidate], title: str, preview: np.ndarray | None = None
+    grid: PixelGrid,
+    read_after: Callable[..., np.ndarray],
+    found: list[Candidate],
+    title: str,
+    preview: np.ndarray | None = None,
 ) -> bytes:
     """The AFTER image with each detection circled and the strongest ones labelled.
 
-    ``preview`` is the AFTER image already read at reduced resolution; it is used (shrunk to
-    at most OVERVIEW_SIDE) when it is at least half that size, sparing a second read."""
+    ``read_after(window=None, out_shape=None)`` reads the AFTER image; ``preview`` is the AFTER
+    image already read at reduced resolution; it is used (shrunk to at most OVERVIEW_SIDE) when
+    it is at least half that size, sparing a second read."""
     if preview is not None and max(preview.shape) >= OVERVIEW_SIDE // 2:
         shrink = max(1.0, max(preview.shape) / OVERVIEW_SIDE)
         shape = (max(1, round(preview.shape[0] / shrink)), max(1, round(preview.shape[1] / shrink)))
         image = cv2.resize(preview, shape[::-1], interpolation=cv2.INTER_AREA)
         # a preview pixel averages a whole cell of (width // its width) image pixels
-        factor = after.width // preview.shape[1] * preview.shape[1] / shape[1]
+        factor = grid.width // preview.shape[1] * preview.shape[1] / shape[1]
     else:
-        factor = max(1, math.ceil(max(after.width, after.height) / OVERVIEW_SIDE))
-        shape = (max(1, after.height // factor), max(1, after.width // factor))
-        image = after.read(out_shape=shape)
+        factor = max(1, math.ceil(max(grid.width, grid.height) / OVERVIEW_SIDE))
+        shape = (max(1, grid.height // factor), max(1, grid.width // factor))
+        image = read_after(out_shape=shape)
     canvas = np.zeros((shape[0] + TITLE_PX, shape[1], 3), np.uint8)
     canvas[TITLE_PX:] = _grey(image)[..., None]
     _text(canvas, title, (4, TITLE_PX - 10), "#ffffff", 0.45)
@@ -198,22 +204,27 @@ def _chip(image: np.ndarray) -> str:
     return base64.b64encode(_png(_grey(image))).decode("ascii")
 
 
-def chips(after: Product, gmap: GridMap, reg: Registration, c: Candidate) -> tuple[str, str]:
+def chips(
+    grid: PixelGrid,
+    read_after: Callable[..., np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
+    c: Candidate,
+) -> tuple[str, str]:
     """Before (registered) and after crops around a detection, as base64 PNGs."""
     half = int(max(16, min(256, 3 * _radius_px(c))))
     cx, cy = int(round(c.x)), int(round(c.y))
     x0, y0 = max(0, cx - half), max(0, cy - half)
-    x1, y1 = min(after.width, cx + half + 1), min(after.height, cy + half + 1)
+    x1, y1 = min(grid.width, cx + half + 1), min(grid.height, cy + half + 1)
     window = Window(x0, y0, x1 - x0, y1 - y0)
-    a = after.read(window=window)
-    b = gmap.sample(window, registration=reg.after_to_before())
+    a = read_after(window=window)
+    b = read_before(window)
     return _chip(b), _chip(a)
 
 
 def html_report(
-    after: Product,
-    gmap: GridMap,
-    reg: Registration,
+    grid: PixelGrid,
+    read_after: Callable[..., np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
     found: list[Candidate],
     summary: dict,
     overview: bytes,
@@ -249,7 +260,7 @@ def html_report(
     )
     chip_html = []
     for c in found[:CHIPS]:
-        before_png, after_png = chips(after, gmap, reg, c)
+        before_png, after_png = chips(grid, read_after, read_before, c)
         chip_html.append(
             f"<figure><img src='data:image/png;base64,{before_png}' alt='before'>"
             f"<img src='data:image/png;base64,{after_png}' alt='after'>"
@@ -317,24 +328,45 @@ def _fmt(value: float | None) -> str:
 
 def write_all(
     stage: Path,
-    after: Product,
-    gmap: GridMap,
-    reg: Registration,
+    grid: PixelGrid,
+    body: Body | None,
+    read_after: Callable[..., np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
     found: list[Candidate],
     summary: dict,
     preview: np.ndarray | None = None,
 ) -> None:
-    """Write every output of ``find`` into the staging folder ``stage`` (``preview``: the
-    AFTER image at reduced resolution, if read already)."""
-    body = after.body.name if after.body else summary.get("body")
-    code = after.body.iau_code if after.body else None
-    (stage / "detections.geojson").write_text(json.dumps(geojson(found, body, code), indent=1))
-    write_gpkg(stage / "detections.gpkg", found, after)
+    """Write every output of ``find`` into the staging folder ``stage``.
+
+    Parameters
+    ----------
+    stage : pathlib.Path
+        The folder the outputs are staged in.
+    grid : PixelGrid
+        The AFTER image's pixel grid and georeferencing.
+    body : Body or None
+        The body the images show, where known.
+    read_after : callable
+        ``read_after(window=None, out_shape=None)``: the AFTER image's pixels.
+    read_before : callable
+        ``read_before(window)``: the registered BEFORE image on the AFTER grid.
+    found : list of Candidate
+        The detections, identified and located.
+    summary : dict
+        What ``summary.json`` holds.
+    preview : numpy.ndarray, optional
+        The AFTER image at reduced resolution, if read already.
+    """
+    name = body.name if body else summary.get("body")
+    code = body.iau_code if body else None
+    (stage / "detections.geojson").write_text(json.dumps(geojson(found, name, code), indent=1))
+    write_gpkg(stage / "detections.gpkg", found, grid)
     title = (
         f"orbitscout: {len(found)} detections in "
         f"{Path(summary['after']['path']).name} vs {Path(summary['before']['path']).name}"
     )
-    overview = overview_png(after, found, title, preview)
+    overview = overview_png(grid, read_after, found, title, preview)
     (stage / "overview.png").write_bytes(overview)
-    (stage / "report.html").write_text(html_report(after, gmap, reg, found, summary, overview))
+    page = html_report(grid, read_after, read_before, found, summary, overview)
+    (stage / "report.html").write_text(page)
     (stage / "summary.json").write_text(json.dumps(summary, indent=1))

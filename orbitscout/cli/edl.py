@@ -1,0 +1,54 @@
+"""``edl``: where a mission's jettisoned hardware should lie."""
+
+from __future__ import annotations
+
+import typer
+
+from orbitscout.cli.app import app, console
+from orbitscout.core.errors import OrbitscoutError
+
+
+@app.command()
+def edl(
+    mission: str = typer.Argument(..., help="perseverance/mars2020, curiosity/msl, insight, ..."),
+    wind: float = typer.Option(None, "--wind", help="Wind speed m/s (default: 0-8 m/s random)."),
+    wind_from: float = typer.Option(
+        None, "--wind-from", help="Direction the wind blows from, deg clockwise from north."
+    ),
+    samples: int = typer.Option(500, "--samples", help="Monte Carlo samples."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
+) -> None:
+    """Where each jettisoned piece should lie relative to the lander (drag + wind Monte Carlo)."""
+    import json
+
+    from orbitscout.edl.debris import debris_priors
+    from orbitscout.edl.missions import get_mission
+
+    name = get_mission(mission).name
+    if wind is not None and wind < 0:
+        raise OrbitscoutError(f"wind speed must be >= 0, got {wind}", "--wind")
+    priors = debris_priors(name, samples, seed, wind_speed=wind, wind_from_deg=wind_from)
+    if as_json:
+        typer.echo(json.dumps([{"mission": name, **p.to_dict()} for p in priors.values()]))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{name}: hardware offsets from the lander ({samples} samples)")
+    for col in ("piece", "distance m", "95% m", "mean offset", "1σ ellipse m", "published"):
+        table.add_column(col)
+    for p in priors.values():
+        pub = "—"
+        if p.published_distance_m is not None:
+            pub = f"{p.published_distance_m:.0f} m"
+            if p.published_bearing_deg is not None:
+                pub += f" @ {p.published_bearing_deg:.0f}°"
+        table.add_row(
+            p.cls,
+            f"{p.distance_m:.0f} ± {p.distance_sd_m:.0f}",
+            f"{p.distance_p2_5_m:.0f}–{p.distance_p97_5_m:.0f}",
+            f"{p.offset_distance_m:.0f} m @ {p.bearing_deg:.0f}°",
+            f"{p.semi_major_m:.0f} × {p.semi_minor_m:.0f} @ {p.orientation_deg:.0f}°",
+            pub,
+        )
+    console.print(table)

@@ -1,0 +1,88 @@
+"""``find`` and ``survey``: changes in one pair of images, or in many."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from orbitscout.cli.app import app, console, err_console, parse_site
+
+
+@app.command()
+def find(
+    before: str = typer.Argument(..., help="The earlier image (any GDAL-readable product)."),
+    after: str = typer.Argument(..., help="The later image; its pixel grid is the reference."),
+    out: str = typer.Option(..., "--out", help="Output folder."),
+    site: str = typer.Option(None, help="LAT,LON of the lander, if known (a hint)."),
+    body: str = typer.Option(None, help="mars or moon, when the files do not say."),
+    mission: str = typer.Option(None, help="Known mission whose EDL layout to use as a prior."),
+    min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
+    band: int = typer.Option(None, help="Band to use in multi-band images (1-based)."),
+    gsd: float = typer.Option(None, help="Pixel size in metres for images without a CRS."),
+    tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory)."),
+) -> None:
+    """Find where the ground changed between BEFORE and AFTER, and what each change is."""
+    from orbitscout.pipeline import find as run_find
+
+    result = run_find(
+        before,
+        after,
+        out,
+        body=body,
+        site=parse_site(site),
+        mission=mission,
+        min_score=min_score,
+        band=band,
+        gsd_m=gsd,
+        tile=tile,
+        progress=True,
+    )
+    reg = result.registration
+    console.print(
+        f"registration: dx {reg.dx:+.2f} px, dy {reg.dy:+.2f} px, rotation "
+        f"{reg.rotation_deg:+.3f}°, residual {reg.residual_px:.2f} px"
+    )
+    counts = ", ".join(f"{k} {v}" for k, v in result.counts.items() if v) or "nothing"
+    console.print(f"{len(result.detections)} detections ({counts}) → {result.out_dir}")
+
+
+@app.command()
+def survey(
+    pairs: str = typer.Argument(..., help="CSV: before,after[,name,site,mission,body]."),
+    out: str = typer.Option(..., "--out", help="Output folder (one subfolder per pair)."),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="Address of a running Dask scheduler (default: a local cluster)."
+    ),
+    workers: int = typer.Option(
+        None, "--workers", help="Worker processes of the local cluster (default: one per core)."
+    ),
+    tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory per worker)."),
+    min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
+) -> None:
+    """Run find over many pairs on Dask; rerunning skips the pairs already done."""
+    from orbitscout.survey import survey as run_survey
+
+    result = run_survey(
+        pairs,
+        out,
+        scheduler=scheduler,
+        workers=workers,
+        tile=tile,
+        min_score=min_score,
+        progress=True,
+    )
+    console.print(
+        f"{result.ok} pairs done, {result.failed} failed, {result.skipped} already "
+        f"done → {result.csv_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for row in [r for r in result.rows if r["status"] != "ok"][:10]:
+        err_console.print(
+            f"orbitscout: pair {row['pair']} failed: {row['error']}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if result.failed:
+        sys.exit(1)  # some pairs failed (each has its line in survey.csv); the rest are done
