@@ -27,6 +27,7 @@ from orbitscout.detect import (
     significance,
     tiles,
 )
+from orbitscout.image import gdal
 from orbitscout.image.product import Product, grid_map, open_product
 
 DEFAULT_TILE = 2048
@@ -76,7 +77,7 @@ def find(
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_gdal_env())
+        stack.enter_context(gdal.gdal_env(tiles.tile_threads()))
         b = open_product(before, band=band, body=body)
         stack.callback(b.close)
         a = open_product(after, band=band, body=body)
@@ -184,28 +185,6 @@ def _import_in_background() -> threading.Thread:
     return thread
 
 
-# GDAL's block cache (its default, 5 % of RAM, would dominate RSS): the tile loop, run
-# bottom-up, finds the last half of a 16k pair's blocks still there from the reduced reads
-# (16k find 9.9 -> 9.4 s against 256 MB, peak 1.03 -> 1.27 GB; medians of four runs)
-GDAL_CACHE_BYTES = 512 * 2**20
-
-
-def _gdal_env():
-    """Bounded GDAL block cache (unless $GDAL_CACHEMAX says otherwise; GDAL reads it before its
-    first read in a process), and decoder threads per read ($GDAL_NUM_THREADS, else the cores
-    left over by the threads that read at once: on two cores, one decoder thread per read
-    made the 16k find 0.2 s faster than ALL_CPUS)."""
-    import os
-
-    import rasterio
-
-    spare = max(1, (os.cpu_count() or 1) // tiles.tile_threads())
-    options = {"GDAL_NUM_THREADS": os.environ.get("GDAL_NUM_THREADS", str(spare))}
-    if "GDAL_CACHEMAX" not in os.environ:
-        options["GDAL_CACHEMAX"] = GDAL_CACHE_BYTES
-    return rasterio.Env(**options)
-
-
 def _keep_freed_memory() -> None:
     """Let glibc's malloc reuse the memory of freed tile arrays (tens of MB each, several per
     tile) rather than map it afresh and fault it in for every tile: one arena for all threads
@@ -284,11 +263,10 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> d
     import platform
 
     import pyproj
-    import rasterio
     import scipy
     import skimage
 
-    from orbitscout import __version__
+    from orbitscout.core.version import __version__
 
     return {
         "before": {"path": str(b.path), "width": b.width, "height": b.height, "gsd_m": b.gsd_m},
@@ -311,8 +289,7 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> d
             "numpy": np.__version__,
             "scipy": scipy.__version__,
             "scikit-image": skimage.__version__,
-            "rasterio": rasterio.__version__,
-            "gdal": rasterio.__gdal_version__,
+            **gdal.versions(),
             "pyproj": pyproj.__version__,
             "opencv": cv2.__version__,
         },

@@ -7,8 +7,8 @@ import sys
 import typer
 from rich.console import Console
 
-from orbitscout import __version__
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.version import __version__
 
 app = typer.Typer(
     name="orbitscout",
