@@ -28,7 +28,8 @@ from orbitscout.detect import (
     tiles,
 )
 from orbitscout.image import gdal
-from orbitscout.image.product import Product, grid_map, open_product
+from orbitscout.image.grid import grid_map
+from orbitscout.image.product import Product, open_product
 
 DEFAULT_TILE = 2048
 

@@ -39,7 +39,8 @@ def test_no_data_value_read_as_nan(tmp_path, dtype, nodata):
 def test_reduced_sample_under_a_rotation_is_the_mean_of_the_full_resolution_one(tmp_path):
     # finely textured ground: warping cells read reduced would interpolate them, and miss
     from orbitscout.core.registration import Registration
-    from orbitscout.image.product import grid_map, open_product
+    from orbitscout.image.grid import grid_map
+    from orbitscout.image.product import open_product
 
     rng = np.random.default_rng(2)
     data = rng.normal(1000, 60, (600, 700)).astype(np.float32)
