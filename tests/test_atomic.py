@@ -1,0 +1,147 @@
+"""``core.atomic``: files whole or absent, a staged set published whole even across a kill,
+stale staging of killed runs removed and a live run's kept, outputs 0644 under umask 022."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from orbitscout.core import atomic
+from orbitscout.core.atomic import (
+    STAGE_PREFIX,
+    atomic_file,
+    owner_tag,
+    remove_stale,
+    staged_outputs,
+)
+from orbitscout.core.errors import OrbitscoutError
+
+REPO = Path(__file__).resolve().parents[1]
+ITEMS = ("a.txt", "b", "c.txt", "summary.json")  # b is a folder
+STEPS = ["staged", "journal", *(f"moved:{n}" for n in ("a.txt", "b", "c.txt")), "published"]
+STEPS.insert(-1, "moved:summary.json")
+
+WRITER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from orbitscout.core import atomic
+
+    out, run, kill_at = sys.argv[1], sys.argv[2], sys.argv[3]
+
+    def fault(step):
+        if step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    atomic._FAULT = fault
+    with atomic.staged_outputs(out) as stage:
+        for name in ("a.txt", "c.txt", "summary.json"):
+            (stage / name).write_text(run)
+        (stage / "b").mkdir()
+        (stage / "b" / "inner.txt").write_text(run)
+    """
+)
+
+
+def _write(out: Path, run: str, kill_at: str = "") -> int:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", WRITER, str(out), run, kill_at], env=env, timeout=60
+    )
+    return proc.returncode
+
+
+def _runs(out: Path) -> set[str]:
+    """The runs the published outputs come from (one element when they are one whole set)."""
+    texts = [(out / n).read_text() for n in ("a.txt", "c.txt", "summary.json")]
+    return {*texts, (out / "b" / "inner.txt").read_text()}
+
+
+def _stages(out: Path) -> list[str]:
+    return [p.name for p in out.iterdir() if p.name.startswith(STAGE_PREFIX)]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_kill_at_every_publishing_step_leaves_one_whole_set(tmp_path, step):
+    out = tmp_path / "out"
+    assert _write(out, "1") == 0 and _runs(out) == {"1"}
+    assert _write(out, "2", kill_at=step) == -9  # killed there
+    assert _stages(out)  # the kill left its staging folder
+    # the next run first completes a publication whose journal was written, or drops the stage
+    remove_stale(out)
+    assert _runs(out) == ({"1"} if step == "staged" else {"2"})
+    assert not _stages(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(ITEMS)
+    # and a whole rerun after a kill leaves its own outputs alone
+    assert _write(out, "3", kill_at=step) == -9
+    assert _write(out, "4") == 0
+    assert _runs(out) == {"4"} and not _stages(out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(ITEMS)
+
+
+def test_staged_outputs_removes_a_killed_runs_stage_and_keeps_a_live_one(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_text())
+    pid = int(dead.stdout)
+    host = owner_tag().split("-")[0]
+    stale = tmp_path / f"{STAGE_PREFIX}{host}-{pid}-12345-abcd_123"
+    stale.mkdir()
+    (stale / "detections.gpkg").write_bytes(b"half")
+    # this process's own pid with another start time: a killed process whose pid came back
+    reused = tmp_path / f"{STAGE_PREFIX}{host}-{os.getpid()}-1-zzzz"
+    reused.mkdir()
+    live = tmp_path / f"{STAGE_PREFIX}{owner_tag()}-live1"  # a concurrent run's, still going
+    live.mkdir()
+    other_host = tmp_path / f"{STAGE_PREFIX}00000000-{pid}-12345-x"  # another machine's
+    other_host.mkdir()
+    stale_tmp = tmp_path / f".survey.csv.{host}-{pid}-12345-q1w2e3r4.tmp"
+    stale_tmp.write_text("half")
+    with staged_outputs(tmp_path) as stage:
+        (stage / "summary.json").write_text("{}")
+    assert not stale.exists() and not reused.exists() and not stale_tmp.exists()
+    assert live.is_dir() and other_host.is_dir()
+    assert (tmp_path / "summary.json").read_text() == "{}"
+    assert sorted(_stages(tmp_path)) == sorted([live.name, other_host.name])
+
+
+def _text() -> dict:
+    return {"capture_output": True, "text": True, "check": True, "timeout": 60}
+
+
+def test_a_folder_where_an_output_goes_publishes_nothing(tmp_path):
+    (tmp_path / "report.html").mkdir()
+    with pytest.raises(OrbitscoutError, match="would replace a folder"):
+        with staged_outputs(tmp_path) as stage:
+            for name in ("detections.geojson", "overview.png", "report.html", "summary.json"):
+                (stage / name).write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_a_failure_while_staging_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    (tmp_path / "summary.json").write_text("old")
+    with pytest.raises(RuntimeError):
+        with staged_outputs(tmp_path) as stage:
+            (stage / "summary.json").write_text("new")
+            raise RuntimeError("boom")
+    steps = []
+    monkeypatch.setattr(atomic, "_FAULT", steps.append)
+    with staged_outputs(tmp_path) as stage:
+        (stage / "summary.json").write_text("new")
+        (stage / "a.txt").write_text("new")
+    assert steps == ["staged", "journal", "moved:a.txt", "moved:summary.json", "published"]
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["a.txt", "summary.json"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_file_gets_the_mode_of_a_new_file(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        with atomic_file(tmp_path / "survey.csv") as tmp:
+            tmp.write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "survey.csv").stat().st_mode & 0o777 == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["survey.csv"]
