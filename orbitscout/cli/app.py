@@ -44,21 +44,30 @@ def parse_site(text: str | None) -> tuple[float, float] | None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning OrbitscoutError into one error line and exit code 2."""
+    """Entry point: run the app; bad input and usage mistakes become one line
+    ``orbitscout: error: WHAT: problem`` and exit status 2, with no traceback."""
+    import click
+
     try:
-        app(standalone_mode=False)
+        app(standalone_mode=False, prog_name="orbitscout")
     except OrbitscoutError as exc:
-        err_console.print(f"orbitscout: error: {exc}", highlight=False, soft_wrap=True)
+        _fail(str(exc))
+    except click.exceptions.NoArgsIsHelpError:  # a bare `orbitscout`: its help, printed
         sys.exit(2)
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "orbitscout"
+        _fail(f"{where}: {exc.format_message()} (see '{where} --help')")
+    except click.ClickException as exc:
+        _fail(exc.format_message())
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("orbitscout: aborted")
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("orbitscout: aborted", highlight=False)
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive as click.ClickException
-        import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+
+def _fail(message: str) -> None:
+    """Print one error line and exit with status 2."""
+    line = " ".join(message.split())  # one line, whatever the message held
+    err_console.print(f"orbitscout: error: {line}", highlight=False, soft_wrap=True, markup=False)
+    sys.exit(2)
