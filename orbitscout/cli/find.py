@@ -49,40 +49,68 @@ def find(
 
 @app.command()
 def survey(
-    pairs: str = typer.Argument(..., help="CSV: before,after[,name,site,mission,body]."),
+    pairs: str = typer.Argument(..., help="CSV: before,after[,name,site,mission,body,band]."),
     out: str = typer.Option(..., "--out", help="Output folder (one subfolder per pair)."),
     scheduler: str = typer.Option(
-        None, "--scheduler", help="Address of a running Dask scheduler (default: a local cluster)."
+        None,
+        "--scheduler",
+        help="Address of a running Dask scheduler, tcp:// or tls:// (default: a local cluster "
+        "that only this process can reach).",
+    ),
+    security: str = typer.Option(
+        None,
+        "--security",
+        help="Dask security file (YAML, distributed.comm.tls.* keys) for a tls:// --scheduler.",
     ),
     workers: int = typer.Option(
         None, "--workers", help="Worker processes of the local cluster (default: one per core)."
     ),
+    dashboard: bool = typer.Option(
+        False,
+        "--dashboard",
+        help="Serve the local cluster's Dask dashboard on 127.0.0.1 (HTTP without "
+        "authentication: anyone on this machine can read it). Off by default: no HTTP server.",
+    ),
     tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory per worker)."),
     min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
 ) -> None:
-    """Run find over many pairs on Dask; rerunning skips the pairs already done."""
+    """Run find over many pairs on Dask; rerunning skips the pairs already done with the same
+    images, options and version, and redoes the rest."""
     from orbitscout.survey import survey as run_survey
+
+    def say(line: str) -> None:
+        err_console.print(line, highlight=False, soft_wrap=True, markup=False)
 
     result = run_survey(
         pairs,
         out,
         scheduler=scheduler,
         workers=workers,
+        security=security,
+        dashboard=dashboard,
         tile=tile,
         min_score=min_score,
         progress=True,
+        on_message=say,
     )
     console.print(
         f"{result.ok} pairs done, {result.failed} failed, {result.skipped} already "
         f"done → {result.csv_path}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
+    if result.redone:
+        why = ", ".join(f"{n} {reason}" for reason, n in result.redo_reasons.items())
+        console.print(
+            f"{result.redone} pairs redone ({why})", highlight=False, soft_wrap=True, markup=False
+        )
     for row in [r for r in result.rows if r["status"] != "ok"][:10]:
         err_console.print(
             f"orbitscout: pair {row['pair']} failed: {row['error']}",
             highlight=False,
             soft_wrap=True,
+            markup=False,
         )
     if result.failed:
         sys.exit(1)  # some pairs failed (each has its line in survey.csv); the rest are done
