@@ -27,6 +27,7 @@ from orbitscout.detect import (
     significance,
     tiles,
 )
+from orbitscout.detect.parameters import DetectParams
 from orbitscout.image import gdal
 from orbitscout.image.grid import grid_map
 from orbitscout.image.product import Product, open_product
@@ -62,12 +63,16 @@ def find(
     gsd_m: float | None = None,
     tile: int | None = DEFAULT_TILE,
     progress: bool = False,
+    detect: DetectParams | None = None,
 ) -> FindResult:
     """Register BEFORE to AFTER, find what changed, say what each change is, write the outputs.
 
     ``site`` is (lat, lon) of the lander when known; ``gsd_m`` gives the pixel size of images
-    without a CRS; ``tile`` bounds memory (None processes the image whole).
+    without a CRS; ``tile`` bounds memory (None processes the image whole); ``detect`` holds
+    the detection and deblending thresholds (None: ``DetectParams()``), written into
+    ``summary.json`` under ``"parameters"``.
     """
+    detect = DetectParams() if detect is None else detect
     out_dir = check_out_dir(out_dir)
     if mission is not None:
         from orbitscout.edl.missions import get_mission
@@ -129,13 +134,22 @@ def find(
         read_before = _one_at_a_time(lambda w: gmap.sample(w, registration=to_before))
         with _progress_bar(progress, a.width * a.height) as advance:
             result = tiles.detect_changes(
-                read_after, read_before, phot, a.width, a.height, tile=tile, progress=advance
+                read_after,
+                read_before,
+                phot,
+                a.width,
+                a.height,
+                tile=tile,
+                progress=advance,
+                params=detect,
             )
         if result.valid_fraction < 0.01:
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
         gsd = a.gsd_m if a.gsd_m is not None else gsd_m
-        found = candidates.candidates(result, gsd)
-        found = deblend.deblend(found, read_after, read_before, phot, a.width, a.height, gsd)
+        found = candidates.candidates(result, gsd, detect)
+        found = deblend.deblend(
+            found, read_after, read_before, phot, a.width, a.height, gsd, detect
+        )
         timings["detect_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -147,7 +161,7 @@ def find(
         timings["identify_s"] = time.perf_counter() - clock
 
         counts = {cls: sum(c.cls == cls for c in found) for cls in CLASSES}
-        summary = _summary(a, b, reg, found, counts, timings, result, gsd, site, mission)
+        summary = _summary(a, b, reg, found, counts, timings, result, gsd, site, mission, detect)
         clock = time.perf_counter()
         imports.join()
         from orbitscout.report import outputs as report
@@ -260,7 +274,7 @@ def _identify(found, after: Product, site, mission) -> None:
     identify.identify(found, after=after, site=site, mission=mission)
 
 
-def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> dict:
+def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission, detect) -> dict:
     import platform
 
     import pyproj
@@ -280,9 +294,10 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission) -> d
         "detection": {
             "tiles": result.tiles,
             "valid_fraction": round(result.valid_fraction, 4),
-            "t_high_sigma": significance.T_HIGH,
-            "t_low_sigma": significance.T_LOW,
+            "t_high_sigma": detect.t_high,
+            "t_low_sigma": detect.t_low,
         },
+        "parameters": {"detect": detect.as_dict()},
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "versions": {
             "orbitscout": __version__,

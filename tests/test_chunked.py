@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 import rasterio
 from rasterio.transform import from_origin
-from rasterio.windows import Window
 
 from orbitscout.core.bodies import MARS, local_map_crs
+from orbitscout.core.window import Window
 from orbitscout.detect import candidates, photometry, regions, significance, tiles
+from orbitscout.detect.parameters import DeblendParams, DetectParams
 from orbitscout.pipeline import find
 
 TILE = 256
+DEFAULT = DetectParams()
+# other filters and thresholds: a wider structure and matched filter (the halo grows to 80 px)
+WIDE = DetectParams(scales=(0.0, 1.5, 3.0), structure=12.0, clutter=2.5, kappa=0.8, t_low=3.5)
 # (x, y, radius px, amplitude in units of 120 DN; noise is 4 DN, texture ~70 DN) in AFTER:
 # on tile corners, on tile edges, half a pixel off them, 1 px to 20 px across, bright and dark
 SPOTS = [
@@ -153,10 +157,12 @@ def test_registration_recovered(runs):
 # ----------------------------------------------------------------- the tile loop on arrays
 
 
-def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> tiles.ChangeResult:
-    """detect_changes on an AFTER array against a flat BEFORE, unit gain."""
+def _loop(
+    resid: np.ndarray, tile: int | None, progress=None, threads=None, params=DEFAULT, before=None
+) -> tiles.ChangeResult:
+    """detect_changes on an AFTER array against BEFORE (default flat), unit gain."""
     height, width = resid.shape
-    before = np.full_like(resid, 100.0)
+    before = np.full_like(resid, 100.0) if before is None else before
     after = before + resid
     ny, nx = -(-height // significance.BLOCK), -(-width // significance.BLOCK)
     phot = photometry.Photometry(np.ones((ny, nx)), np.zeros((ny, nx)))
@@ -175,6 +181,7 @@ def _loop(resid: np.ndarray, tile: int | None, progress=None, threads=None) -> t
         tile=tile,
         progress=progress,
         threads=threads,
+        params=params,
     )
 
 
@@ -201,6 +208,67 @@ def test_tile_loop_matches_whole_on_odd_sizes():
 
     corner = [c for c in tiled if covers(c, 255, 511) or covers(c, 256, 512)]
     assert len(corner) == 1 and covers(corner[0], 255, 511) and covers(corner[0], 256, 512)
+
+
+def test_tile_loop_matches_whole_with_other_parameters():
+    """Wider filters than the defaults widen the halo read around each tile: on textured
+    BEFORE (whose structure enters the noise), tiled and whole runs still agree."""
+    assert significance.halo(DEFAULT) == significance.HALO == 64
+    assert significance.halo(WIDE) == 80
+    rng = np.random.default_rng(5)
+    shape = (600, 700)
+    before = 100 + cv2.GaussianBlur(rng.normal(0, 30, shape).astype(np.float32), (0, 0), 3.0)
+    resid = rng.normal(0, 1, shape).astype(np.float32)
+    resid[250:262, 250:262] += 8
+    resid[100:103, 240:520] -= 6
+    resid[300:560, 510:514] += 6
+    resid[500:504, 250:254] += 12
+    tiled = candidates.candidates(_loop(resid, 256, params=WIDE, before=before), params=WIDE)
+    whole = candidates.candidates(_loop(resid, None, params=WIDE, before=before), params=WIDE)
+    assert len(tiled) == len(whole) >= 3
+    for t, w in zip(sorted(tiled, key=_key), sorted(whole, key=_key), strict=True):
+        assert (t.x, t.y, t.area_px) == pytest.approx((w.x, w.y, w.area_px), abs=1e-6)
+        assert t.peak_sigma == pytest.approx(w.peak_sigma, rel=1e-6)
+        assert t.bbox == w.bbox
+    # and the parameters were used: the defaults find other regions
+    default = candidates.candidates(_loop(resid, 256, before=before))
+    assert sorted(c.bbox for c in default) != sorted(c.bbox for c in tiled)
+
+
+def test_a_higher_t_high_keeps_only_the_stronger_candidates():
+    rng = np.random.default_rng(6)
+    resid = rng.normal(0, 1, (512, 512)).astype(np.float32)
+    # peaks about 6.7, 8.6, 12.7, 20 and 24 sigma
+    for k, amp in enumerate((2.0, 3.0, 4.0, 6.0, 8.0)):
+        y, x = 60 + 70 * k, 60 + 65 * k
+        resid[y - 2 : y + 2, x - 2 : x + 2] += amp
+    strict = DetectParams(t_high=10.0)
+    found = candidates.candidates(_loop(resid, 256))
+    fewer = candidates.candidates(_loop(resid, 256, params=strict), params=strict)
+    assert 0 < len(fewer) < len(found)
+    assert all(c.peak_sigma >= 10.0 for c in fewer)
+    assert {c.bbox for c in fewer} <= {c.bbox for c in found}
+    assert len(found) == 5 and len(fewer) == 3
+    # the score is 0 at t_high, 0.95 at twice
+    assert candidates.detection_score(10.0, strict) == pytest.approx(0.0)
+    assert candidates.detection_score(20.0, strict) == pytest.approx(1 - np.exp(-3))
+
+
+def test_parameters_are_frozen_values_that_round_trip_through_json():
+    import dataclasses
+    import json
+
+    params = DetectParams(t_high=7.0, scales=[0, 1], deblend=DeblendParams(enabled=False))
+    assert params.scales == (0.0, 1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.t_high = 5.0
+    record = json.loads(json.dumps(params.as_dict()))
+    assert record["t_high"] == 7.0 and record["deblend"]["enabled"] is False
+    assert DetectParams(**record) == params
+    assert DEFAULT.saddle_sigma == 2 * DEFAULT.t_low and DEFAULT.peak_sigma == 4 * DEFAULT.t_high
+    for bad in ({"t_low": 6.0}, {"scales": ()}, {"deblend": {"step": 1.0}}):
+        with pytest.raises(ValueError):
+            DetectParams(**{"t_high": 5.5, **bad})
 
 
 def test_tile_windows_cover_the_image_once():
@@ -237,10 +305,8 @@ def test_wide_blur_matches_a_full_resolution_gaussian():
         )
         for cell, amp in ((2, 1.0), (8, 2.0), (32, 4.0))
     )
-    exact = cv2.GaussianBlur(
-        ground, (81, 81), significance.STRUCTURE, borderType=cv2.BORDER_REFLECT
-    )
-    fast = significance._wide_blur(ground, significance.STRUCTURE)
+    exact = cv2.GaussianBlur(ground, (81, 81), DEFAULT.structure, borderType=cv2.BORDER_REFLECT)
+    fast = significance._wide_blur(ground, DEFAULT.structure)
     inner = (slice(48, -48), slice(48, -48))
     detail = (ground - exact)[inner]
     assert fast.shape == ground.shape
@@ -270,19 +336,19 @@ def test_block_noise_per_block_and_per_pixel_agree():
     assert noise.sigmas[1, 1] == pytest.approx(1.4826 * np.median(np.abs(whole - np.median(whole))))
 
 
-def _whole_tile_significance(resid, support, level, core, origin):
+def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT):
     """``significance.significance`` computed over the whole array (no boxes)."""
-    structure = level - support.smoothed(level, significance.STRUCTURE)
+    structure = level - support.smoothed(level, params.structure)
     ok = None if support.mask is None else support.mask[core]
     best = np.zeros(resid[core].shape, np.float32)
     strength = np.zeros_like(best)
-    for sigma in significance.SCALES:
+    for sigma in params.scales:
         values = support.smoothed(resid, sigma)[core]
         noise = significance.block_noise(values, ok, significance.BLOCK, origin)
         energy = np.square(support.smoothed(structure, sigma))
-        clutter = support.smoothed(energy, significance.CLUTTER)[core]
+        clutter = support.smoothed(energy, params.clutter)[core]
         sig = values / np.sqrt(
-            noise.box((slice(None), slice(None))) ** 2 + significance.KAPPA**2 * clutter
+            noise.box((slice(None), slice(None))) ** 2 + params.kappa**2 * clutter
         )
         better = np.abs(sig) > strength
         best[better] = sig[better]
@@ -293,8 +359,9 @@ def _whole_tile_significance(resid, support, level, core, origin):
     return best, strength
 
 
+@pytest.mark.parametrize("params", [DEFAULT, WIDE], ids=["default", "wide"])
 @pytest.mark.parametrize("masked", [False, True])
-def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts(masked):
+def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts(masked, params):
     """The clutter term is computed only in boxes (merged by side, sharing the tile's weights);
     every region that can count — seeded, or touching the core's edge — gets the values of the
     whole-tile computation, and the seeded regions are the same."""
@@ -314,21 +381,21 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
     core = (slice(halo, shape[0] - halo), slice(halo, shape[1] - halo))
     origin = (-halo, -halo)
     best, strength, _, _ = significance.significance(
-        resid, significance.Support(mask), level, core, origin
+        resid, significance.Support(mask), level, core, origin, params
     )
     ref_best, ref_strength = _whole_tile_significance(
-        resid, significance.Support(mask), level, core, origin
+        resid, significance.Support(mask), level, core, origin, params
     )
     count, labels = cv2.connectedComponents(
-        (ref_strength >= significance.T_LOW).view(np.uint8), connectivity=8
+        (ref_strength >= params.t_low).view(np.uint8), connectivity=8
     )
-    seeded = np.unique(labels[ref_strength >= significance.T_HIGH])
+    seeded = np.unique(labels[ref_strength >= params.t_high])
     edges = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
     counted = np.isin(labels, np.setdiff1d(np.union1d(seeded, edges), [0]))
     assert counted.sum() > 100 and len(seeded) > 4
     np.testing.assert_allclose(best[counted], ref_best[counted], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(strength[counted], ref_strength[counted], rtol=1e-5, atol=1e-5)
-    assert ((strength >= significance.T_HIGH) == (ref_strength >= significance.T_HIGH)).all()
+    assert ((strength >= params.t_high) == (ref_strength >= params.t_high)).all()
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -344,7 +411,7 @@ def test_local_structure_over_crops_equals_the_whole_array(masked):
         mask[500:, :200] = False
         level[~mask] = 0.0
     support = significance.Support(mask)
-    whole = level - significance.Support(mask).smoothed(level, significance.STRUCTURE)
+    whole = level - significance.Support(mask).smoothed(level, DEFAULT.structure)
     small = [(0, 30, 0, 650), (101, 151, 203, 259), (480, 530, 170, 230), (650, 700, 600, 650)]
     large = [(0, 700, 0, 400), (0, 350, 300, 650)]
     for crops in (small, large):

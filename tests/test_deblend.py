@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_chunked import make_pair
 
-from orbitscout.detect import deblend
+from orbitscout.detect.parameters import DeblendParams, DetectParams
 from orbitscout.pipeline import find
 
 CENTRE = (256.0, 256.0)
@@ -44,11 +44,20 @@ def test_tiled_and_whole_split_alike(joined, tmp_path):
         assert abs(t.x - w.x) < 1e-3 and abs(t.y - w.y) < 1e-3
 
 
-def test_without_the_split_they_are_one_candidate(joined, tmp_path, monkeypatch):
-    monkeypatch.setattr(deblend, "split", lambda *args, **kwargs: None)
-    found = find(*joined, tmp_path / "out").detections
-    assert len(found) == 1
-    assert not _near(found, SIDE, 5.0)
+def test_without_the_split_they_are_one_candidate(joined, tmp_path):
+    off = DetectParams(deblend=DeblendParams(enabled=False))
+    result = find(*joined, tmp_path / "out", detect=off)
+    assert len(result.detections) == 1
+    assert not _near(result.detections, SIDE, 5.0)
+    assert result.summary["parameters"]["detect"]["deblend"]["enabled"] is False
+
+
+def test_objects_that_must_rise_higher_are_not_split(joined, tmp_path):
+    """Asking each object to reach 40 x t_high (far above the spots' peaks) leaves the
+    candidate whole, as does a saddle at t_low (no level left to cut at)."""
+    for deblend in (DeblendParams(peak=40.0), DeblendParams(saddle=1.0)):
+        found = find(*joined, tmp_path / f"out{deblend.peak}", detect=DetectParams(deblend=deblend))
+        assert len(found.detections) == 1, deblend
 
 
 def test_a_core_at_the_centre_of_its_halo_stays_one(tmp_path):

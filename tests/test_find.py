@@ -421,3 +421,21 @@ def test_small_simulated_hirise_frame_registered(tmp_path, seed):
     truth = pair.truth["misregistration"]
     error = np.hypot(result.registration.dx - truth["dx"], result.registration.dy - truth["dy"])
     assert error <= 0.5
+
+
+def test_detection_parameters_are_passed_in_and_recorded(tmp_path):
+    """A higher t_high keeps only the changes that reach it (the planted spots peak at about
+    6, 7, 8, 9 and 20 sigma), and summary.json says which parameters each run used."""
+    from orbitscout.detect.parameters import DetectParams
+
+    before, after = make_pair(tmp_path, spots=SPOTS)
+    default = find(before, after, tmp_path / "default")
+    strict = find(before, after, tmp_path / "strict", detect=DetectParams(t_high=12.0))
+    assert len(default.detections) == len(SPOTS)
+    assert len(strict.detections) == 1 and len(_found(strict, SPOTS[0])) == 1
+    assert strict.detections[0].peak_sigma >= 12.0
+    for run, t_high in ((default, 5.5), (strict, 12.0)):
+        summary = json.loads((run.out_dir / "summary.json").read_text())
+        record = summary["parameters"]["detect"]
+        assert record["t_high"] == summary["detection"]["t_high_sigma"] == t_high
+        assert DetectParams(**record) == DetectParams(t_high=t_high)

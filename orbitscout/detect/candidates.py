@@ -7,14 +7,17 @@ import math
 import numpy as np
 
 from orbitscout.core.candidate import Candidate
+from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.regions import Regions, UnionFind, combine_regions
-from orbitscout.detect.significance import LINE_GAP, MERGE_GAP, NOVELTY, T_HIGH
 from orbitscout.detect.tiles import ChangeResult
 
 
-def detection_score(peak_sigma: float | np.ndarray) -> float | np.ndarray:
-    """Confidence that a change is real from its peak significance: 0 at T_HIGH, 0.95 at twice."""
-    return np.clip(1.0 - np.exp(1.0 - (np.asarray(peak_sigma) / T_HIGH) ** 2), 0.0, 1.0)
+def detection_score(
+    peak_sigma: float | np.ndarray, params: DetectParams = DEFAULT
+) -> float | np.ndarray:
+    """Confidence that a change is real from its peak significance (sigma): 0 at
+    ``params.t_high``, 0.95 at twice."""
+    return np.clip(1.0 - np.exp(1.0 - (np.asarray(peak_sigma) / params.t_high) ** 2), 0.0, 1.0)
 
 
 def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -31,9 +34,15 @@ def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
 
 
 def _merge_near(
-    regions: Regions, gap: int, linear: np.ndarray, angle: np.ndarray, line_gap: int
+    regions: Regions,
+    gap: int,
+    linear: np.ndarray,
+    angle: np.ndarray,
+    line_gap: int,
+    line_angle_deg: float = DEFAULT.line_angle_deg,
 ) -> np.ndarray:
-    """Group regions whose boxes lie within ``gap`` px (``line_gap`` for aligned thin ones)."""
+    """Group regions whose boxes lie within ``gap`` px (``line_gap`` for thin ones whose
+    directions differ by less than ``line_angle_deg``)."""
     n = len(regions)
     uf = UnionFind(n)
     order = np.argsort(regions.bbox[:, 0])
@@ -51,30 +60,74 @@ def _merge_near(
                 uf.union(i, j)
             elif d <= line_gap and linear[i] and linear[j]:
                 diff = abs((angle[i] - angle[j] + 90) % 180 - 90)
-                if diff < 20:
+                if diff < line_angle_deg:
                     uf.union(i, j)
     return uf.groups()
 
 
-def _thin(length: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Long, thin regions: tracks (dust devils) rather than spots."""
-    return (length >= 8) & (length >= 3 * np.maximum(width, 1.0))
+def _thin(length: np.ndarray, width: np.ndarray, params: DetectParams = DEFAULT) -> np.ndarray:
+    """Long, thin regions: tracks (dust devils) rather than spots (``params.thin_length_px``
+    long, ``params.thin_aspect`` times longer than wide)."""
+    return (length >= params.thin_length_px) & (
+        length >= params.thin_aspect * np.maximum(width, 1.0)
+    )
 
 
-def candidates(result: ChangeResult, gsd_m: float | None = None) -> list[Candidate]:
+def candidates(
+    result: ChangeResult, gsd_m: float | None = None, params: DetectParams = DEFAULT
+) -> list[Candidate]:
     """Turn stitched regions into measured candidates: seeded regions, with the parts of one
-    object (bright core, dark halo) and the fragments of one thin track merged."""
+    object (bright core, dark halo) and the fragments of one thin track merged.
+
+    Parameters
+    ----------
+    result : ChangeResult
+        The tile loop's stitched regions (made with the same ``params``).
+    gsd_m : float or None
+        The AFTER image's pixel size (m), recorded in each candidate.
+    params : DetectParams
+        The gaps within which regions merge, the thin-track test, the novelty gate.
+
+    Returns
+    -------
+    list of Candidate
+        Sorted by score and numbered from 1.
+    """
     regions = result.regions.subset(result.regions.seeded)
     if not len(regions):
         return []
     _, _, length, width, angle = _shape(regions.sums)
-    groups = _merge_near(regions, MERGE_GAP, _thin(length, width), angle, LINE_GAP)
-    return numbered(measure_candidates(combine_regions([regions], groups), gsd_m))
+    groups = _merge_near(
+        regions,
+        params.merge_gap,
+        _thin(length, width, params),
+        angle,
+        params.line_gap,
+        params.line_angle_deg,
+    )
+    return numbered(measure_candidates(combine_regions([regions], groups), gsd_m, params))
 
 
-def measure_candidates(merged: Regions, gsd_m: float | None = None) -> list[Candidate]:
+def measure_candidates(
+    merged: Regions, gsd_m: float | None = None, params: DetectParams = DEFAULT
+) -> list[Candidate]:
     """One candidate per region (numbered later), less those whose change holds no more
-    energy than the BEFORE image's own local structure there."""
+    than ``params.novelty`` times the energy of the BEFORE image's own local structure there.
+
+    Parameters
+    ----------
+    merged : Regions
+        One region per candidate.
+    gsd_m : float or None
+        The AFTER image's pixel size (m).
+    params : DetectParams
+        The thin-track test, polarity share, detection score and novelty gate.
+
+    Returns
+    -------
+    list of Candidate
+        Unnumbered (``id`` 0), in the order of ``merged``.
+    """
     s = merged.sums
     x, y, length, width, angle = _shape(s)
     # area: pixels individually over 2.5 sigma for a compact, strong change; pixels significant
@@ -82,13 +135,18 @@ def measure_candidates(merged: Regions, gsd_m: float | None = None) -> list[Cand
     area = np.where(s["nsharp"] >= 0.25 * s["n"], s["nsharp"], s["n"])
     length = np.maximum(length, np.sqrt(np.maximum(area, 1.0)))
     width = np.clip(width, 1.0, length)
-    linear = _thin(length, width)
+    linear = _thin(length, width, params)
     total = np.maximum(s["rpos"] - s["rneg"], 1e-12)
     bright = s["rpos"] / total
     level = np.maximum(np.abs(s["level"]), 1e-12)
     out = []
     for k in range(len(merged)):
-        polarity = "bright" if bright[k] >= 0.8 else "dark" if bright[k] <= 0.2 else "mixed"
+        if bright[k] >= params.bright_share:
+            polarity = "bright"
+        elif bright[k] <= params.dark_share:
+            polarity = "dark"
+        else:
+            polarity = "mixed"
         bxy = (s["wpx"][k] / s["wp"][k], s["wpy"][k] / s["wp"][k]) if s["wp"][k] > 0 else None
         dxy = (s["wnx"][k] / s["wn"][k], s["wny"][k] / s["wn"][k]) if s["wn"][k] > 0 else None
         out.append(
@@ -106,7 +164,7 @@ def measure_candidates(merged: Regions, gsd_m: float | None = None) -> list[Cand
                 contrast_dark=float(s["rneg"][k] / level[k]),
                 bright_fraction=float(bright[k]),
                 peak_sigma=float(merged.peak[k]),
-                score=float(detection_score(merged.peak[k])),
+                score=float(detection_score(merged.peak[k], params)),
                 bbox=tuple(int(v) for v in merged.bbox[k]),
                 bright_xy=bxy,
                 dark_xy=dxy,
@@ -117,7 +175,7 @@ def measure_candidates(merged: Regions, gsd_m: float | None = None) -> list[Cand
         )
     # a change of sun redraws the shading of unchanged relief: what holds no more energy
     # than the BEFORE image already had there is not a change of the ground
-    return [c for c in out if c.novelty >= NOVELTY]
+    return [c for c in out if c.novelty >= params.novelty]
 
 
 def numbered(found: list[Candidate]) -> list[Candidate]:

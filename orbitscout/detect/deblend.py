@@ -7,8 +7,9 @@ multi-threshold deblending of astronomical source extractors, the candidate's si
 cut at rising levels: where it falls apart into parts that each rise far above the level still
 joining them, each part becomes a candidate of its own, and every pixel of the region goes to
 the part on whose slope it lies (a watershed), the faint ground that joined them to the part at
-its centre. Objects joined by stronger change than SADDLE (the debris inside one crash fan, a
-crater and its rays) stay one candidate.
+its centre. Objects joined by stronger change than the saddle (``DetectParams.saddle_sigma``:
+the debris inside one crash fan, a crater and its rays) stay one candidate. The thresholds are
+``DetectParams.deblend`` (``parameters.DeblendParams``).
 
 The significance is recomputed over the candidate's noise blocks (``regions.tile_maps``), which
 gives the values of the tile loop exactly: the split does not depend on the tiling.
@@ -26,18 +27,9 @@ from skimage.segmentation import watershed
 from orbitscout.core.candidate import Candidate
 from orbitscout.core.window import Window
 from orbitscout.detect import candidates, regions
+from orbitscout.detect.parameters import DEFAULT, DeblendParams, DetectParams
 from orbitscout.detect.photometry import Photometry
-from orbitscout.detect.significance import BLOCK, MERGE_GAP, T_HIGH, T_LOW
-
-MIN_SIDE = 16  # px: a candidate smaller than this on both sides is left whole
-MAX_SIDE = 2048  # px: nor is one larger (a long track): memory stays that of a tile
-SADDLE = 2 * T_LOW  # objects are split only where nothing stronger than this joins them
-PEAK = 4 * T_HIGH  # each object split off reaches this significance...
-PROMINENCE = 4.0  # ...and rises this many times above the level that joins it to the others
-STEP = 1.15  # ratio between successive levels
-MIN_CORE_PX = 4  # pixels of an object at the level where it parts from the others
-SEPARATION = 3.0  # objects nearer than this times the sum of their radii are one
-CENTRE = 0.75  # an object this near the centre of faint ground (in its radii) is part of it
+from orbitscout.detect.significance import BLOCK
 
 
 def deblend(
@@ -48,17 +40,38 @@ def deblend(
     width: int,
     height: int,
     gsd_m: float | None = None,
+    params: DetectParams = DEFAULT,
 ) -> list[Candidate]:
     """``found`` with every candidate that holds several objects replaced by one candidate per
-    object, renumbered. The readers and photometry are those of the tile loop."""
+    object, renumbered.
+
+    Parameters
+    ----------
+    found : list of Candidate
+        The tile loop's candidates (``candidates.candidates``).
+    read_after, read_before, phot, width, height
+        The readers, photometry and image size of the tile loop.
+    gsd_m : float or None
+        The AFTER image's pixel size (m).
+    params : DetectParams
+        The tile loop's parameters; ``params.deblend`` says how candidates are split
+        (``enabled`` False: ``found`` is returned renumbered, unsplit).
+
+    Returns
+    -------
+    list of Candidate
+        Sorted by score and numbered from 1.
+    """
+    d = params.deblend
     out: list[Candidate] = []
     for cand in found:
         x0, y0, x1, y1 = cand.bbox
         parts = None
-        # each object must reach PEAK: a weaker candidate holds at most one
-        if MIN_SIDE <= max(x1 - x0, y1 - y0) + 1 <= MAX_SIDE and cand.peak_sigma >= PEAK:
+        # each object must reach the peak: a weaker candidate holds at most one
+        side = max(x1 - x0, y1 - y0) + 1
+        if d.enabled and d.min_side <= side <= d.max_side and cand.peak_sigma >= params.peak_sigma:
             core = _block_window(cand.bbox, width, height)
-            maps = regions.tile_maps(core, read_after, read_before, phot, width, height)
+            maps = regions.tile_maps(core, read_after, read_before, phot, width, height, params)
             others = [c.bbox for c in found if c is not cand]
             parts = split(maps, cand.bbox, others, gsd_m)
         out.extend(parts or [cand])
@@ -81,11 +94,12 @@ def split(
 ) -> list[Candidate] | None:
     """The objects of the candidate whose box is ``bbox`` (image pixels, inclusive), measured
     as candidates, or None where it holds one. ``others`` are the boxes of the other
-    candidates: what lies inside one of them is theirs.
+    candidates: what lies inside one of them is theirs. The parameters are ``maps.params``.
 
-    Each object keeps the pixels of its watershed basin down to a PROMINENCE-th of its peak;
-    the fainter ground that joined them goes to the object nearest its centre (a blast zone to
-    its lander, not to the backshell lying at its edge)."""
+    Each object keeps the pixels of its watershed basin down to a ``deblend.prominence``-th of
+    its peak (not below the saddle); the fainter ground that joined them goes to the object
+    nearest its centre (a blast zone to its lander, not to the backshell lying at its edge)."""
+    params = maps.params
     box = (
         slice(bbox[1] - maps.y0, bbox[3] - maps.y0 + 1),
         slice(bbox[0] - maps.x0, bbox[2] - maps.x0 + 1),
@@ -97,8 +111,8 @@ def split(
     seeded[labels[maps.seed[box]]] = True
     seeded[0] = False
     member = seeded[labels]  # the candidate's regions: those holding a seed...
-    gap = np.ones((2 * MERGE_GAP + 1,) * 2, np.uint8)
-    count, groups, stats, _ = cv2.connectedComponentsWithStats(  # ...joined within MERGE_GAP
+    gap = np.ones((2 * params.merge_gap + 1,) * 2, np.uint8)
+    count, groups, stats, _ = cv2.connectedComponentsWithStats(  # ...joined within merge_gap
         cv2.dilate(member.view(np.uint8), gap), connectivity=8, ltype=cv2.CV_32S
     )
     theirs = np.zeros(count, bool)
@@ -113,7 +127,7 @@ def split(
     member &= domain
     # a bright object and its dark halo meet at a line of zero change: look across it
     level = cv2.dilate(maps.strength[box], gap)
-    objects = _objects(level, domain, T_LOW)
+    objects = _objects(level, domain, params.t_low, params)
     if len(objects) < 2:
         return None
     markers = np.zeros(domain.shape, np.int32)
@@ -122,22 +136,27 @@ def split(
     basins = watershed(-level, markers, mask=domain)
     peaks = np.zeros(len(objects) + 1, np.float32)
     np.maximum.at(peaks, basins[member], level[member])
-    own = member & (basins > 0) & (level >= np.maximum(SADDLE, peaks[basins] / PROMINENCE))
-    parts = _host_faint_ground(np.where(own, basins, 0).astype(np.int32), member & ~own)
+    floor = np.maximum(params.saddle_sigma, peaks[basins] / params.deblend.prominence)
+    own = member & (basins > 0) & (level >= floor)
+    parts = _host_faint_ground(
+        np.where(own, basins, 0).astype(np.int32), member & ~own, params.deblend
+    )
     count = int(parts.max())
     if count < 2:
         return None
     whole = np.zeros(maps.strength.shape, np.int32)
     whole[box] = parts
-    return candidates.measure_candidates(maps.measure(whole, count), gsd_m)
+    return candidates.measure_candidates(maps.measure(whole, count), gsd_m, params)
 
 
-def _host_faint_ground(parts: np.ndarray, faint: np.ndarray) -> np.ndarray:
-    """``parts`` (each object's own pixels) with objects that lie closer than SEPARATION times
-    the sum of their radii joined (the pieces of one crash fan), and the ``faint`` ground
-    that joined them given to the object nearest its centre, along with every object within
-    CENTRE of its radius from that centre (a vehicle at the centre of its blast zone, a bright
-    core inside its halo); labels made consecutive."""
+def _host_faint_ground(
+    parts: np.ndarray, faint: np.ndarray, d: DeblendParams = DEFAULT.deblend
+) -> np.ndarray:
+    """``parts`` (each object's own pixels) with objects that lie closer than
+    ``d.separation`` times the sum of their radii joined (the pieces of one crash fan), and
+    the ``faint`` ground that joined them given to the object nearest its centre, along with
+    every object within ``d.centre`` of its radius from that centre (a vehicle at the centre
+    of its blast zone, a bright core inside its halo); labels made consecutive."""
     n = int(parts.max()) + 1
     rows, cols = np.nonzero(parts)
     label = parts[rows, cols]
@@ -148,26 +167,31 @@ def _host_faint_ground(parts: np.ndarray, faint: np.ndarray) -> np.ndarray:
     uf = regions.UnionFind(n)
     for i in range(1, n):
         for j in range(i + 1, n):
-            if math.hypot(cy[i] - cy[j], cx[i] - cx[j]) < SEPARATION * (radius[i] + radius[j]):
+            if math.hypot(cy[i] - cy[j], cx[i] - cx[j]) < d.separation * (radius[i] + radius[j]):
                 uf.union(i, j)
     if faint.any():
         fy, fx = (float(v.mean()) for v in np.nonzero(faint))
         distance = np.hypot(cy - fy, cx - fx)
         distance[0] = np.inf
         host = int(np.argmin(distance))
-        reach = CENTRE * math.sqrt(np.count_nonzero(faint) / math.pi)
+        reach = d.centre * math.sqrt(np.count_nonzero(faint) / math.pi)
         for k in np.flatnonzero(distance < reach):
             uf.union(host, int(k))
         parts = np.where(faint, host, parts)
     return uf.groups()[parts].astype(np.int32)
 
 
-def _objects(level: np.ndarray, domain: np.ndarray, start: float) -> list[np.ndarray]:
-    """Cores of the objects in ``domain``: cut at levels rising from ``start`` (up to SADDLE),
-    the first parts that each reach PEAK and PROMINENCE times the cut, split again the same
-    way; ``[domain]`` where it does not fall apart."""
-    cut = start * STEP
-    while cut <= SADDLE:
+def _objects(
+    level: np.ndarray, domain: np.ndarray, start: float, params: DetectParams = DEFAULT
+) -> list[np.ndarray]:
+    """Cores of the objects in ``domain``: cut at levels rising by ``deblend.step`` from
+    ``start`` (up to the saddle), the first parts that each reach the peak and
+    ``deblend.prominence`` times the cut (with ``deblend.min_core_px`` pixels), split again
+    the same way; ``[domain]`` where it does not fall apart."""
+    d = params.deblend
+    peak, saddle = params.peak_sigma, params.saddle_sigma
+    cut = start * d.step
+    while cut <= saddle:
         count, labels, stats, _ = cv2.connectedComponentsWithStats(
             ((level >= cut) & domain).view(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )
@@ -176,9 +200,10 @@ def _objects(level: np.ndarray, domain: np.ndarray, start: float) -> list[np.nda
         strong = [
             k
             for k in range(1, count)
-            if peaks[k] >= max(PEAK, PROMINENCE * cut) and stats[k, cv2.CC_STAT_AREA] >= MIN_CORE_PX
+            if peaks[k] >= max(peak, d.prominence * cut)
+            and stats[k, cv2.CC_STAT_AREA] >= d.min_core_px
         ]
         if len(strong) >= 2:
-            return [obj for k in strong for obj in _objects(level, labels == k, cut)]
-        cut *= STEP
+            return [obj for k in strong for obj in _objects(level, labels == k, cut, params)]
+        cut *= d.step
     return [domain]

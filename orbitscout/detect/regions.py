@@ -9,16 +9,9 @@ import cv2
 import numpy as np
 
 from orbitscout.core.window import Window
+from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
-from orbitscout.detect.significance import (
-    EDGE,
-    HALO,
-    T_HIGH,
-    T_LOW,
-    BlockNoise,
-    Support,
-    significance,
-)
+from orbitscout.detect.significance import BlockNoise, Support, halo, significance
 
 MOMENTS = (
     "n",
@@ -52,7 +45,7 @@ class Regions:
 
     sums: dict[str, np.ndarray]
     peak: np.ndarray  # largest |significance|
-    seeded: np.ndarray  # holds a pixel over T_HIGH
+    seeded: np.ndarray  # holds a pixel over t_high
     bbox: np.ndarray  # (n, 4): x0, y0, x1, y1 inclusive
 
     @classmethod
@@ -84,15 +77,17 @@ def measure_regions(
     y0: int,
     structure: np.ndarray | None = None,
     noise: BlockNoise | None = None,
+    params: DetectParams = DEFAULT,
 ) -> Regions:
     """Moments of regions 1..count of ``labels`` (arrays cover the same pixels; the array's
     pixel (0, 0) is image pixel (x0, y0)). ``structure`` is the BEFORE image's own local
     contrast, against which the change's energy is weighed; ``noise`` the per-pixel noise of
-    the residual, which sets how much each pixel weighs in the centroid and shape."""
+    the residual, which sets how much each pixel weighs in the centroid and shape; the
+    pixels over ``params.t_low`` count towards the region's area."""
     rows, cols = np.divmod(np.flatnonzero(labels > 0), labels.shape[1])  # bool: numpy's fast path
     lab = labels[rows, cols] - 1
     r = resid[rows, cols].astype(np.float64)
-    core = np.abs(sig[rows, cols]) >= T_LOW
+    core = np.abs(sig[rows, cols]) >= params.t_low
     # centroid and shape weigh each pixel by how far its own change stands above the noise
     # (soft threshold at 2 sigma), so the noisy wings of a region barely count
     floor = 2.0 * noise.at(rows, cols) if noise is not None else 0.0
@@ -208,7 +203,8 @@ class TileMaps:
     """The per-pixel results of one tile core: significance (signed, and its absolute value
     ``strength``), residual, BEFORE's level, its local structure (where the significance was
     computed: around every region that may count), the block noise, the valid pixels (None:
-    all), and the pixel (x0, y0) of the image at the core's (0, 0)."""
+    all), the pixel (x0, y0) of the image at the core's (0, 0), and the parameters they were
+    computed with."""
 
     sig: np.ndarray
     strength: np.ndarray
@@ -219,17 +215,18 @@ class TileMaps:
     ok: np.ndarray | None
     x0: int
     y0: int
+    params: DetectParams = DEFAULT
 
     @property
     def seed(self) -> np.ndarray:
-        """Pixels significant enough to make a candidate."""
-        seed = self.strength >= T_HIGH
+        """Pixels significant enough to make a candidate (``params.t_high``)."""
+        seed = self.strength >= self.params.t_high
         return seed if self.ok is None else seed & self.ok
 
     @property
     def region(self) -> np.ndarray:
-        """Pixels significant enough to join a candidate."""
-        region = self.strength >= T_LOW
+        """Pixels significant enough to join a candidate (``params.t_low``)."""
+        region = self.strength >= self.params.t_low
         return region if self.ok is None else region & self.ok
 
     @property
@@ -250,6 +247,7 @@ class TileMaps:
             self.y0,
             self.structure,
             self.noise,
+            self.params,
         )
 
 
@@ -260,13 +258,35 @@ def tile_maps(
     phot: Photometry,
     width: int,
     height: int,
+    params: DetectParams = DEFAULT,
 ) -> TileMaps:
-    """Residual and significance over ``core`` (read with a HALO around it): the same values
-    whatever the tiling, for any core whose edges lie on the BLOCK grid or the image's edge."""
-    x0 = max(0, core.col_off - HALO)
-    y0 = max(0, core.row_off - HALO)
-    x1 = min(width, core.col_off + int(core.width) + HALO)
-    y1 = min(height, core.row_off + int(core.height) + HALO)
+    """Residual and significance over ``core`` (read with ``significance.halo(params)`` px
+    around it): the same values whatever the tiling, for any core whose edges lie on the BLOCK
+    grid or the image's edge.
+
+    Parameters
+    ----------
+    core : Window
+        The tile's core, in AFTER's pixels.
+    read_after, read_before : callable
+        Read a window of AFTER, and of BEFORE registered onto AFTER's grid (NaN: no data).
+    phot : Photometry
+        Maps BEFORE onto AFTER's brightness.
+    width, height : int
+        The AFTER image's size (px).
+    params : DetectParams
+        The thresholds and filters.
+
+    Returns
+    -------
+    TileMaps
+        The core's maps.
+    """
+    margin = halo(params)
+    x0 = max(0, core.col_off - margin)
+    y0 = max(0, core.row_off - margin)
+    x1 = min(width, core.col_off + int(core.width) + margin)
+    y1 = min(height, core.row_off + int(core.height) + margin)
     window = Window(x0, y0, x1 - x0, y1 - y0)
     after = read_after(window)
     before = read_before(window)
@@ -278,7 +298,7 @@ def tile_maps(
     else:
         valid = cv2.erode(
             valid.astype(np.uint8),
-            np.ones((2 * EDGE + 1,) * 2, np.uint8),
+            np.ones((2 * params.edge + 1,) * 2, np.uint8),
             borderType=cv2.BORDER_REPLICATE,
         ).astype(bool)
         resid[~valid] = 0.0
@@ -288,9 +308,18 @@ def tile_maps(
     sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
     # noise blocks are anchored at the image origin, in the core's array coordinates
     sig, strength, noise, structure = significance(
-        resid, support, level, sl, origin=(-core.row_off, -core.col_off)
+        resid, support, level, sl, origin=(-core.row_off, -core.col_off), params=params
     )
     ok = None if support.mask is None else support.mask[sl]
     return TileMaps(
-        sig, strength, resid[sl], level[sl], structure, noise, ok, core.col_off, core.row_off
+        sig,
+        strength,
+        resid[sl],
+        level[sl],
+        structure,
+        noise,
+        ok,
+        core.col_off,
+        core.row_off,
+        params,
     )

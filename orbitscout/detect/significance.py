@@ -19,21 +19,53 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-BLOCK = 256  # full-resolution pixels per side of a noise block
+from orbitscout.detect.parameters import DEFAULT, DetectParams
+
+# The tiling's structure, not thresholds (the thresholds are ``DetectParams``): changing these
+# changes how the image is cut and reduced, and the tiling invariants rest on them.
+BLOCK = 256  # full-resolution pixels per side of a noise block; tile cores lie on this grid
 COARSE = 8  # reduction factor of the images that registration and photometry use
-SCALES = (0.0, 1.0, 2.0)  # Gaussian sigmas (px) of the matched filters
-T_HIGH = 5.5  # significance (sigma) a candidate must reach somewhere
-T_LOW = 3.0  # significance that joins pixels to a candidate
-HALO = 64  # > the widest filter support (4 x (STRUCTURE + sigma + CLUTTER)), plus EDGE
+HALO = 64  # least halo (px) read around a tile core; ``halo`` widens it for wider filters
 PYRAMID = 4  # reduction of the grid on which blurs of sigma >= 2 * PYRAMID px are done
-STRUCTURE = 10.0  # sigma (px) separating the BEFORE image's local structure from its level
-CLUTTER = 2.0  # sigma (px) over which the energy of that structure is averaged
-CLUTTER_REACH = math.ceil(4 * max(SCALES)) + math.ceil(4 * CLUTTER)  # px the energy depends on
-NOVELTY = 2.0  # a candidate's change energy over the BEFORE image's local structure energy
-KAPPA = 0.5  # share of the BEFORE image's local structure a change of sun can leave behind
-EDGE = 2  # pixels ignored along no-data edges (interpolation artefacts)
-MERGE_GAP = 2  # pixels between two regions that are parts of one object
-LINE_GAP = 8  # pixels between collinear fragments of one thin track
+# least px beyond a crop that its structure depends on (the wide blur's support at the
+# default 10 px: 48 px), a multiple of PYRAMID so that a crop's blur uses the same reduced grid
+# as the whole array's; ``structure_reach`` widens it for a wider structure
+STRUCTURE_REACH = 64
+
+
+def blur_reach(sigma: float) -> int:
+    """Pixels beyond a pixel whose values its blur over ``sigma`` (px) reads: the kernel's
+    half-width, or for a wide blur that of the reduced grid's kernel plus the block means and
+    the bilinear return, in full-resolution px (48 at 10 px)."""
+    if sigma == 0.0:
+        return 0
+    if sigma < 2 * PYRAMID:
+        return math.ceil(4 * sigma)
+    return PYRAMID * (math.ceil(4 * _rest_sigma(sigma)) + 2)
+
+
+def _ceil_to_pyramid(px: int) -> int:
+    return -(-px // PYRAMID) * PYRAMID
+
+
+def clutter_reach(params: DetectParams = DEFAULT) -> int:
+    """Pixels around a pixel that the energy of the local structure there depends on: the
+    widest matched filter and the energy's average (16 px by default)."""
+    return max(blur_reach(s) for s in params.scales) + blur_reach(params.clutter)
+
+
+def structure_reach(params: DetectParams = DEFAULT) -> int:
+    """Pixels beyond a crop that its local structure depends on: at least STRUCTURE_REACH,
+    a multiple of PYRAMID (64 px by default)."""
+    return max(STRUCTURE_REACH, _ceil_to_pyramid(blur_reach(params.structure)))
+
+
+def halo(params: DetectParams = DEFAULT) -> int:
+    """Pixels read around a tile core: the reach of the structure's blur and of its energy's
+    (``clutter_reach``), at least HALO, a multiple of PYRAMID so that tile windows start on
+    the wide blurs' grid (64 px by default). Tiled and whole runs agree within it."""
+    reach = blur_reach(params.structure) + clutter_reach(params)
+    return max(HALO, _ceil_to_pyramid(reach))
 
 
 def _robust_sigma(values: np.ndarray) -> float:
@@ -101,12 +133,16 @@ def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
         (image.shape[1] // PYRAMID, image.shape[0] // PYRAMID),
         interpolation=cv2.INTER_AREA,
     )
-    # block means and the bilinear return already smooth by variances (P^2 - 1) / 12 and
-    # about P^2 / 6 (full-resolution px^2); the reduced grid's blur adds the rest
-    rest = math.sqrt(sigma**2 - (PYRAMID**2 - 1) / 12 - PYRAMID**2 / 6) / PYRAMID
-    small = _blur(small, rest)
+    small = _blur(small, _rest_sigma(sigma))
     big = cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     return big[:h, :w]
+
+
+def _rest_sigma(sigma: float) -> float:
+    """The sigma (reduced px) of the reduced grid's blur in a wide blur over ``sigma`` (px)."""
+    # block means and the bilinear return already smooth by variances (P^2 - 1) / 12 and
+    # about P^2 / 6 (full-resolution px^2); the reduced grid's blur adds the rest
+    return math.sqrt(sigma**2 - (PYRAMID**2 - 1) / 12 - PYRAMID**2 / 6) / PYRAMID
 
 
 def significance(
@@ -115,23 +151,51 @@ def significance(
     level: np.ndarray,
     core: tuple[slice, slice],
     origin: tuple[int, int],
+    params: DetectParams = DEFAULT,
 ) -> tuple[np.ndarray, np.ndarray, BlockNoise, np.ndarray]:
-    """Signed significance of the residual over ``core``: at each pixel, of the SCALES, the
-    one whose filtered residual stands out most against its noise; its absolute value; the
-    noise of the first scale; and the BEFORE image's local structure (``level`` less its blur
-    over STRUCTURE px) where the significance was computed, zero elsewhere. ``resid`` is zero
-    where not valid. The noise is the robust sigma of the filtered residual in blocks anchored
-    at ``origin`` (the array position of the image origin modulo BLOCK), plus KAPPA times the
-    local energy of the structure filtered the same way: another sun can turn the shading of
-    unchanged relief into a residual of about that size.
+    """Signed significance of the residual over ``core``.
+
+    At each pixel, of the ``params.scales``, the one whose filtered residual stands out most
+    against its noise; its absolute value; the noise of the first scale; and the BEFORE
+    image's local structure (``level`` less its blur over ``params.structure`` px) where the
+    significance was computed, zero elsewhere. ``resid`` is zero where not valid. The noise is
+    the robust sigma of the filtered residual in blocks anchored at ``origin`` (the array
+    position of the image origin modulo BLOCK), plus ``params.kappa`` times the local energy
+    of the structure filtered the same way: another sun can turn the shading of unchanged
+    relief into a residual of about that size.
 
     That energy only lowers significance, so it (and the structure) is computed only around
-    the regions that the block noise alone makes candidates (a pixel over T_HIGH, or touching
-    the core's edge where a region may go on in the next tile); everywhere else the
-    significance is left at zero. Those regions' pixels get exactly the values a computation
-    over the whole tile gives."""
+    the regions that the block noise alone makes candidates (a pixel over ``params.t_high``,
+    or touching the core's edge where a region may go on in the next tile); everywhere else
+    the significance is left at zero. Those regions' pixels get exactly the values a
+    computation over the whole tile gives.
+
+    Parameters
+    ----------
+    resid : numpy.ndarray
+        The residual AFTER - level over the tile with its halo (zero where not valid).
+    support : Support
+        The tile's valid pixels.
+    level : numpy.ndarray
+        BEFORE mapped onto AFTER's brightness, over the same pixels.
+    core : tuple of slice
+        The tile's core within those arrays.
+    origin : tuple of int
+        The array position (row, col) of the image origin.
+    params : DetectParams
+        The thresholds and filters.
+
+    Returns
+    -------
+    best, strength : numpy.ndarray
+        The signed significance over the core and its absolute value (sigma).
+    noise : BlockNoise
+        The block noise of the first scale.
+    structure : numpy.ndarray
+        The BEFORE image's local structure where the significance was computed.
+    """
     ok = None if support.mask is None else support.mask[core]
-    filtered = [support.smoothed(resid, sigma)[core] for sigma in SCALES]
+    filtered = [support.smoothed(resid, sigma)[core] for sigma in params.scales]
     noises = [block_noise(values, ok, BLOCK, origin) for values in filtered]
     upper = _largest_ratio(filtered, noises)
     if ok is not None:
@@ -140,18 +204,19 @@ def significance(
     # block malloc takes from its heap, so the kernel gives it zeroed pages as they are first
     # touched (most never are) instead of a memset of each (a fifth of a tile's time)
     best, strength, structure = np.zeros((3, *upper.shape), np.float32)
-    boxes = _candidate_boxes(upper)
+    boxes = _candidate_boxes(upper, params)
     # each box with a margin wide enough for the filter and the energy's average
+    reach = clutter_reach(params)
     crops = [
         (
-            max(y0 + core[0].start - CLUTTER_REACH, 0),
-            min(y1 + core[0].start + CLUTTER_REACH, resid.shape[0]),
-            max(x0 + core[1].start - CLUTTER_REACH, 0),
-            min(x1 + core[1].start + CLUTTER_REACH, resid.shape[1]),
+            max(y0 + core[0].start - reach, 0),
+            min(y1 + core[0].start + reach, resid.shape[0]),
+            max(x0 + core[1].start - reach, 0),
+            min(x1 + core[1].start + reach, resid.shape[1]),
         )
         for y0, y1, x0, x1 in boxes
     ]
-    local_structures = _local_structure(level, support, crops)
+    local_structures = _local_structure(level, support, crops, params)
     for (y0, y1, x0, x1), (y0h, y1h, x0h, x1h), local_structure in zip(
         boxes, crops, local_structures, strict=True
     ):
@@ -162,10 +227,10 @@ def significance(
         )
         box = (slice(y0, y1), slice(x0, x1))
         structure[box] = local_structure[inner]
-        for values, noise, sigma in zip(filtered, noises, SCALES, strict=True):
+        for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
             energy = np.square(local_support.smoothed(local_structure, sigma))
-            clutter = local_support.smoothed(energy, CLUTTER)[inner]
-            sig = values[box] / np.sqrt(noise.box(box) ** 2 + KAPPA**2 * clutter)
+            clutter = local_support.smoothed(energy, params.clutter)[inner]
+            sig = values[box] / np.sqrt(noise.box(box) ** 2 + params.kappa**2 * clutter)
             magnitude = np.abs(sig)
             better = magnitude > strength[box]
             best[box][better] = sig[better]
@@ -176,47 +241,50 @@ def significance(
     return best, strength, noises[0], structure
 
 
-# px beyond a crop that its structure depends on (the wide blur's support: 48 px), a multiple
-# of PYRAMID so that a crop's blur uses the same reduced grid as the whole array's
-STRUCTURE_REACH = 64
-
-
 def _local_structure(
-    level: np.ndarray, support: Support, crops: list[tuple[int, int, int, int]]
+    level: np.ndarray,
+    support: Support,
+    crops: list[tuple[int, int, int, int]],
+    params: DetectParams = DEFAULT,
 ) -> list[np.ndarray]:
-    """The local structure (``level`` less its blur over STRUCTURE px) over each crop (y0, y1,
-    x0, x1): blurred over the crop widened by STRUCTURE_REACH, or over the whole array once
-    when the widened crops would cover more than half of it. The same values either way."""
+    """The local structure (``level`` less its blur over ``params.structure`` px) over each
+    crop (y0, y1, x0, x1): blurred over the crop widened by ``structure_reach``, or over the
+    whole array once when the widened crops would cover more than half of it. The same values
+    either way."""
     height, width = level.shape
+    reach = structure_reach(params)
     widened = [
         (
-            max(0, (y0 - STRUCTURE_REACH) // PYRAMID * PYRAMID),
-            min(height, y1 + STRUCTURE_REACH),
-            max(0, (x0 - STRUCTURE_REACH) // PYRAMID * PYRAMID),
-            min(width, x1 + STRUCTURE_REACH),
+            max(0, (y0 - reach) // PYRAMID * PYRAMID),
+            min(height, y1 + reach),
+            max(0, (x0 - reach) // PYRAMID * PYRAMID),
+            min(width, x1 + reach),
         )
         for y0, y1, x0, x1 in crops
     ]
     if sum((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in widened) > level.size // 2:
-        whole = level - support.smoothed(level, STRUCTURE)
+        whole = level - support.smoothed(level, params.structure)
         return [whole[y0:y1, x0:x1] for y0, y1, x0, x1 in crops]
     out = []
     for (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) in zip(crops, widened, strict=True):
         part = level[wy0:wy1, wx0:wx1]
-        part = part - support.crop(slice(wy0, wy1), slice(wx0, wx1)).smoothed(part, STRUCTURE)
+        local = support.crop(slice(wy0, wy1), slice(wx0, wx1))
+        part = part - local.smoothed(part, params.structure)
         out.append(part[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0])
     return out
 
 
-def _candidate_boxes(upper: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Bounding boxes (y0, y1, x0, x1) of the regions of ``upper`` >= T_LOW that reach
-    T_HIGH or touch the array's edge (taken from their pixels, a few per cent of the array:
-    OpenCV's statistics over every pixel cost seven times the labelling)."""
-    low = upper >= T_LOW
+def _candidate_boxes(
+    upper: np.ndarray, params: DetectParams = DEFAULT
+) -> list[tuple[int, int, int, int]]:
+    """Bounding boxes (y0, y1, x0, x1) of the regions of ``upper`` >= ``params.t_low`` that
+    reach ``params.t_high`` or touch the array's edge (taken from their pixels, a few per cent
+    of the array: OpenCV's statistics over every pixel cost seven times the labelling)."""
+    low = upper >= params.t_low
     count, labels = cv2.connectedComponents(low.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
     flat = labels.ravel()
     chosen = np.zeros(count, bool)
-    chosen[flat[np.flatnonzero(upper >= T_HIGH)]] = True
+    chosen[flat[np.flatnonzero(upper >= params.t_high)]] = True
     for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
         chosen[side] = True
     chosen[0] = False  # the background

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from orbitscout.core.window import Window
+from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
 from orbitscout.detect.regions import Regions, UnionFind, combine_regions, tile_maps
 from orbitscout.detect.significance import BLOCK
@@ -57,13 +58,38 @@ def detect_changes(
     tile: int | None = None,
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
+    params: DetectParams = DEFAULT,
 ) -> ChangeResult:
     """Run the tile loop: residual, significance, regions; then stitch across tile borders.
 
     Tiles are processed by ``threads`` threads (default ``tile_threads()``; numpy and OpenCV
     release the GIL), at most ``threads + 1`` in flight, and their regions are numbered in
     tile order, so the result does not depend on the number of threads. ``read_after`` and
-    ``read_before`` are called from those threads."""
+    ``read_before`` are called from those threads.
+
+    Parameters
+    ----------
+    read_after, read_before : callable
+        Read a window of AFTER, and of BEFORE registered onto AFTER's grid (NaN: no data).
+    phot : Photometry
+        Maps BEFORE onto AFTER's brightness.
+    width, height : int
+        The AFTER image's size (px).
+    tile : int or None
+        Side of the tile cores (px, rounded up to a multiple of BLOCK); None: the whole image.
+    progress : callable or None
+        Called with the pixels of each tile done.
+    threads : int or None
+        Threads for the tiles.
+    params : DetectParams
+        The thresholds and filters.
+
+    Returns
+    -------
+    ChangeResult
+        The stitched regions: those holding a pixel over ``params.t_high``, and those that
+        touched a tile border.
+    """
     parts: list[Regions] = []
     edges: list[TileEdges] = []
     offset = 0
@@ -72,7 +98,7 @@ def detect_changes(
 
     def process(core: Window) -> tuple:
         """All of one tile that does not depend on other tiles (runs in a worker thread)."""
-        maps = tile_maps(core, read_after, read_before, phot, width, height)
+        maps = tile_maps(core, read_after, read_before, phot, width, height, params)
         region = maps.region
         count, labels = cv2.connectedComponents(
             region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S

@@ -1,0 +1,203 @@
+"""The thresholds of change detection and deblending, as values passed in and recorded.
+
+``DetectParams()`` is what ``find`` uses unless told otherwise; ``find`` writes
+``DetectParams.as_dict()`` into ``summary.json`` under ``"parameters": {"detect": ...}``, so
+every run says how it was made.
+
+Not parameters here, and why:
+
+- the tiling's structure, module constants of ``significance``: ``BLOCK`` (256 px noise
+  blocks; tile cores lie on their grid, so a tiled and a whole-image run use the same blocks),
+  ``PYRAMID`` (4: the reduction of wide blurs; tile windows start on its grid), ``COARSE``
+  (8: the reduction registration and photometry work on), and the least ``HALO`` and
+  ``STRUCTURE_REACH`` (64 px). Changing any of them changes how the image is cut, not what
+  counts as a change. The halo a run actually uses grows with the filters named here
+  (``significance.halo``), so tiled and whole-image runs agree for any parameters.
+- the photometry's fit (``photometry.CLIP``, ``photometry.MIN_POINTS``): not threaded yet;
+  they stay module constants of ``photometry``.
+- how a region is measured (the 2-sigma soft threshold of its weights, the 2.5-sigma pixels of
+  its area): definitions of the measured quantities, not thresholds of what is found.
+
+Where the values come from: none is fitted. They were chosen by hand, on the synthetic pairs of
+``tests/test_find.py``, ``tests/test_chunked.py`` and ``tests/test_deblend.py``, on the
+simulated scenes of ``bench/identify_table.py`` (tuning seeds) and on the real HiRISE crop of
+the shared data, as the README's "Detect" step and its "Objects that touch" paragraph record;
+each field says which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DeblendParams:
+    """How a candidate holding several objects joined by faint change is split
+    (``orbitscout.detect.deblend``).
+
+    Chosen on HiRISE tuning seeds 0-43 of ``bench/identify_table.py`` (recall 304 -> 309 of
+    316 against no deblending, CaSSIS, CTX and NAC unchanged; README, "Objects that touch"),
+    after the multi-threshold deblending of astronomical source extractors (SExtractor,
+    Bertin & Arnouts 1996, A&AS 117, 393), whose thresholds these are not.
+
+    Attributes
+    ----------
+    enabled : bool
+        Whether candidates are split at all (False: every candidate stays whole).
+    saddle : float
+        Objects are split only where nothing stronger than ``saddle * t_low`` sigma joins
+        them (dimensionless multiple of ``DetectParams.t_low``; 2 gives 6 sigma). Stronger
+        joins (the debris of one crash fan, a crater and its rays) stay one candidate.
+    peak : float
+        Each object split off reaches ``peak * t_high`` sigma (multiple of
+        ``DetectParams.t_high``; 4 gives 22 sigma); a weaker candidate is not tried.
+    prominence : float
+        ... and rises this many times above the level that joins it to the others
+        (dimensionless ratio of significances); an object also keeps the pixels of its
+        watershed basin down to ``1 / prominence`` of its peak.
+    step : float
+        Ratio between successive cut levels (dimensionless, > 1).
+    min_core_px : int
+        Pixels an object has at the level where it parts from the others (px, count).
+    separation : float
+        Objects nearer than this times the sum of their radii are one (dimensionless; 2 split
+        a crash fan's bright debris from the fan on the tuning seeds).
+    centre : float
+        An object within this fraction of the faint ground's radius from its centre is part
+        of it (a vehicle at the centre of its blast zone; dimensionless).
+    min_side : int
+        A candidate smaller than this on both sides is left whole (px).
+    max_side : int
+        Nor is one larger than this on a side (a long track): the memory stays a tile's (px).
+    """
+
+    enabled: bool = True
+    saddle: float = 2.0
+    peak: float = 4.0
+    prominence: float = 4.0
+    step: float = 1.15
+    min_core_px: int = 4
+    separation: float = 3.0
+    centre: float = 0.75
+    min_side: int = 16
+    max_side: int = 2048
+
+    def __post_init__(self) -> None:
+        if not self.step > 1.0:
+            raise ValueError(f"deblend step must exceed 1 (got {self.step})")
+        if not self.prominence >= 1.0:
+            raise ValueError(f"deblend prominence must be at least 1 (got {self.prominence})")
+        if not (self.saddle > 0 and self.peak > 0 and self.separation >= 0 and self.centre >= 0):
+            raise ValueError("deblend saddle and peak must be positive, separation and centre >= 0")
+        if not 0 < self.min_side <= self.max_side or self.min_core_px < 1:
+            raise ValueError("deblend needs 0 < min_side <= max_side and min_core_px >= 1")
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """The thresholds of change detection (``orbitscout.detect``): significance, regions,
+    candidates and, nested, deblending.
+
+    Attributes
+    ----------
+    t_high : float
+        Significance a candidate must reach somewhere (sigma of the local noise). Also where
+        the detection score is 0 (0.95 at twice). Chosen with the first pipeline on the
+        synthetic pairs of ``tests/test_find.py`` (README, "Detect").
+    t_low : float
+        Significance that joins a pixel to a candidate (sigma). Same source as ``t_high``.
+    scales : tuple of float
+        Gaussian sigmas of the matched filters the residual is tested at (px; 0 is the pixel
+        itself). A wider one (3 px) left the faintest simulated target's peak unchanged
+        (README, "Tried ... and dropped").
+    structure : float
+        Gaussian sigma separating the BEFORE image's local structure from its level (px):
+        structure is the level less its blur over this. Chosen with ``kappa`` against the
+        real HiRISE crop's terrain (commit "change: structure at 10 px scale as clutter").
+    clutter : float
+        Gaussian sigma over which the energy of that structure is averaged (px).
+    kappa : float
+        Share of the BEFORE image's local structure that a change of sun can leave in the
+        residual (dimensionless); its energy, times ``kappa ** 2``, adds to the noise
+        variance. 0.2-0.3 and a per-image estimate were tried and lost (README).
+    novelty : float
+        A candidate's change energy over the BEFORE image's local structure energy below
+        which it is dropped (dimensionless ratio; README, "Detect": "less than twice").
+    edge : int
+        Pixels ignored along no-data edges, where interpolation leaves artefacts (px).
+    merge_gap : int
+        Gap between two regions' boxes within which they are parts of one object (px; a
+        bright core and its dark halo meet at a line of zero change).
+    line_gap : int
+        Gap within which two thin, aligned regions are fragments of one track (px).
+    line_angle_deg : float
+        Largest difference of direction between two such fragments (degrees).
+    thin_length_px : float
+        Least length of a thin region, a track rather than a spot (px).
+    thin_aspect : float
+        Least length over width of a thin region (dimensionless).
+    bright_share : float
+        Least share of a candidate's summed absolute residual that is bright for it to be
+        called ``bright`` (dimensionless, 0-1).
+    dark_share : float
+        Largest bright share for it to be called ``dark``; between the two it is ``mixed``
+        (dimensionless, below ``bright_share``).
+    deblend : DeblendParams
+        How candidates holding several objects are split.
+    """
+
+    t_high: float = 5.5
+    t_low: float = 3.0
+    scales: tuple[float, ...] = (0.0, 1.0, 2.0)
+    structure: float = 10.0
+    clutter: float = 2.0
+    kappa: float = 0.5
+    novelty: float = 2.0
+    edge: int = 2
+    merge_gap: int = 2
+    line_gap: int = 8
+    line_angle_deg: float = 20.0
+    thin_length_px: float = 8.0
+    thin_aspect: float = 3.0
+    bright_share: float = 0.8
+    dark_share: float = 0.2
+    deblend: DeblendParams = field(default_factory=DeblendParams)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+        if isinstance(self.deblend, dict):
+            object.__setattr__(self, "deblend", DeblendParams(**self.deblend))
+        if not 0 < self.t_low <= self.t_high:
+            raise ValueError(f"need 0 < t_low <= t_high (got {self.t_low}, {self.t_high})")
+        if not self.scales or min(self.scales) < 0:
+            raise ValueError(f"scales must be one or more sigmas >= 0 (got {self.scales})")
+        if not (self.structure > 0 and self.clutter > 0 and self.kappa >= 0):
+            raise ValueError("structure and clutter must be positive, kappa >= 0")
+        if self.edge < 0 or self.merge_gap < 0 or self.line_gap < 0:
+            raise ValueError("edge, merge_gap and line_gap must be >= 0")
+        if not 0.0 <= self.dark_share < self.bright_share <= 1.0:
+            raise ValueError("need 0 <= dark_share < bright_share <= 1")
+
+    @property
+    def saddle_sigma(self) -> float:
+        """The strongest join (sigma) at which objects are still split: ``deblend.saddle``
+        times ``t_low``."""
+        return self.deblend.saddle * self.t_low
+
+    @property
+    def peak_sigma(self) -> float:
+        """The significance (sigma) each object split off must reach: ``deblend.peak`` times
+        ``t_high``."""
+        return self.deblend.peak * self.t_high
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON values (``scales`` a list, ``deblend`` a dict); the
+        inverse of ``DetectParams(**d)``."""
+        out = asdict(self)
+        out["scales"] = list(self.scales)
+        return out
+
+
+DEFAULT = DetectParams()
+"""The parameters ``find`` uses unless given others."""
