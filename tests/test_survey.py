@@ -192,8 +192,387 @@ def test_survey_on_a_running_scheduler_by_address(tmp_path):
 
 def test_unreachable_scheduler_is_one_clear_error(tmp_path):
     import dask
+    import distributed  # noqa: F401 (its config defaults first: set() would drop them on exit)
 
     pairs_csv = _pairs(tmp_path, 1, size=64)
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
         with pytest.raises(OrbitscoutError, match="cannot reach the Dask scheduler"):
             survey(pairs_csv, tmp_path / "out", scheduler="tcp://127.0.0.1:9")
+
+
+# --------------------------------------------------------------------------- hardening (#19)
+
+
+def _tiny(root: Path, n: int, first: int = 0) -> Path:
+    """n 96x96 pairs in root/pN/ (tests/synth.py), listed in root/pairs.csv."""
+    from synth import Spot
+    from synth import make_pair as synth_pair
+
+    lines = ["before,after,name"]
+    for i in range(first, first + n):
+        (root / f"p{i}").mkdir(parents=True, exist_ok=True)
+        synth_pair(root / f"p{i}", size=96, seed=i, shift=(2.0, -1.0), spots=[Spot(30, 30, 3, 0.5)])
+        lines.append(f"p{i}/before.tif,p{i}/after.tif,pair{i}")
+    (root / "pairs.csv").write_text("\n".join(lines) + "\n")
+    return root / "pairs.csv"
+
+
+def _listening() -> set[int]:
+    """Ports this process and its children listen on."""
+    import psutil
+
+    me = psutil.Process()
+    ports = set()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            conns = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        ports |= {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN}
+    return ports
+
+
+def _speaks_http(port: int) -> bool:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+        sock.settimeout(2)
+        sock.sendall(b"GET /info HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        try:
+            reply = sock.recv(64)
+        except (TimeoutError, ConnectionError):
+            return False
+    return reply.startswith(b"HTTP/")
+
+
+def _foreign_client_connects(address: str, tmp_path: Path) -> list[str]:
+    """Which foreign clients reach the scheduler at ``address``: one with no certificate (plain
+    tcp), one with its own temporary certificate that trusts the server's certificate."""
+    import ssl
+
+    import dask
+    from distributed import Client
+    from distributed.security import Security
+
+    host, port = address.split("://")[1].rsplit(":", 1)
+    reached = []
+    with dask.config.set({"distributed.comm.timeouts.connect": "3s"}):
+        try:
+            Client(f"tcp://{host}:{port}", timeout=3).close()
+            reached.append("no certificate")
+        except Exception:
+            pass
+        try:
+            server_cert = ssl.get_server_certificate((host, int(port)))
+        except (OSError, ssl.SSLError):  # not TLS at all
+            server_cert = None
+        if server_cert:
+            other = Security.temporary()
+            files = {}
+            for key, text in (
+                ("ca", server_cert),
+                ("cert", other.tls_client_cert),
+                ("key", other.tls_client_key),
+            ):
+                files[key] = tmp_path / f"foreign-{key}.pem"
+                files[key].write_text(text)
+            foreign = Security(
+                tls_ca_file=str(files["ca"]),
+                tls_client_cert=str(files["cert"]),
+                tls_client_key=str(files["key"]),
+                require_encryption=True,
+            )
+            try:
+                Client(address, security=foreign, timeout=3).close()
+                reached.append("another certificate")
+            except Exception:
+                pass
+    return reached
+
+
+def test_local_cluster_is_reachable_by_its_own_process_only(tmp_path, monkeypatch):
+    """During a survey: every port of the process tree is the cluster's own (scheduler,
+    nannies, workers), all TLS, none HTTP (Dask opens 8787 and one per worker by default), and
+    clients without the run's certificate cannot connect."""
+    import orbitscout.survey as survey_module
+
+    pairs_csv = _tiny(tmp_path, 2)
+    cluster: dict = {}
+
+    def on_client(client):
+        info = client.scheduler_info()
+        cluster["scheduler"] = client.scheduler.address
+        cluster["ports"] = {int(client.scheduler.address.rsplit(":", 1)[1])}
+        for address, worker in info["workers"].items():
+            cluster["ports"] |= {int(address.rsplit(":", 1)[1])}
+            cluster["ports"] |= {int(worker["nanny"].rsplit(":", 1)[1])}
+            assert address.startswith("tls://127.0.0.1:")
+
+    probes: list[dict] = []
+
+    def probe(row):
+        if probes:
+            return
+        ports = _listening()
+        probes.append(
+            {
+                "ports": ports,
+                "http": sorted(p for p in ports if _speaks_http(p)),
+                "foreign": _foreign_client_connects(cluster["scheduler"], tmp_path)
+                if cluster
+                else ["(no hook)"],
+            }
+        )
+
+    monkeypatch.setattr(survey_module, "_ON_CLIENT", on_client, raising=False)
+    result = survey(pairs_csv, tmp_path / "out", workers=2, on_result=probe)
+    assert (result.ok, result.failed) == (2, 0), result.rows
+    (seen,) = probes
+    assert cluster["scheduler"].startswith("tls://127.0.0.1:")
+    assert len(cluster["ports"]) == 5  # scheduler, 2 nannies, 2 workers
+    assert seen["ports"] == cluster["ports"]
+    assert seen["http"] == []
+    assert seen["foreign"] == []
+
+
+def test_dashboard_only_when_asked(tmp_path):
+    from orbitscout.survey import dask_client
+
+    messages = []
+    before = _listening()
+    with dask_client(workers=1, dashboard=True, on_message=messages.append) as client:
+        opened = _listening() - before
+        http = [p for p in opened if _speaks_http(p)]
+        assert len(opened) == 4 and len(http) == 1  # scheduler, dashboard, nanny, worker
+        assert client.scheduler.address.startswith("tls://")
+    assert len(messages) == 1 and messages[0].startswith("orbitscout: dashboard: http://127.0.0.1:")
+
+
+def _tls_files(security, folder: Path) -> Path:
+    """The client's side of a Security.temporary() as files and a Dask security YAML."""
+    (folder / "ca.pem").write_text(security.tls_ca_file)
+    (folder / "client.pem").write_text(security.tls_client_cert)
+    (folder / "client.key").write_text(security.tls_client_key)
+    (folder / "security.yaml").write_text(
+        "distributed:\n  comm:\n    tls:\n"
+        f"      ca-file: {folder / 'ca.pem'}\n"
+        f"      client:\n        cert: {folder / 'client.pem'}\n"
+        f"        key: {folder / 'client.key'}\n"
+    )
+    return folder / "security.yaml"
+
+
+def test_survey_on_a_tls_scheduler_with_the_users_certificates(tmp_path):
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    pairs_csv = _tiny(tmp_path, 1)
+    security = Security.temporary()
+    yaml_file = _tls_files(security, tmp_path)
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        dashboard_address=None,
+        security=security,
+        protocol="tls://",
+        host="127.0.0.1",
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://")
+        result = survey(pairs_csv, tmp_path / "out", scheduler=address, security=yaml_file)
+        with pytest.raises(OrbitscoutError, match="needs the client's certificates"):
+            survey(pairs_csv, tmp_path / "out2", scheduler=address)
+    assert (result.ok, result.failed) == (1, 0)
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "yaml_text", "message"),
+    [
+        ({"security": "FILE"}, "", "the local cluster makes its own"),
+        ({"scheduler": "tcp://127.0.0.1:9", "security": "FILE"}, "", "is for a tls:// scheduler"),
+        ({"scheduler": "tls://127.0.0.1:9", "security": "FILE"}, "a: [", "cannot read the Dask"),
+        ({"scheduler": "tls://127.0.0.1:9", "security": "FILE"}, "a: 1\n", "names no TLS"),
+        (
+            {"scheduler": "tls://127.0.0.1:9", "security": "FILE"},
+            "distributed.comm.tls.ca-file: nowhere.pem\ndistributed.comm.tls.client.cert: x\n",
+            "names no TLS",
+        ),
+        ({"scheduler": "tls://127.0.0.1:9", "security": "missing.yaml"}, None, "file not found"),
+        ({"scheduler": "tcp://127.0.0.1:9", "dashboard": True}, None, "serves its own"),
+        ({"workers": 0}, None, "--workers must be at least 1"),
+        ({"tile": 16}, None, "--tile must be at least 256"),
+        ({"min_score": float("nan")}, None, "--min-score must be between 0 and 1"),
+    ],
+)
+def test_bad_cluster_options_are_one_line_before_anything_is_created(
+    tmp_path, args, yaml_text, message
+):
+    pairs_csv = tmp_path / "pairs.csv"
+    pairs_csv.write_text("before,after\nnone.tif,none.tif\n")  # never read: options first
+    if args.get("security") == "FILE":
+        (tmp_path / "security.yaml").write_text(yaml_text or "")
+        args = {**args, "security": tmp_path / "security.yaml"}
+    elif args.get("security"):
+        args = {**args, "security": tmp_path / args["security"]}
+    with pytest.raises(OrbitscoutError, match=message) as info:
+        survey(pairs_csv, tmp_path / "out", **args)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_plain_tcp_scheduler_off_the_loopback_is_warned_about():
+    from orbitscout.survey import _address_parts, _on_loopback
+
+    def warned(address):
+        scheme, host = _address_parts(address)
+        return scheme == "tcp" and not _on_loopback(host)
+
+    assert warned("tcp://10.1.2.3:8786") and warned("scheduler.example:8786")
+    assert warned("tcp://[2001:db8::1]:8786")
+    for address in ("tcp://127.0.0.1:8786", "localhost:8786", "tcp://[::1]:8786", "tls://h:1"):
+        assert not warned(address)
+
+
+def test_survey_warns_in_one_line_for_a_plain_loopback_free_address(tmp_path, monkeypatch):
+    """The warning is printed before connecting (the connection itself is not tried here:
+    the client is replaced)."""
+    import distributed
+
+    import orbitscout.survey as survey_module
+
+    class Refused(OSError):
+        pass
+
+    def no_client(*args, **kwargs):
+        raise Refused("not tried in tests")
+
+    monkeypatch.setattr(distributed, "Client", no_client)
+    messages = []
+    with pytest.raises(OrbitscoutError, match="cannot reach the Dask scheduler"):
+        with survey_module.dask_client("tcp://10.1.2.3:8786", on_message=messages.append):
+            pass
+    assert len(messages) == 1 and "\n" not in messages[0]
+    assert messages[0].startswith("orbitscout: warning: tcp://10.1.2.3:8786: a plain tcp://")
+
+
+def _summary_after(out: Path, name: str) -> str:
+    return json.loads((out / name / "summary.json").read_text())["after"]["path"]
+
+
+def test_resume_by_content_redoes_changed_and_broken_pairs(tmp_path, monkeypatch, capsys):
+    import orbitscout.survey as survey_module
+
+    pairs_csv = _tiny(tmp_path, 4)
+    _tiny(tmp_path / "other", 1, first=7)  # other images for pair0
+    out = tmp_path / "out"
+    first = survey(pairs_csv, out, workers=1)
+    assert (first.ok, first.skipped, first.redone) == (4, 0, 0)
+    record = json.loads((out / "pair0" / ".survey.json").read_text())
+    assert set(record["before"]) == {"path", "size", "mtime_ns", "sha256_ends"}
+    assert record["before"]["path"] == "p0/before.tif"  # relative to PAIRS.csv
+    assert str(tmp_path) not in (out / "pair0" / ".survey.json").read_text()
+
+    # pair0: other images under the same name; pair1: its AFTER image rewritten in place;
+    # pair2: a truncated summary.json; pair3: untouched
+    text = pairs_csv.read_text().replace(
+        "p0/before.tif,p0/after.tif", "other/p7/before.tif,other/p7/after.tif"
+    )
+    pairs_csv.write_text(text)
+    data = bytearray((tmp_path / "p1" / "after.tif").read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "p1" / "after.tif").write_bytes(bytes(data))
+    summary = (out / "pair2" / "summary.json").read_bytes()
+    (out / "pair2" / "summary.json").write_bytes(summary[: len(summary) // 2])
+    again = survey(pairs_csv, out, workers=1)
+    assert again.redo_reasons == {"images changed": 2, "outputs incomplete": 1}
+    assert (again.ok, again.skipped, again.redone) == (3, 1, 3)
+    assert _summary_after(out, "pair0").endswith("p7/after.tif")
+    json.loads((out / "pair2" / "summary.json").read_text())  # whole again
+    assert sorted(r["pair"] for r in _lines(out)) == [f"pair{i}" for i in range(4)]
+
+    # an image touched (same content, new modification time) is redone too
+    os.utime(tmp_path / "p3" / "before.tif", ns=(1, 1))
+    touched = survey(pairs_csv, out, workers=1)
+    assert touched.redo_reasons == {"images changed": 1}
+
+    # other options, another version: everything again, and the command says so
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "orbitscout",
+            "survey",
+            str(pairs_csv),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--min-score",
+            "0.01",
+        ],
+    )
+    cli.main()
+    lines = capsys.readouterr().out.splitlines()[-2:]  # after the progress bar
+    assert "4 pairs done, 0 failed, 0 already done" in lines[0]
+    assert lines[1] == "4 pairs redone (4 options changed)"
+    monkeypatch.setattr(survey_module, "__version__", "999")
+    later = survey(pairs_csv, out, workers=1, min_score=0.01)
+    assert later.redo_reasons == {"version changed": 4}
+
+
+def test_an_ok_line_without_a_record_is_redone(tmp_path):
+    pairs_csv = _tiny(tmp_path, 2)
+    out = tmp_path / "out"
+    survey(pairs_csv, out, workers=1)
+    (out / "pair1" / ".survey.json").unlink()  # as results of a version without records
+    again = survey(pairs_csv, out, workers=1)
+    assert again.redo_reasons == {"no record": 1} and again.skipped == 1
+    assert (out / "pair1" / ".survey.json").is_file()
+
+
+def test_workers_0_creates_nothing_and_bad_names_are_refused(tmp_path):
+    make_pair(tmp_path / "a", size=64)
+    (tmp_path / "pairs.csv").write_text("before,after\na/before.tif,a/after.tif\n")
+    with pytest.raises(OrbitscoutError, match="--workers must be at least 1"):
+        survey(tmp_path / "pairs.csv", tmp_path / "out", workers=0)
+    assert not (tmp_path / "out").exists()
+    for name in ("survey.csv", "Survey.CSV"):
+        (tmp_path / "pairs.csv").write_text(f"before,after,name\na/before.tif,a/after.tif,{name}\n")
+        with pytest.raises(OrbitscoutError, match="line 2: pair name .* the survey's own file"):
+            read_pairs(tmp_path / "pairs.csv")
+    (tmp_path / "pairs.csv").write_text(
+        "before,after,name\na/before.tif,a/after.tif,A\na/before.tif,a/after.tif,a\n"
+    )
+    with pytest.raises(OrbitscoutError, match="also on line 2"):
+        read_pairs(tmp_path / "pairs.csv")
+
+
+def test_band_column(tmp_path):
+    make_pair(tmp_path / "a", size=64)
+    (tmp_path / "pairs.csv").write_text(
+        'before,after,band\na/before.tif,a/after.tif,2\na/before.tif,a/after.tif,"1,1"\n'
+        "a/before.tif,a/after.tif,\n"
+    )
+    assert [p.band for p in read_pairs(tmp_path / "pairs.csv")] == [(2, 2), (1, 1), None]
+    for bad in ("0", "x", "1,2,3"):
+        (tmp_path / "pairs.csv").write_text(
+            f'before,after,band\na/before.tif,a/after.tif,"{bad}"\n'
+        )
+        with pytest.raises(OrbitscoutError, match="line 2: band must be"):
+            read_pairs(tmp_path / "pairs.csv")
+
+
+def test_outputs_are_0644_and_hold_no_absolute_paths(tmp_path):
+    pairs_csv = _pairs(tmp_path, 2, size=64, broken=1)
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        survey(pairs_csv, out, workers=1)
+    finally:
+        os.umask(old)
+    assert (out / "survey.csv").stat().st_mode & 0o777 == 0o644
+    assert (out / "pair0" / ".survey.json").stat().st_mode & 0o777 == 0o644
+    for path in (out / "survey.csv", out / "pair0" / ".survey.json"):
+        assert str(tmp_path) not in path.read_text()
+    assert "p1/before.tif" in {r["pair"]: r for r in _lines(out)}["pair1"]["error"]
