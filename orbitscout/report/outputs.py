@@ -12,9 +12,11 @@ from orbitscout.core.bodies import Body
 from orbitscout.core.candidate import Candidate
 from orbitscout.core.grid import PixelGrid
 from orbitscout.core.window import Window
+from orbitscout.report.geo import north_deg
 from orbitscout.report.page import html_report
 from orbitscout.report.pictures import overview_png
 from orbitscout.report.vectors import geojson, write_gpkg
+from orbitscout.report.viewer import FOLDER, write_viewer
 
 
 def write_all(
@@ -26,6 +28,7 @@ def write_all(
     found: list[Candidate],
     summary: dict,
     preview: np.ndarray | None = None,
+    before_preview: np.ndarray | None = None,
 ) -> None:
     """Write every output of ``find`` into the staging folder ``stage``.
 
@@ -47,6 +50,9 @@ def write_all(
         What ``summary.json`` holds.
     preview : numpy.ndarray, optional
         The AFTER image at reduced resolution, if read already.
+    before_preview : numpy.ndarray, optional
+        The BEFORE image registered on ``preview``'s grid (``find``'s reduced read): the
+        viewer's BEFORE and difference layers below full resolution.
     """
     name = body.name if body else summary.get("body")
     code = body.iau_code if body else None
@@ -56,8 +62,26 @@ def write_all(
         f"orbitscout: {len(found)} detections in "
         f"{Path(summary['after']['path']).name} vs {Path(summary['before']['path']).name}"
     )
-    overview = overview_png(grid, read_after, found, title, preview)
+    overview = overview_png(
+        grid,
+        read_after,
+        found,
+        title,
+        preview,
+        gsd_m=summary.get("after", {}).get("gsd_m"),
+        north_deg=north_deg(grid, body),
+    )
     (stage / "overview.png").write_bytes(overview)
-    page = html_report(grid, read_after, read_before, found, summary, overview)
-    (stage / "report.html").write_text(page)
+    viewer = write_viewer(
+        stage / FOLDER,
+        grid,
+        body,
+        read_after,
+        read_before,
+        found,
+        summary,
+        preview,
+        before_preview,
+    )
+    (stage / "report.html").write_text(html_report(found, summary, viewer), encoding="utf-8")
     (stage / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -1,108 +1,166 @@
-"""``report.html``: one self-contained page of the detections."""
+"""``report.html``: the viewer's page, with the tables and the registration as plain HTML (they
+read without scripts too); the map, blink, swipe and the details come from ``report/``."""
 
 from __future__ import annotations
 
-import base64
 import html
-from collections.abc import Callable
-
-import numpy as np
 
 from orbitscout.core.candidate import Candidate
-from orbitscout.core.grid import PixelGrid
-from orbitscout.core.window import Window
-from orbitscout.report.pictures import chips
+from orbitscout.core.classes import CLASSES
+from orbitscout.report.geo import compass
+from orbitscout.report.pictures import CLASS_COLOURS
+from orbitscout.report.viewer import FOLDER
 
-CHIPS = 24  # detections shown as before/after chips in the report
+HARDWARE = ("lander", "parachute", "backshell", "heat_shield", "descent_stage")
 
 
-def html_report(
-    grid: PixelGrid,
-    read_after: Callable[..., np.ndarray],
-    read_before: Callable[[Window], np.ndarray],
-    found: list[Candidate],
-    summary: dict,
-    overview: bytes,
-) -> str:
-    """One self-contained page: the overview, a table, chips and the registration."""
+def _signed(value: float, digits: int = 3) -> str:
+    """'+ 1.250' or '− 18.149': a term of a sum, never '+ -18.149'."""
+    return f"{'−' if value < 0 else '+'} {abs(value):.{digits}f}"
+
+
+def html_report(found: list[Candidate], summary: dict, viewer: dict | None = None) -> str:
+    """The page of one ``find``: viewer, landing hardware, detections, registration, timings.
+
+    Parameters
+    ----------
+    found : list of Candidate
+        The detections.
+    summary : dict
+        What ``summary.json`` holds.
+    viewer : dict, optional
+        What ``viewer.write_viewer`` returned (layers present, chips); None: no viewer folder.
+
+    Returns
+    -------
+    str
+        The HTML.
+    """
     esc = html.escape
+    viewer = viewer or {"layers": [], "chips": {}}
+    present = [k for k in CLASSES if any(c.cls == k for c in found)]
     rows = []
     for c in found:
         where = f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else "—"
-        rel_s = _from_lander(c)
         rows.append(
-            f"<tr><td>{c.id}</td><td>{esc(c.cls)}</td><td>{c.score:.2f}</td>"
-            f"<td>{c.x:.1f}, {c.y:.1f}</td><td>{where}</td><td>{rel_s}</td>"
-            f"<td>{esc(c.polarity)}</td>"
+            f"<tr data-id='{c.id}'><td>{c.id}</td><td class='l'>{_swatch(c.cls)}{esc(c.cls)}</td>"
+            f"<td>{c.score:.2f}</td><td>{c.x:.1f}, {c.y:.1f}</td><td>{where}</td>"
+            f"<td>{esc(_from_lander(c))}</td><td class='l'>{esc(c.polarity)}</td>"
             f"<td>{_fmt(c.area_m2)}</td><td>{_fmt(c.length_m)}</td><td>{c.contrast:+.3f}</td>"
             f"<td>{c.peak_sigma:.1f}</td></tr>"
         )
     hardware = []
-    for cls in ("lander", "parachute", "backshell", "heat_shield", "descent_stage"):
+    for cls in HARDWARE:
         for c in (c for c in found if c.cls == cls):
             where = (
                 f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else f"x {c.x:.0f}, y {c.y:.0f}"
             )
             hardware.append(
-                f"<tr><td>{esc(cls.replace('_', ' '))}</td><td>#{c.id}</td><td>{where}</td>"
+                f"<tr data-id='{c.id}'><td class='l'>{_swatch(cls)}{esc(cls.replace('_', ' '))}"
+                f"</td><td>#{c.id}</td><td>{where}</td>"
                 f"<td>{esc(_from_lander(c) or '—')}</td><td>{c.score:.2f}</td></tr>"
             )
     hardware_html = (
-        "<table><tr><th>class</th><th>detection</th><th>where (lat, lon °)</th>"
-        "<th>from lander</th><th>how sure (0–1)</th></tr>" + "".join(hardware) + "</table>"
+        "<div class='scroll'><table class='data'><tr><th class='l'>class</th><th>detection</th>"
+        "<th>where (lat, lon °)</th><th>from lander</th><th>how sure (0–1)</th></tr>"
+        + "".join(hardware)
+        + "</table></div>"
         if hardware
         else "<p>No landing hardware identified.</p>"
     )
-    chip_html = []
-    for c in found[:CHIPS]:
-        before_png, after_png = chips(grid, read_after, read_before, c)
-        chip_html.append(
-            f"<figure><img src='data:image/png;base64,{before_png}' alt='before'>"
-            f"<img src='data:image/png;base64,{after_png}' alt='after'>"
-            f"<figcaption>#{c.id} {esc(c.cls)} ({c.score:.2f}) — before | after</figcaption>"
-            "</figure>"
-        )
+    filters = "".join(
+        f"<label class='cls'><input type='checkbox' data-class='{esc(k)}' checked>"
+        f"{_swatch(k)}{esc(k.replace('_', ' '))} ({sum(c.cls == k for c in found)})</label>"
+        for k in present
+    )
     r = summary["registration"]
+    tiles = f" over {r['tiles']} tiles" if r.get("tiles") is not None else ""
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items() if v) or "none"
-    overview_b64 = base64.b64encode(overview).decode("ascii")
+    body = summary.get("body")
+    body_text = esc(str(body)) if body else "not known (the files do not say)"
+    gsd = summary["after"].get("gsd_m")
+    gsd_text = f"{gsd:.3f} m" if gsd else "not known (no map projection)"
+    title = (
+        f"orbitscout: {len(found)} detections, "
+        f"{esc(_name(summary['after']['path']))} vs {esc(_name(summary['before']['path']))}"
+    )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>orbitscout find report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
-th {{ background: #eee; }}
-figure {{ display: inline-block; margin: 6px; font-size: 0.8em; }}
-figure img {{ width: 128px; height: 128px; image-rendering: pixelated; margin-right: 2px; }}
-img.overview {{ max-width: 100%; }}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="{FOLDER}/leaflet/leaflet.css">
+<link rel="stylesheet" href="{FOLDER}/viewer.css">
+</head><body><main>
 <h1>orbitscout — what changed</h1>
-<p>BEFORE <code>{esc(summary["before"]["path"])}</code><br>
+<p class="paths">BEFORE <code>{esc(summary["before"]["path"])}</code><br>
 AFTER <code>{esc(summary["after"]["path"])}</code><br>
-Body: {esc(str(summary["body"]))}; AFTER pixel size: {_fmt(summary["after"]["gsd_m"])} m.</p>
-<h2>Registration</h2>
-<p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + {r["dx"]:.3f}, y + {r["dy"]:.3f}),
-rotated by {r["rotation_deg"]:.4f}° about the image centre; fit residual {r["residual_px"]:.3f} px
-over {r["tiles"]} tiles.</p>
+Body: {body_text}; AFTER pixel size: {gsd_text}.</p>
+<section id="viewer" aria-label="before and after viewer">
+<div id="toolbar">
+<fieldset><legend>layer</legend>
+<label><input type="radio" name="layer" value="after" checked> after</label>
+<label><input type="radio" name="layer" value="before"> before</label>
+<label><input type="radio" name="layer" value="diff"> difference</label>
+</fieldset>
+<fieldset><legend>compare</legend>
+<button id="blink" type="button" aria-pressed="false" title="before ⇄ after (key b)">blink</button>
+<label><input type="checkbox" id="auto"> auto</label>
+<label><input type="number" id="rate" min="0.25" max="10" step="0.25" value="2"> /s</label>
+<label><input type="checkbox" id="swipe"> swipe</label>
+</fieldset>
+<fieldset><legend>detections</legend>{filters}
+<label>score ≥ <input type="range" id="min-score" min="0" max="1" step="0.01" value="0">
+<span id="min-score-value">0.00</span></label>
+</fieldset>
+</div>
+<div id="mapbox"><div id="map"></div><div id="divider" hidden tabindex="0"
+ aria-label="swipe divider"></div>
+<div id="status"><span>showing <span id="shown">AFTER</span>
+<span id="diff-legend" hidden>(<i style="background:#ff9628"></i> brighter,
+<i style="background:#288cff"></i> darker)</span></span>
+<span id="shown-count"></span><span id="cursor">—</span></div></div>
+<aside id="details"><p class="hint">Click a detection on the map or in the table.</p></aside>
+</section>
+<noscript><p>The viewer needs JavaScript; the tables below and
+<a href="overview.png">overview.png</a> do not.</p></noscript>
 <h2>Landing hardware</h2>
 <p>Each class at most once. The score is calibrated on simulated scenes of orbitscout's own
 renderer only; it has not been checked on real images or on scenes of another renderer.</p>
 {hardware_html}
 <h2>Detections</h2>
-<p>{len(found)} detections ({esc(counts)}).</p>
-<img class="overview" src="data:image/png;base64,{overview_b64}" alt="overview">
-<table><tr><th>id</th><th>class</th><th>score</th><th>x, y (px)</th><th>lat, lon (°)</th>
-<th>from lander</th><th>polarity</th><th>area (m²)</th><th>length (m)</th><th>contrast</th>
-<th>peak σ</th></tr>
+<p>{len(found)} detections ({esc(counts)}). Click a row to see it on the map.</p>
+<div class="scroll tall"><table class="data" id="detections"><tr><th>id</th>
+<th class="l">class</th><th>score</th><th>x, y (px)</th><th>lat, lon (°)</th>
+<th>from lander</th><th class="l">polarity</th><th>area (m²)</th><th>length (m)</th>
+<th>contrast</th><th>peak σ</th></tr>
 {"".join(rows)}
-</table>
-<h2>Before and after</h2>
-{"".join(chip_html)}
+</table></div>
+<p><a href="overview.png"><img class="overview" src="overview.png" alt="overview: the AFTER
+image with each detection outlined and labelled" loading="lazy"></a></p>
+<h2>Registration</h2>
+<p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x {_signed(r["dx"])},
+y {_signed(r["dy"])}), rotated by {r["rotation_deg"]:.4f}° about the image centre; fit residual
+{r["residual_px"]:.3f} px{tiles}. The viewer shows BEFORE resampled onto the
+AFTER grid by this registration and levelled onto AFTER's brightness.</p>
 <h2>Timings</h2>
 <p>{esc(", ".join(f"{k} {v:.2f}" for k, v in summary["timings"].items()))}</p>
-<p><small>orbitscout {esc(summary["versions"]["orbitscout"])}</small></p>
+<footer>orbitscout {esc(summary["versions"]["orbitscout"])}. Map library: Leaflet 1.9.4
+(BSD-2-Clause, <a href="{FOLDER}/leaflet/LICENSE">licence</a>), vendored; the page needs no
+network.</footer>
+</main>
+<script src="{FOLDER}/leaflet/leaflet.js"></script>
+<script src="{FOLDER}/data.js"></script>
+<script src="{FOLDER}/viewer.js"></script>
 </body></html>
 """
+
+
+def _name(path: str) -> str:
+    return str(path).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _swatch(cls: str) -> str:
+    return f"<span class='swatch' style='border-color:{CLASS_COLOURS.get(cls, '#fff')}'></span>"
 
 
 def _from_lander(c: Candidate) -> str:
@@ -110,11 +168,12 @@ def _from_lander(c: Candidate) -> str:
     rel = c.features.get("from_lander")
     if not rel:
         return ""
+    if c.cls == "lander":
+        return "— (the lander)"
     bearing = rel["bearing_deg"]
-    compass = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")[int((bearing % 360) / 45 + 0.5) % 8]
     if rel.get("distance_m") is not None:
-        return f"{rel['distance_m']:.0f} m at {bearing:.0f}° ({compass})"
-    return f"{rel.get('distance_px', 0):.0f} px at {bearing:.0f}° ({compass})"
+        return f"{rel['distance_m']:.0f} m at {bearing:.0f}° ({compass(bearing)})"
+    return f"{rel.get('distance_px', 0):.0f} px at {bearing:.0f}° ({compass(bearing)})"
 
 
 def _fmt(value: float | None) -> str:
