@@ -125,7 +125,7 @@ def find(
         else:  # texture too fine to interpolate reduced cells: read BEFORE registered
             before_reg = gmap.sample(whole, registration=to_before, factor=factor)
         phot = photometry.fit_photometry(after_small, before_reg, factor)
-        del before_small, before_reg  # not needed by the tile loop: free them
+        del before_small  # not needed by the tile loop: free it (before_reg: the report's)
         timings["photometry_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -176,6 +176,7 @@ def find(
                 found,
                 summary,
                 preview=after_small,
+                before_preview=before_reg,
             )
         summary["timings"]["report_s"] = time.perf_counter() - clock
     return FindResult(out_dir, reg, found, counts, summary)
