@@ -197,3 +197,59 @@ def test_cli_bad_input_is_one_error_line(args):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("orbitscout: error: ")
+
+
+# --------------------------------------------------------------------------------------------
+# Placeholder elements are marked illustrative
+# --------------------------------------------------------------------------------------------
+
+# TGO's own orbit, but the user's: the elements are theirs, so the times are not illustrative
+MINE = json.dumps(
+    {"name": "mine", "altitude_km": 400, "i_deg": 74, "epoch": START, "camera": "cassis"}
+)
+
+
+@pytest.mark.parametrize("name", ["tgo", "mro", "odyssey", "maven", "mex", "lro"])
+def test_known_orbiters_are_illustrative(name):
+    orb = get_orbiter(name)
+    assert orb.illustrative
+    assert orb.elements_source.startswith("built-in mean elements: ")
+    assert "placeholder" in orb.elements_source
+
+
+def test_rows_say_whether_they_are_illustrative():
+    for rows in (
+        relay_passes(JEZERO, "tgo", START, 1.0),
+        imaging_windows(JEZERO, "tgo", START, 6.0),
+    ):
+        assert rows and all(r["illustrative"] is True for r in rows)
+        assert all("placeholder" in r["elements_source"] for r in rows)
+    for rows in (relay_passes(JEZERO, MINE, START, 1.0), imaging_windows(JEZERO, MINE, START, 6.0)):
+        assert rows and all(r["illustrative"] is False for r in rows)
+        assert all(r["elements_source"] == "user elements" for r in rows)
+
+
+@pytest.mark.parametrize("command", ["plan", "relay"])
+def test_cli_marks_placeholder_times_illustrative(command):
+    args = [command, "--site", "18.4447,77.4508", "--start", START, "--days", "6"]
+    res = runner.invoke(app, [*args, "--orbiter", "tgo", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert rows and all(r["illustrative"] is True for r in rows)
+    assert all("placeholder" in r["elements_source"] for r in rows)
+    res = runner.invoke(app, [*args, "--orbiter", "tgo"])
+    assert res.exit_code == 0, res.output
+    assert "illustrative" in res.output.splitlines()[0]  # the table's title
+    note = [line for line in res.output.splitlines() if line.startswith("Illustrative: tgo")]
+    assert len(note) == 1 and "placeholders" in note[0]
+    assert any(
+        "SPICE trajectory" in line and "--orbiter" in line for line in res.output.splitlines()
+    )
+    # the user's own elements: exact, no note
+    res = runner.invoke(app, [*args, "--orbiter", MINE, "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert rows and all(r["illustrative"] is False for r in rows)
+    res = runner.invoke(app, [*args, "--orbiter", MINE])
+    assert res.exit_code == 0, res.output
+    assert "llustrative" not in res.output and "SPICE" not in res.output

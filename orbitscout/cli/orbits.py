@@ -36,6 +36,19 @@ def _print_table(title: str, columns: list[tuple[str, str]], rows: list[dict]) -
     Console().print(table)
 
 
+def _kind(orb) -> str:
+    return "illustrative " if orb.illustrative else ""
+
+
+def _print_note(orb) -> None:
+    """The line under a table computed from placeholder elements (none for exact ones)."""
+    from orbitscout.observe.orbits import illustrative_note
+
+    note = illustrative_note(orb)
+    if note is not None:
+        typer.echo(note)
+
+
 def time_command(
     utc: str = typer.Argument(None, help="UTC time (ISO 8601); default now."),
     lon: float = typer.Option(0.0, "--lon", help="East longitude (deg) for local times."),
@@ -74,7 +87,10 @@ def time_command(
 def plan_command(
     site: str = typer.Option(..., "--site", help="LAT,LON (planetocentric, east-positive)."),
     orbiter: str = typer.Option(
-        ..., "--orbiter", help="tgo, mro, odyssey, maven, mex, lro, or a JSON elements file."
+        ...,
+        "--orbiter",
+        help="tgo, mro, odyssey, maven, mex, lro (illustrative pass times), or a JSON file of "
+        "your own elements or a SPICE trajectory (exact).",
     ),
     start: str = typer.Option(None, "--start", help="UTC start (ISO 8601); default now."),
     days: float = typer.Option(1.0, "--days", help="Span in days."),
@@ -85,19 +101,23 @@ def plan_command(
         None, "--max-incidence", help="Largest solar incidence (deg); default 80."
     ),
     camera: str = typer.Option(None, "--camera", help="Camera for the GSD (e.g. ctx on MRO)."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON list; each row says if it is illustrative."
+    ),
 ) -> None:
     """Imaging windows: when the orbiter can see SITE in daylight, with geometry and GSD."""
+    from orbitscout.observe.orbits import resolve_orbiter
     from orbitscout.observe.plan import DEFAULT_MAX_INCIDENCE_DEG, imaging_windows
 
     inc = DEFAULT_MAX_INCIDENCE_DEG if max_incidence is None else max_incidence
-    rows = imaging_windows(site, orbiter, start, days, max_off_nadir, inc, camera=camera)
+    orb = resolve_orbiter(orbiter)
+    rows = imaging_windows(site, orb, start, days, max_off_nadir, inc, camera=camera)
     if as_json:
         _echo_json(rows)
         return
     cam = rows[0]["camera"] if rows else camera
     _print_table(
-        f"{len(rows)} imaging windows ({orbiter}, camera {cam}) over {site}",
+        f"{len(rows)} {_kind(orb)}imaging windows ({orbiter}, camera {cam}) over {site}",
         [
             ("utc", "best UTC"),
             ("duration_s", "s"),
@@ -110,12 +130,16 @@ def plan_command(
         ],
         rows,
     )
+    _print_note(orb)
 
 
 def relay_command(
     site: str = typer.Option(..., "--site", help="LAT,LON (planetocentric, east-positive)."),
     orbiter: str = typer.Option(
-        ..., "--orbiter", help="tgo, mro, odyssey, maven, mex, or a JSON elements file."
+        ...,
+        "--orbiter",
+        help="tgo, mro, odyssey, maven, mex (illustrative pass times), or a JSON file of your "
+        "own elements or a SPICE trajectory (exact).",
     ),
     start: str = typer.Option(None, "--start", help="UTC start (ISO 8601); default now."),
     days: float = typer.Option(1.0, "--days", help="Span in days."),
@@ -125,18 +149,22 @@ def relay_command(
     rate_kbps: float = typer.Option(
         None, "--rate-kbps", help="Link rate (kbit/s); default 256 (Odyssey UHF)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON list; each row says if it is illustrative."
+    ),
 ) -> None:
     """Relay passes: when the orbiter is above the elevation mask seen from SITE."""
+    from orbitscout.observe.orbits import resolve_orbiter
     from orbitscout.observe.plan import relay_passes
 
-    rows = relay_passes(site, orbiter, start, days, min_elevation, rate_kbps)
+    orb = resolve_orbiter(orbiter)
+    rows = relay_passes(site, orb, start, days, min_elevation, rate_kbps)
     if as_json:
         _echo_json(rows)
         return
     total = sum(r["data_volume_mbit"] for r in rows)
     _print_table(
-        f"{len(rows)} relay passes ({orbiter}) over {site}, {total:.0f} Mbit in all",
+        f"{len(rows)} {_kind(orb)}relay passes ({orbiter}) over {site}, {total:.0f} Mbit in all",
         [
             ("rise_utc", "rise UTC"),
             ("set_utc", "set UTC"),
@@ -147,6 +175,7 @@ def relay_command(
         ],
         rows,
     )
+    _print_note(orb)
 
 
 def register(app: typer.Typer) -> None:

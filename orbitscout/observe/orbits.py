@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -391,9 +391,24 @@ class SpiceTrajectory:
 # --------------------------------------------------------------------------------------------
 
 
+# What makes pass times exact, for the note under an illustrative plan or relay table.
+EXACT_HINT = (
+    "Exact times: give --orbiter FILE.json with your own elements (a, e, i, node, periapsis, "
+    'mean anomaly at an epoch) or a SPICE trajectory ({"spice": {"kernels": [...], '
+    '"target": ...}}).'
+)
+
+
 @dataclass(frozen=True)
 class Orbiter:
-    """A spacecraft that can image a site and/or relay its data."""
+    """A spacecraft that can image a site and/or relay its data.
+
+    ``placeholders`` says which of the built-in elements are placeholders (the node, periapsis
+    or phase that are not published as mean elements); empty for a SPICE trajectory or the
+    user's own elements. Where it is set, the times of individual windows and passes are
+    illustrative (:attr:`illustrative`), while their statistics (how often, how long, local
+    times, ranges) hold.
+    """
 
     name: str
     trajectory: Elements | SpiceTrajectory
@@ -402,10 +417,49 @@ class Orbiter:
     relay: bool = True
     description: str = ""
     other_cameras: tuple[str, ...] = field(default_factory=tuple)
+    placeholders: str = ""
 
     @property
     def body(self) -> Body:
         return self.trajectory.body
+
+    @property
+    def illustrative(self) -> bool:
+        """True where pass times come from placeholder elements (the built-in orbiters)."""
+        return bool(self.placeholders)
+
+    @property
+    def elements_source(self) -> str:
+        """Where the trajectory comes from: ``"SPICE trajectory"``, ``"user elements"`` or
+        ``"built-in mean elements: <what is a placeholder>"``."""
+        if self.illustrative:
+            return f"built-in mean elements: {self.placeholders}"
+        if isinstance(self.trajectory, Elements):
+            return "user elements"
+        return "SPICE trajectory"
+
+
+def illustrative_note(orbiter: Orbiter) -> str | None:
+    """The line printed under a ``plan`` or ``relay`` table of an illustrative orbiter.
+
+    Parameters
+    ----------
+    orbiter : Orbiter
+        The orbiter the table was computed for.
+
+    Returns
+    -------
+    str or None
+        What is a placeholder and what makes the times exact; None where the orbiter's
+        trajectory is the user's own elements or a SPICE trajectory.
+    """
+    if not orbiter.illustrative:
+        return None
+    return (
+        f"Illustrative: {orbiter.name} flies built-in mean elements ({orbiter.placeholders}), "
+        "so these times are typical, not real; how often, how long, local times and ranges "
+        f"hold.\n{EXACT_HINT}"
+    )
 
 
 def _circ(body: Body, alt_km: float) -> float:
@@ -428,6 +482,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
             camera="cassis",
             max_off_nadir_deg=30.0,  # TGO rolls CaSSIS off-nadir; ~30° is approximate
             description="ExoMars Trace Gas Orbiter, ~400 km, 74°; CaSSIS; two Electra radios",
+            placeholders="node and phase are placeholders",
         ),
         Orbiter(
             "mro",
@@ -442,6 +497,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
             max_off_nadir_deg=30.0,  # MRO rolls up to ~30° for HiRISE/CTX targets (approximate)
             description="Mars Reconnaissance Orbiter, ~255×320 km sun-synchronous 3 pm; "
             "HiRISE (CTX alongside); Electra",
+            placeholders="the phase along the orbit is a placeholder (the node follows 3 pm)",
         ),
         Orbiter(
             "odyssey",
@@ -452,6 +508,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
             camera="themis_vis",
             max_off_nadir_deg=20.0,  # approximate
             description="2001 Mars Odyssey, ~400 km sun-synchronous; THEMIS VIS; UHF relay",
+            placeholders="the phase is a placeholder and the 5 pm node approximate",
         ),
         Orbiter(
             "maven",
@@ -471,6 +528,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
             camera=None,  # no surface-resolving camera; relay only
             max_off_nadir_deg=30.0,
             description="MAVEN, ~150×4,500 km, 75°; Electra relay; no surface camera",
+            placeholders="node, periapsis and phase are placeholders",
         ),
         Orbiter(
             "mex",
@@ -489,6 +547,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
             camera="hrsc",
             max_off_nadir_deg=20.0,  # approximate
             description="Mars Express, ~300×10,100 km, 86.6°; HRSC; Melacom UHF relay",
+            placeholders="node, periapsis and phase are placeholders",
         ),
         Orbiter(
             "lro",
@@ -509,6 +568,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
             max_off_nadir_deg=20.0,  # LRO slews for NAC targets; ~20° is approximate
             relay=False,
             description="Lunar Reconnaissance Orbiter, 50 km polar; LROC NAC",
+            placeholders="node and phase are placeholders; the 2009-2011 50 km mapping orbit",
         ),
     ]
     return {o.name: o for o in orbiters}
@@ -628,10 +688,3 @@ def resolve_orbiter(spec: str) -> Orbiter:
             raise OrbitscoutError(f"cannot read orbiter elements: {exc}", path) from None
         return elements_from_dict(data, str(path))
     return get_orbiter(text)
-
-
-def with_elements(orbiter: Orbiter, **changes) -> Orbiter:
-    """A copy of an element-based orbiter with some elements changed (e.g. ``raan_deg``)."""
-    if not isinstance(orbiter.trajectory, Elements):
-        raise OrbitscoutError("only element-based orbiters can be changed")
-    return replace(orbiter, trajectory=replace(orbiter.trajectory, **changes))

@@ -7,6 +7,10 @@ step are found too), and every crossing of the condition is refined by vectorise
 to ~1 ms. The body is the IAU 2015 sphere of ``Body.radius_m``; site coordinates are
 planetocentric, east-positive.
 
+Pass times are only as good as the trajectory: the built-in orbiters carry placeholder nodes
+and phases (``Orbiter.placeholders``), so every row says whether it is ``illustrative`` and
+where its elements come from (``elements_source``).
+
 Imaging window: the site within ``max_off_nadir_deg`` of the orbiter's nadir (its reach by
 rolling), seen above the horizon (emission < ``max_emission_deg``), and sunlit with solar
 incidence ≤ ``max_incidence_deg``. Each window reports its best time (least off-nadir) with
@@ -267,7 +271,8 @@ def imaging_windows(
     camera. Each window: ``utc`` (best time: least off-nadir), ``start_utc``, ``end_utc``,
     ``duration_s``, ``off_nadir_deg``, ``incidence_deg``, ``emission_deg``, ``phase_deg``,
     ``ltst_h``, ``slant_range_km``, ``gsd_m`` (None where the camera is not modelled),
-    ``camera``."""
+    ``camera``, ``orbiter``, ``illustrative`` (True where the orbiter's elements hold
+    placeholders, so the times are typical rather than real) and ``elements_source``."""
     orb = _orbiter(orbiter)
     lat, lon = parse_site(site) if isinstance(site, str) else check_site(*site)
     t0, t1 = _span(start, days)
@@ -339,6 +344,8 @@ def imaging_windows(
                 ),
                 "camera": cam,
                 "orbiter": orb.name,
+                "illustrative": orb.illustrative,
+                "elements_source": orb.elements_source,
             }
         )
     return out
@@ -365,7 +372,8 @@ def relay_passes(
     """Passes of ``orbiter`` above ``min_elevation_deg`` seen from ``site``. Each pass:
     ``rise_utc``, ``set_utc``, ``max_elevation_utc``, ``max_elevation_deg``, ``duration_s``,
     ``min_range_km``, ``rate_kbps``, ``data_volume_mbit`` (rate × duration; real Electra links
-    adapt their rate through the pass). Passes cut by the span start or end at it."""
+    adapt their rate through the pass), ``orbiter``, ``illustrative`` and ``elements_source``
+    (as in :func:`imaging_windows`). Passes cut by the span start or end at it."""
     orb = _orbiter(orbiter)
     lat, lon = parse_site(site) if isinstance(site, str) else check_site(*site)
     t0, t1 = _span(start, days)
@@ -400,6 +408,8 @@ def relay_passes(
                 "rate_kbps": rate,
                 "data_volume_mbit": round(rate * dur / 1e3, 3),
                 "orbiter": orb.name,
+                "illustrative": orb.illustrative,
+                "elements_source": orb.elements_source,
             }
         )
     return out
