@@ -35,6 +35,7 @@ import numpy as np
 
 from orbitscout.core.bodies import MARS, Body, get_body
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.geometry import bearing_deg
 from orbitscout.edl.missions import MissionEDL, Normal, Piece, get_mission, mission_names
 
 __all__ = [
@@ -232,12 +233,8 @@ class Prior:
         """Gaussian log density of a candidate at (east_m, north_m) from the lander."""
         d = np.array([east_m - self.east_m, north_m - self.north_m])
         cov = self.cov + np.eye(2) * 1e-6
-        sign, logdet = np.linalg.slogdet(cov)
+        _, logdet = np.linalg.slogdet(cov)
         return float(-0.5 * d @ np.linalg.solve(cov, d) - 0.5 * logdet - math.log(2 * math.pi))
-
-    def ellipse(self, nsigma: float = 1.0) -> tuple[float, float, float]:
-        """(semi-major, semi-minor, orientation) of the n-sigma ellipse."""
-        return nsigma * self.semi_major_m, nsigma * self.semi_minor_m, self.orientation_deg
 
     def to_dict(self) -> dict:
         return {
@@ -260,11 +257,6 @@ class Prior:
         }
 
 
-def bearing(east, north):
-    """Bearing clockwise from north in [0, 360)."""
-    return np.degrees(np.arctan2(east, north)) % 360.0
-
-
 def prior_from_samples(cls: str, east: np.ndarray, north: np.ndarray) -> Prior:
     """Mean, covariance and 1-sigma ellipse of sampled offsets."""
     e, nn = float(np.mean(east)), float(np.mean(north))
@@ -277,11 +269,11 @@ def prior_from_samples(cls: str, east: np.ndarray, north: np.ndarray) -> Prior:
         east_m=e,
         north_m=nn,
         distance_m=float(dist.mean()),
-        bearing_deg=float(bearing(e, nn)),
+        bearing_deg=bearing_deg(e, nn),
         cov=cov,
         semi_major_m=float(math.sqrt(max(w[1], 0.0))),
         semi_minor_m=float(math.sqrt(max(w[0], 0.0))),
-        orientation_deg=float(bearing(major[0], major[1]) % 180.0),
+        orientation_deg=bearing_deg(major[0], major[1]) % 180.0,
         offset_distance_m=math.hypot(e, nn),
         distance_sd_m=float(dist.std(ddof=1)) if dist.size > 1 else 0.0,
         distance_p2_5_m=float(np.percentile(dist, 2.5)),
@@ -372,7 +364,7 @@ def simulate_mission(
     bs_alt = z0 + m.bs_sep_agl_m.sample(rng, n)
     t_bs, x_bs = _integrate(x_hs, beta_cap2, body, wind, lambda _t, s: s[:, 2] - bs_alt, dt=dt)
     beta_bs = _beta(m.backshell, rng, n)
-    t_bsf, p_bs = _integrate(x_bs, beta_bs, body, wind, lambda _t, s: s[:, 2] - z0, dt=dt)
+    _, p_bs = _integrate(x_bs, beta_bs, body, wind, lambda _t, s: s[:, 2] - z0, dt=dt)
     # the canopy settles downwind of the backshell (direction random when calm)
     wdir = np.where(ws[:, None] > 0.5, _unit(wfrom + 180.0), _unit(rng.uniform(0, 360, n)))
     p_chute = p_bs[:, :2] + m.parachute_downwind_m.sample(rng, n)[:, None] * wdir

@@ -17,21 +17,16 @@ from pathlib import Path
 from orbitscout.core.atomic import atomic_file, prepare_out_dir
 from orbitscout.core.classes import HARDWARE
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.geometry import bearing_deg, compass
 
 SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, FACTS.md)
-COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW")
-COMPASS = (*COMPASS, "NW", "NNW")
-
-
-def compass(bearing_deg: float) -> str:
-    return COMPASS[int((bearing_deg % 360) / 22.5 + 0.5) % 16]
 
 
 def offset_from(x: float, y: float, x0: float, y0: float, gsd: float) -> tuple[float, float]:
     """(distance m, bearing deg clockwise from north) of pixel (x, y) from pixel (x0, y0) on a
     north-up grid of ``gsd`` metres per pixel."""
     east, north = (x - x0) * gsd, -(y - y0) * gsd
-    return math.hypot(east, north), math.degrees(math.atan2(east, north)) % 360.0
+    return math.hypot(east, north), bearing_deg(east, north)
 
 
 def add_evaluation_to_summary(out_dir: Path, evaluation: dict) -> Path:
