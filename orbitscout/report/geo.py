@@ -1,5 +1,5 @@
 """Where the AFTER grid's pixels lie on the body, for the viewer: a coarse lon/lat grid of
-control points (interpolated bilinearly in the page), the direction of north, and bearings."""
+control points (interpolated bilinearly in the page) and the direction of north."""
 
 from __future__ import annotations
 
@@ -9,39 +9,11 @@ import math
 import numpy as np
 
 from orbitscout.core.bodies import Body
+from orbitscout.core.geometry import bearing_deg
 from orbitscout.core.grid import PixelGrid
 
 CONTROL_STEP = 512  # AFTER pixels between the lon/lat control points, at most
 CONTROL_MAX = 65  # control points along a side, at most
-
-_COMPASS_8 = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
-_COMPASS_16 = (
-    "N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE",
-    "S", "SSW", "SW", "WSW", "W", "WNW", "NW", "NNW",
-)  # fmt: skip
-
-
-def compass(bearing: float) -> str:
-    """The compass point of a bearing (degrees clockwise from north).
-
-    Uses ``orbitscout.core.geometry.compass`` where that module exists, so that the page and
-    the terminal name a bearing alike; otherwise the 16 points (N, NNE, ... NNW).
-
-    Parameters
-    ----------
-    bearing : float
-        Degrees clockwise from north.
-
-    Returns
-    -------
-    str
-        The compass point, e.g. ``"WSW"``.
-    """
-    try:
-        from orbitscout.core.geometry import compass as shared
-    except ImportError:
-        return _COMPASS_16[int((bearing % 360) / 22.5 + 0.5) % 16]
-    return shared(bearing)
 
 
 def _transformer(grid: PixelGrid, body: Body):
@@ -149,5 +121,5 @@ def north_deg(grid: PixelGrid, body: Body | None) -> float | None:
     step = 1e-4 if lat < 89.0 else -1e-4
     mx, my = backward.transform(lon, lat + step)
     px, py = ~grid.transform @ (mx, my)
-    east, up = (px - cx) * math.copysign(1, step), -(py - cy) * math.copysign(1, step)
-    return round(math.degrees(math.atan2(east, up)) % 360.0, 3) % 360.0
+    right, up = (px - cx) * math.copysign(1, step), -(py - cy) * math.copysign(1, step)
+    return round(bearing_deg(right, up), 3) % 360.0

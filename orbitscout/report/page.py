@@ -7,7 +7,7 @@ import html
 
 from orbitscout.core.candidate import Candidate
 from orbitscout.core.classes import CLASSES
-from orbitscout.report.geo import compass
+from orbitscout.core.geometry import compass
 from orbitscout.report.pictures import CLASS_COLOURS
 from orbitscout.report.viewer import FOLDER
 
@@ -113,8 +113,8 @@ Body: {body_text}; AFTER pixel size: {gsd_text}.</p>
 <span id="min-score-value">0.00</span></label>
 </fieldset>
 </div>
-<div id="mapbox"><div id="map"></div><div id="divider" hidden tabindex="0"
- aria-label="swipe divider"></div>
+<div id="mapcol"><div id="mapbox"><div id="map"></div><div id="divider" hidden tabindex="0"
+ aria-label="swipe divider"></div></div>
 <div id="status"><span>showing <span id="shown">AFTER</span>
 <span id="diff-legend" hidden>(<i style="background:#ff9628"></i> brighter,
 <i style="background:#288cff"></i> darker)</span></span>

@@ -3,11 +3,13 @@
 Everything goes into one folder (``report/`` beside the page) that works from ``file://`` with
 no server and no network:
 
-- ``tiles/{after,before,diff}/{z}/{x}_{y}.jpg``: 256-px tiles in Leaflet's ``CRS.Simple``, in
-  AFTER pixel coordinates (zoom 0 is full resolution, zoom -3 one tile pixel per 8x8 image
-  pixels). The pyramid (zoom -3 and below) is made from the reduced images ``find`` already
-  read; zoom 0 tiles exist only around detections, read through the reader callbacks in a few
-  windows, so a 50k x 20k product costs the same as a small one with as many detections.
+- ``tiles/{after,before,diff}/{z}/{x}_{y}.jpg``: tiles in Leaflet's ``CRS.Simple``, in AFTER
+  pixel coordinates (zoom 0 is full resolution, zoom -3 one tile pixel per 8x8 image pixels).
+  The pyramid (256-px tiles, zoom -3 and below) is made from the reduced images ``find``
+  already read; zoom 0 tiles (128 px) exist only around detections, read through the reader
+  callbacks in one window per group of touching tiles, so a 50k x 20k product costs the same
+  as a small one with as many detections. An image of at most WHOLE_PX pixels is read whole
+  and tiled at every zoom from full resolution.
 - ``chips/{id}.png``: BEFORE | AFTER around each detection, both halves on one stretch.
 - ``data.js``: one global ``ORBITSCOUT`` with the grid, the detections and the tiles present
   (Chromium refuses ``fetch`` of a JSON file from ``file://``; a script is allowed).
@@ -35,6 +37,7 @@ import numpy as np
 
 from orbitscout.core.bodies import Body
 from orbitscout.core.candidate import Candidate
+from orbitscout.core.geometry import compass
 from orbitscout.core.grid import PixelGrid
 from orbitscout.core.window import Window
 from orbitscout.report import geo
@@ -481,5 +484,5 @@ def _detection(c: Candidate, chip: str | None) -> dict:
             d[key] = c.features[key]
     rel = c.features.get("from_lander")
     if rel:
-        d["from_lander"] = dict(rel, compass=geo.compass(rel["bearing_deg"]))
+        d["from_lander"] = dict(rel, compass=compass(rel["bearing_deg"]))
     return d

@@ -44,6 +44,7 @@
   D.detail.forEach(function (k) { have[k] = true; });
 
   var names = ["after", "before", "diff"];
+  var sparse = [];
   var panes = {};
   names.forEach(function (name, i) {
     var pane = map.createPane(name + "Pane");
@@ -58,12 +59,28 @@
         maxZoom: 3, keepBuffer: 4, className: "tiles-pyramid"
       }).addTo(map);
     }
-    new Sparse(url, {
-      pane: name + "Pane", bounds: bounds, tileSize: D.detail_tile, noWrap: true, have: have,
-      minNativeZoom: 0, maxNativeZoom: 0, minZoom: D.top_zoom + 1, maxZoom: 3,
-      keepBuffer: 2, className: "tiles-full"
-    }).addTo(map);
+    if (D.detail.length) {
+      sparse.push(new Sparse(url, {
+        pane: name + "Pane", bounds: bounds, tileSize: D.detail_tile, noWrap: true, have: have,
+        minNativeZoom: 0, maxNativeZoom: 0, keepBuffer: 2, className: "tiles-full"
+      }));
+    }
   });
+  // the full-resolution tiles from a zoom above the pyramid's top on (added and removed here:
+  // a layer's own minZoom trips Leaflet 1.9.4 on a jump into its range, "infinite number of
+  // tiles"); below it they would be specks
+  function showSparse() {
+    var on = map.getZoom() > D.top_zoom;
+    sparse.forEach(function (layer) {
+      if (on && !map.hasLayer(layer)) {
+        layer.addTo(map);
+      } else if (!on && map.hasLayer(layer)) {
+        map.removeLayer(layer);
+      }
+    });
+  }
+  showSparse();
+  map.on("zoomend", showSparse);
 
   // ------------------------------------------------------------------ view state
   var state = {
@@ -223,10 +240,9 @@
         var show = HARDWARE.indexOf(d["class"]) >= 0 || showNatural || d.id === state.selected;
         tip.getElement().style.display = show ? "" : "none";
       }
-      var row = document.querySelector("tr[data-id='" + d.id + "']");
-      if (row) {
+      document.querySelectorAll("tr[data-id='" + d.id + "']").forEach(function (row) {
         row.hidden = !keep;
-      }
+      });
     });
     var n = D.detections.filter(function (d) {
       return !state.hidden[d["class"]] && d.score >= state.minScore;
@@ -345,14 +361,13 @@
     shapes[id].setStyle({ weight: 4 });
     shapes[id].bringToFront();
     $("details").innerHTML = details(d);
-    var row = document.querySelector("tr[data-id='" + id + "']");
-    if (row) {
+    document.querySelectorAll("tr[data-id='" + id + "']").forEach(function (row) {
       row.classList.add("selected");
-      var box = row.closest(".scroll");
-      if (box) {
+      var box = row.closest(".scroll.tall");
+      if (box) {  // the detections' table scrolls to the row, the page stays
         box.scrollTop = row.offsetTop - box.clientHeight / 2;
       }
-    }
+    });
     if (fly) {
       map.setView(ll(d.x, d.y), Math.max(map.getZoom(), 0));
     }
