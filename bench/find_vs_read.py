@@ -10,22 +10,106 @@ Prints find / read per size. Goals: <= 6 at 8k (issue 2), <= 3 at 16k (issue 6),
 <= 1.5 GB at 16k x 16k and 50k x 20k.
 
     python bench/find_vs_read.py [--sizes 4096 8192 16384] [--extra 50000x20000] [--tile 2048]
+                                 [--markdown docs/performance.md]
+
+``--markdown FILE`` also writes the table into FILE's section between ``<!-- find_vs_read:begin
+-->`` and ``<!-- find_vs_read:end -->`` (added at the end if missing), headed by the command line,
+the UTC date, the machine and ``git describe --always --dirty``. ``write_section`` is shared by
+the other benches.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent / ".data"
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DATA = BENCH / ".data"
+# the machine's load when the bench started: other work on the same cores slows every figure
+LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 SHIFT = (5.3, -3.6)  # a ground point at BEFORE (x, y) lies at AFTER (x + dx, y + dy)
 BLOCK = 2048  # generation window
+
+
+def _git_describe() -> str:
+    try:
+        proc = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not run)"
+    return proc.stdout.strip() or "unknown (not a git checkout)"
+
+
+def _machine() -> str:
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        ram = f", {mem:.0f} GB RAM"
+    except (ValueError, OSError, AttributeError):
+        ram = ""
+    load = "" if LOAD_AT_START is None else f", 1-min load average {LOAD_AT_START:.1f} at start"
+    return f"{os.cpu_count()} cores{ram}{load}, Python {sys.version.split()[0]}"
+
+
+def _command_line() -> str:
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script = script.relative_to(ROOT)
+    except ValueError:
+        pass
+    return shlex.join(["python", str(script), *sys.argv[1:]])
+
+
+def markdown_table(header: list[str], rows: list[list[str]], right: int = 1) -> list[str]:
+    """A Markdown table; columns from index ``right`` on are right-aligned."""
+    align = ["---" if i < right else "---:" for i in range(len(header))]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(align) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def write_section(path: str | Path, name: str, lines: list[str]) -> None:
+    """Replace FILE's ``<!-- NAME:begin -->`` ... ``<!-- NAME:end -->`` section (or append one)
+    with ``lines``, headed by the command line, the UTC date, the machine and the code version.
+    The file is replaced whole (a temporary file renamed over it)."""
+    path = Path(path)
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = [
+        begin,
+        "<!-- written by the bench: rerun the command below rather than editing by hand -->",
+        f"Written by `{_command_line()}` on {now}, code `{_git_describe()}`, {_machine()}.",
+        "",
+        *lines,
+        end,
+    ]
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, stop = text.find(begin), text.find(end)
+    if start >= 0 and stop > start:
+        text = text[:start] + "\n".join(body) + text[stop + len(end) :]
+    elif start >= 0 or stop >= 0:
+        sys.exit(f"{path}: section {name!r} has a begin or an end marker but not both in order")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + "\n".join(body) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    print(f"wrote section {name!r} of {path}")
 
 
 def _noise_grid(rng, width: int, height: int, cell: int):
@@ -225,6 +309,11 @@ def main() -> None:
         help="also time one filter pass by windowed reads + threads against "
         "dask.array map_overlap (threads) on each pair",
     )
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE",
+        help="also write the table into FILE's find_vs_read section (docs/performance.md)",
+    )
     args = parser.parse_args()
     shapes = [(s, s) for s in args.sizes]
     shapes += [tuple(int(v) for v in e.lower().split("x")) for e in args.extra]
@@ -233,6 +322,7 @@ def main() -> None:
         f"{'size':>13} {'MB/file':>8} {'gen s':>7} {'read s':>7} {'find s':>7} "
         f"{'find/read':>9} {'find MB':>8} {'det':>5}"
     )
+    rows, probes = [], []
     for width, height in shapes:
         folder = DATA / f"pair_{width}x{height}"
         t = time.perf_counter()
@@ -247,10 +337,34 @@ def main() -> None:
             f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f}",
             flush=True,
         )
+        rows.append(
+            [
+                f"{width} × {height}",
+                f"{size_mb:.0f}",
+                f"{read:.2f}",
+                f"{find_s:.2f}",
+                f"{find_s / read:.2f}",
+                f"{find_mb:.0f}",
+                f"{det:.0f}",
+            ]
+        )
         if args.dask:
+            times = {}
             for how in ("windowed", "dask"):
                 probe = min(_run(PROBE, str(before), str(after), how)[0] for _ in range(2))
+                times[how] = probe
                 print(f"{'':>13} filter pass, {how:>8}: {probe:6.2f} s", flush=True)
+            probe_row = [f"{times['windowed']:.2f}", f"{times['dask']:.2f}"]
+            probes.append([f"{width} × {height}", *probe_row])
+    if args.markdown:
+        header = ["pair (px)", "MB/file", "read s", "find s", "find / read", "find peak MB"]
+        lines = markdown_table([*header, "detections"], rows)
+        lines.insert(0, f"Tile {args.tile} px; read = best of two; each run in a fresh process.")
+        lines.insert(1, "")
+        if probes:
+            lines += ["", "One filter pass (`--dask`), best of two:", ""]
+            lines += markdown_table(["pair (px)", "windowed + threads s", "dask.array s"], probes)
+        write_section(args.markdown, "find_vs_read", lines)
 
 
 if __name__ == "__main__":
