@@ -9,17 +9,9 @@ from pathlib import Path
 CACHE = Path(__file__).resolve().parent / ".data" / "identify"
 
 
-SOURCES = (
-    "simulate.py",
-    "scene.py",
-    "cameras.py",
-    "raster.py",
-    "register.py",
-    "photometry.py",
-    "change.py",
-    "deblend.py",
-    "pipeline.py",
-)
+# what renders scenes and finds candidates: every module of the package but those that
+# identify, report or parse commands (a change in them leaves the candidates as they are)
+NOT_SOURCES = ("identify", "report", "cli")
 
 
 def code_version() -> str:
@@ -31,8 +23,11 @@ def code_version() -> str:
 
     root = Path(orbitscout.__file__).parent
     h = hashlib.sha1()
-    for name in SOURCES:
-        h.update((root / name).read_bytes())
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in NOT_SOURCES:
+            continue
+        h.update(rel.as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:10]
 
 

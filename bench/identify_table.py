@@ -5,10 +5,14 @@ detections and calibration of the score, per camera, as a markdown table.
     python bench/identify_table.py --tuning   # the TUNING seeds
     python bench/identify_table.py --seeds 400:444  # any other seeds (rendered on first use)
     python bench/identify_table.py --by-illumination  # class accuracy by the pair's sun change
+    python bench/identify_table.py --markdown docs/validation.md  # the table into that page
     python bench/identify_table.py --fit      # fit the score calibration on the TUNING seeds
     python bench/identify_table.py --fit-model      # fit the logistic layer on them
     python bench/identify_table.py --fit-trees      # fit the boosted trees (scikit-learn)
     python bench/identify_table.py --fit-columns 1  # refit only its last feature's weights
+
+The fits write the model file (``orbitscout/identify/data/model.npz``, atomically): the part
+refit, the seeds it was fit on and ``git describe`` of the code, the other parts kept.
 
 Each scene is rendered by ``orbitscout.simulate`` (1024 x 1024 px), passed through ``find``'s
 detection and then ``identify`` with no hint (``--site``, ``--mission``: with the true site or the
@@ -27,7 +31,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime
+import functools
 import math
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,10 +44,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _scenes import scene_candidates  # noqa: E402
 
-from orbitscout.identify import classify as identify  # noqa: E402
+from orbitscout.core.classes import CLASSES, HARDWARE, NATURAL  # noqa: E402
+from orbitscout.identify.classify import identify  # noqa: E402
+from orbitscout.identify.features import FEATURE_NAMES, features, scene_context  # noqa: E402
+from orbitscout.identify.model import MODEL_FILE, Model, Trees  # noqa: E402
 from orbitscout.sim.evaluate import evaluate_lists, match_radius_px  # noqa: E402
 
-HARDWARE = identify.HARDWARE
 CAMERAS = {
     "cassis": ["random", "perseverance"],
     "hirise": ["random", "curiosity", "insight"],
@@ -57,8 +67,8 @@ SIZE = 1024
 
 
 class _After:
-    """What identify needs of the AFTER product (body, pixel size, CRS and transform), from the
-    truth of a simulated scene."""
+    """What :func:`~orbitscout.image.product.site_pixel` needs of the AFTER product (body, CRS
+    and transform), from the truth of a simulated scene."""
 
     def __init__(self, truth):
         from affine import Affine
@@ -66,26 +76,41 @@ class _After:
         from orbitscout.core.bodies import get_body, local_map_crs
 
         self.body = get_body(truth["body"])
-        self.gsd_m = truth["gsd_m"]
         self.georeferenced = True
         self.crs = local_map_crs(self.body, truth["site"]["lat"], truth["site"]["lon"])
         self.transform = Affine(*truth["transform"])
 
 
-def run_scene(camera, layout, seed, size=SIZE, site=False, mission=False):
+@functools.lru_cache(maxsize=8)
+def _priors(mission: str) -> dict:
+    """The EDL priors identify gets with ``--mission`` (as ``find`` computes them)."""
+    from orbitscout.edl.debris import debris_priors
+
+    return debris_priors(mission, n_samples=200, seed=0)
+
+
+def run_scene(camera, layout, seed, size=SIZE, site=False, mission=False, model=None):
     """Candidates of one scene identified with no hint, or with the true site (``site``) or the
-    layout's mission (``mission``, where edl knows it)."""
+    layout's mission (``mission``, where edl knows it), by ``model`` (the shipped one by
+    default)."""
     got = scene_candidates(camera, layout, seed, size)
     if got is None:
         return None
     found, truth = got
     for c in found:
         c.cls, c.features = "unknown", {}
-    from orbitscout.edl import mission_names
+    from orbitscout.edl.missions import mission_names
+    from orbitscout.image.product import site_pixel
 
-    hint_site = (truth["site"]["lat"], truth["site"]["lon"]) if site else None
-    hint_mission = layout if (mission and layout in mission_names()) else None
-    identify.identify(found, after=_After(truth), site=hint_site, mission=hint_mission)
+    moon = truth["body"].lower() == "moon"
+    site_px = None
+    if site:
+        site_px = site_pixel(_After(truth), truth["site"]["lat"], truth["site"]["lon"])
+    priors = None
+    if mission and layout in mission_names() and not moon:
+        priors = _priors(layout)
+    gsd = found[0].gsd_m if found and found[0].gsd_m is not None else truth["gsd_m"]
+    identify(found, gsd_m=gsd, moon=moon, site_px=site_px, priors=priors, model=model)
     return found, truth
 
 
@@ -142,9 +167,12 @@ def ece(pairs, bins=10) -> float:
     return total / len(s)
 
 
-def table(seeds, site=False, mission=False, verbose=False, scenes=None) -> tuple[str, dict]:
+def table(
+    seeds, site=False, mission=False, verbose=False, scenes=None, model=None
+) -> tuple[str, dict]:
     """The markdown table over ``scenes`` (layouts per camera; CAMERAS by default) of
-    ``seeds``, and the (score, right, class) of every detection per camera."""
+    ``seeds`` identified by ``model`` (the shipped one by default), and the (score, right,
+    class) of every detection per camera."""
     rows, allpairs = [], {}
     for cam, layouts in (scenes or CAMERAS).items():
         agg = {
@@ -160,7 +188,7 @@ def table(seeds, site=False, mission=False, verbose=False, scenes=None) -> tuple
         pairs, conf, failed = [], {}, 0
         for layout in layouts:
             for seed in seeds:
-                got = run_scene(cam, layout, seed, site=site, mission=mission)
+                got = run_scene(cam, layout, seed, site=site, mission=mission, model=model)
                 if got is None:
                     failed += 1
                     continue
@@ -227,28 +255,22 @@ def _pav(y: np.ndarray, w: np.ndarray) -> list[list[float]]:
 
 def fit(seeds) -> None:
     """Isotonic map from the raw posterior logit to P(right), per group (hardware / natural
-    class), as knots for ``identify.CALIBRATION``; each block's rate is Laplace-smoothed.
+    class), written as the model file's calibration; each block's rate is Laplace-smoothed.
     The layer and the trees are refit on each half of ``seeds`` and score the other half, so
     the map sees the scores of scenes they were not fit on, as in use (the trees are surer of
     the scenes they were fit on)."""
     _require_sklearn()
     halves = (seeds[::2], seeds[1::2])
-    saved = dict(identify.CALIBRATION), identify.WEIGHTS, identify._trees
-    identify.CALIBRATION.clear()
     pairs = []
-    try:
-        for fit_on, score_on in (halves, halves[::-1]):
-            x, y = training_set(fit_on)
-            identify.WEIGHTS = fit_model(fit_on, data=(x, y)).tolist()
-            trees = identify.Trees.from_sklearn(_tree_model(x, y))
-            identify._trees = lambda trees=trees: trees
-            _, allpairs = table(score_on, scenes=TRAINING_LAYOUTS)
-            pairs += [p for v in allpairs.values() for p in v]
-    finally:
-        identify.CALIBRATION.update(saved[0])
-        identify.WEIGHTS, identify._trees = saved[1], saved[2]
-    print("CALIBRATION = {")
-    for group, classes in (("hardware", HARDWARE), ("natural", identify.NATURAL)):
+    for fit_on, score_on in (halves, halves[::-1]):
+        x, y = training_set(fit_on)
+        weights = fit_model(fit_on, data=(x, y))
+        trees = Trees.from_sklearn(_tree_model(x, y))
+        uncalibrated = Model(weights=weights, trees=trees, calibration=None)
+        _, allpairs = table(score_on, scenes=TRAINING_LAYOUTS, model=uncalibrated)
+        pairs += [p for v in allpairs.values() for p in v]
+    calibration = {}
+    for group, classes in (("hardware", HARDWARE), ("natural", NATURAL)):
         sel = sorted((s, r) for s, r, c in pairs if c in classes)
         p = np.clip(np.array([s for s, _ in sel]), 1e-6, 1 - 1e-6)
         x = np.log(p / (1 - p))
@@ -261,11 +283,44 @@ def fit(seeds) -> None:
             knots_p.append((mean * n + 1) / (n + 2))
             start += n
         knots_p = np.maximum.accumulate(knots_p).tolist()
-        print(f'    "{group}": (  # {len(y)} detections, {y.mean():.2f} right')
-        print(f"        {[round(float(v), 2) for v in knots_x]},")
-        print(f"        {[round(float(v), 3) for v in knots_p]},")
-        print("    ),")
-    print("}")
+        # rounded as the knots always were (2 and 3 decimals)
+        calibration[group] = (
+            np.array([round(float(v), 2) for v in knots_x]),
+            np.array([round(float(v), 3) for v in knots_p]),
+        )
+        print(f"# {group}: {len(y)} detections, {y.mean():.2f} right, {len(blocks)} knots")
+    _write_model(lambda m: dataclasses.replace(m, calibration=calibration), "calibration", seeds)
+
+
+def _code_version() -> str:
+    """``git describe --always --dirty`` of the checkout (``unknown`` outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def _command() -> str:
+    return shlex.join(["python", "bench/identify_table.py", *sys.argv[1:]])
+
+
+def _write_model(change, part: str, seeds) -> None:
+    """Write the model file: the shipped model with ``change`` applied (a function of the
+    model) and ``part``'s record (seeds, code version, command) updated."""
+    model = change(Model.load(MODEL_FILE))
+    record = {"seeds": list(seeds), "code_version": _code_version(), "command": _command()}
+    model = dataclasses.replace(
+        model, features=FEATURE_NAMES, classes=CLASSES, fit={**model.fit, part: record}
+    )
+    model.save(MODEL_FILE)
+    print(f"# {part} fit on seeds {seeds[0]}-{seeds[-1]} -> {MODEL_FILE}")
 
 
 def natural_line(seeds) -> str:
@@ -312,18 +367,18 @@ def training_set(seeds):
                 dets = [{"x": c.x, "y": c.y, "class": "unknown"} for c in found]
                 res = evaluate_lists(dets, truth)
                 cls = {m["detection_id"]: m["truth_class"] for m in res["matches"]}
-                context = identify.scene_context(found, truth["gsd_m"])
+                context = scene_context(found, truth["gsd_m"])
                 for i, c in enumerate(found):
                     if i not in cls and _inside_item(c, truth):
                         continue  # a fragment of a truth item: neither it nor something else
-                    xs.append(identify.features(c, truth["gsd_m"], moon, context[i]))
-                    ys.append(identify.CLASSES.index(cls.get(i, "unknown")))
+                    xs.append(features(c, truth["gsd_m"], moon, context[i]))
+                    ys.append(CLASSES.index(cls.get(i, "unknown")))
     return np.array(xs), np.array(ys)
 
 
 def _class_weights(y: np.ndarray) -> np.ndarray:
     """Per-candidate weights for the fits: each class by 1/sqrt(its frequency), mean 1."""
-    counts = np.bincount(y, minlength=len(identify.CLASSES)).astype(float)
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
     w = (1.0 / np.sqrt(np.maximum(counts, 1.0)))[y]
     return w / w.mean()
 
@@ -334,7 +389,7 @@ def fit_model(seeds, l2=0.3, data=None) -> np.ndarray:
     from scipy.optimize import minimize
 
     x, y = training_set(seeds) if data is None else data
-    k, f = len(identify.CLASSES), x.shape[1]
+    k, f = len(CLASSES), x.shape[1]
     w = _class_weights(y)
     onehot = np.eye(k)[y]
     reg = np.ones(f)
@@ -355,7 +410,7 @@ def fit_model(seeds, l2=0.3, data=None) -> np.ndarray:
     print(f"# fit on {len(y)} candidates, counts {np.bincount(y, minlength=k).tolist()}")
     for c in range(k):
         sel = y == c
-        print(f"#   {identify.CLASSES[c]}: training accuracy {np.mean(pred[sel] == c):.2f}")
+        print(f"#   {CLASSES[c]}: training accuracy {np.mean(pred[sel] == c):.2f}")
     return wm
 
 
@@ -373,30 +428,24 @@ TREE_PARAMS = dict(
 
 
 def fit_trees(seeds) -> None:
-    """Fit ``identify``'s boosted trees on ``seeds`` (classes weighted as the layer) and write
-    them, as plain arrays, to ``identify.TREES_FILE``."""
-    from orbitscout.core.atomic import atomic_file
-
+    """Fit the boosted trees on ``seeds`` (classes weighted as the layer) and write them, as
+    plain arrays, into the model file."""
     _require_sklearn()
     x, y = training_set(seeds)
     model = _tree_model(x, y)
-    if list(model.classes_) != list(range(len(identify.CLASSES))):
+    if list(model.classes_) != list(range(len(CLASSES))):
         raise SystemExit("every class must be in the training set")
-    trees = identify.Trees.from_sklearn(model)
+    trees = Trees.from_sklearn(model)
     raw = trees.raw(x)
     p = np.exp(raw - np.logaddexp.reduce(raw, axis=1, keepdims=True))
     err = float(np.abs(p - model.predict_proba(x)).max())
     if err > 1e-9:
         raise SystemExit(f"exported trees disagree with scikit-learn by {err:.2g}")
-    identify.TREES_FILE.parent.mkdir(exist_ok=True)
-    with atomic_file(identify.TREES_FILE) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **dataclasses.asdict(trees))
-        tmp.chmod(0o644)  # package data, readable by all (mkstemp makes it private)
     print(
-        f"# {model.n_iter_} rounds x {len(identify.CLASSES)} trees, {trees.value.size} "
-        f"nodes, fit on {len(y)} candidates -> {identify.TREES_FILE}"
+        f"# {model.n_iter_} rounds x {len(CLASSES)} trees, {trees.value.size} "
+        f"nodes, fit on {len(y)} candidates"
     )
+    _write_model(lambda m: dataclasses.replace(m, trees=trees), "trees", seeds)
 
 
 def _require_sklearn() -> None:
@@ -417,14 +466,14 @@ def _tree_model(x: np.ndarray, y: np.ndarray):
 
 def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:
     """Refit only the weights of the ``n`` features before the intercept (the rest of the
-    shipped ``WEIGHTS`` held): how a feature is added without refitting, and overfitting,
-    the whole layer. ``WEIGHTS`` may lack those columns (they start at zero)."""
+    shipped weights held): how a feature is added without refitting, and overfitting, the
+    whole layer. The shipped weights may lack those columns (they start at zero)."""
     from scipy.optimize import minimize
 
     x, y = training_set(seeds)
-    k, f = len(identify.CLASSES), x.shape[1]
+    k, f = len(CLASSES), x.shape[1]
     base = np.zeros((k, f))
-    shipped = np.asarray(identify.WEIGHTS)
+    shipped = Model.load(MODEL_FILE).weights
     if shipped.shape[1] == f:
         base[:] = shipped
     else:  # columns to add, before the intercept
@@ -447,15 +496,6 @@ def fit_columns(seeds, n: int, l2=0.3) -> np.ndarray:
     res = minimize(loss, base[:, cols].ravel(), jac=True, method="L-BFGS-B")
     base[:, cols] = res.x.reshape(k, n)
     return base
-
-
-def _print_weights(wm: np.ndarray) -> None:
-    rows = []
-    for r in wm:
-        vals = [f"{v:.4f}" for v in r]
-        lines = [", ".join(vals[i : i + 8]) for i in range(0, len(vals), 8)]
-        rows.append("    [\n        " + ",\n        ".join(lines) + ",\n    ],")
-    print("# fmt: off\nWEIGHTS = [\n" + "\n".join(rows) + "\n]\n# fmt: on")
 
 
 def _seed_range(text: str) -> tuple[int, ...]:
@@ -503,6 +543,54 @@ def illumination_table(seeds) -> str:
     return "\n".join(out)
 
 
+BEGIN = "<!-- identify_table:begin -->"
+END = "<!-- identify_table:end -->"
+
+
+def _seeds_said(seeds) -> str:
+    """Which seeds a table is from, and whether the model was fit or tuned on them."""
+    span = (
+        f"{seeds[0]}-{seeds[-1]}"
+        if list(seeds) == list(range(seeds[0], seeds[-1] + 1))
+        else (", ".join(map(str, seeds)))
+    )
+    if tuple(seeds) == TUNING_SEEDS:
+        return f"the TUNING seeds {span} (the model was fit and its parameters chosen on them)"
+    tuning = set(seeds) & set(TUNING_SEEDS)
+    if tuple(seeds) == REPORTING_SEEDS:
+        kind = "the REPORTING seeds"
+    else:
+        kind = "seeds"
+    if tuning:
+        return f"{kind} {span}, {len(tuning)} of them TUNING seeds (not held out)"
+    return f"{kind} {span}, held out (never used for fitting or tuning)"
+
+
+def write_markdown(path: Path, body: str, seeds) -> None:
+    """Write ``body`` into ``path`` between BEGIN and END (replacing only that section, or
+    appending it where the file has none), headed by the command, the UTC date, ``git
+    describe`` and the seeds it is from; the file is written whole or not at all."""
+    from orbitscout.core.atomic import write_file_atomic
+
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"{BEGIN}\n"
+        f"`{_command()}` ({date}, code `{_code_version()}`), on {_seeds_said(seeds)}.\n\n"
+        f"{body.rstrip()}\n"
+        f"{END}"
+    )
+    text = path.read_text() if path.exists() else ""
+    begin, end = text.find(BEGIN), text.find(END)
+    if begin >= 0 and end > begin:
+        text = text[:begin] + section + text[end + len(END) :]
+    elif begin >= 0 or end >= 0:
+        raise SystemExit(f"{path}: one of {BEGIN} and {END} without the other")
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + section + "\n"
+    write_file_atomic(path, text.encode())
+    print(f"# table written into {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
@@ -539,19 +627,30 @@ def main() -> None:
         action="store_true",
         help="class accuracy by the incidence change between the images (no hint)",
     )
+    ap.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help=f"also write the table into FILE between {BEGIN} and {END}",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    fits = args.fit or args.fit_model or args.fit_trees or args.fit_columns
+    if args.markdown and (fits or args.by_illumination):
+        ap.error("--markdown writes the identification table only")
     if args.fit:
         fit(TUNING_SEEDS)
         return
     if args.fit_model:
-        _print_weights(fit_model(TUNING_SEEDS))
+        weights = fit_model(TUNING_SEEDS)
+        _write_model(lambda m: dataclasses.replace(m, weights=weights), "weights", TUNING_SEEDS)
         return
     if args.fit_trees:
         fit_trees(TUNING_SEEDS)
         return
     if args.fit_columns:
-        _print_weights(fit_columns(TUNING_SEEDS, args.fit_columns))
+        weights = fit_columns(TUNING_SEEDS, args.fit_columns)
+        _write_model(lambda m: dataclasses.replace(m, weights=weights), "weights", TUNING_SEEDS)
         return
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
     if args.seeds:
@@ -562,15 +661,18 @@ def main() -> None:
         return
     text, _ = table(seeds, site=args.site, mission=args.mission, verbose=args.verbose)
     hints = [h for h, on in (("--site", args.site), ("--mission", args.mission)) if on]
-    print(f"Hints: {' '.join(hints) or 'none'}.")
-    print(
+    out = [
+        f"Hints: {' '.join(hints) or 'none'}.",
         f"Seeds {', '.join(map(str, seeds))}; layouts per camera: "
         + "; ".join(f"{c}: {', '.join(v)}" for c, v in CAMERAS.items())
-        + f"; {SIZE} px.\n"
-    )
-    print(text)
+        + f"; {SIZE} px.\n",
+        text,
+    ]
     if not (args.site or args.mission):
-        print("\n" + natural_line(seeds))
+        out.append("\n" + natural_line(seeds))
+    print("\n".join(out))
+    if args.markdown:
+        write_markdown(args.markdown, "\n".join(out), seeds)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -268,11 +269,30 @@ def _locate(found: list[Candidate], after: Product) -> None:
 
 
 def _identify(found, after: Product, site, mission) -> None:
+    """Identify ``found`` with what the AFTER product and the hints tell: its pixel size and
+    body, the pixel of the ``site`` (lat, lon) hint and the EDL priors of ``mission``."""
     try:
         from orbitscout.identify import classify as identify
     except ImportError:
         return
-    identify.identify(found, after=after, site=site, mission=mission)
+    if not found:
+        return
+    from orbitscout.image.product import site_pixel
+
+    gsd = found[0].gsd_m if found[0].gsd_m is not None else after.gsd_m
+    moon = after.body is not None and after.body.name.lower() == "moon"
+    site_px = site_pixel(after, *site) if site is not None else None
+    priors = _debris_priors(mission.strip().lower()) if (mission and not moon) else None
+    identify.identify(found, gsd_m=gsd, moon=moon, site_px=site_px, priors=priors)
+
+
+@functools.lru_cache(maxsize=8)
+def _debris_priors(mission: str) -> dict:
+    """``edl.debris.debris_priors`` of ``mission`` for identification (200 samples, seed 0),
+    computed once per mission in a process."""
+    from orbitscout.edl.debris import debris_priors
+
+    return debris_priors(mission, n_samples=200, seed=0)
 
 
 def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission, detect) -> dict:

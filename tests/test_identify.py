@@ -4,17 +4,22 @@ four cameras (recall of hardware, class accuracy, natural changes never hardware
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import math
 
 import numpy as np
 import pytest
 
 from orbitscout.core.candidate import Candidate
-from orbitscout.identify import classify as identify
+from orbitscout.core.classes import CLASSES, HARDWARE
+from orbitscout.identify import layout as joint
+from orbitscout.identify.classify import candidate_logliks, identify
+from orbitscout.identify.features import FEATURE_NAMES, features, scene_context
+from orbitscout.identify.model import MODEL_FILE, Model, Trees, default_model, layer_logprobs
+from orbitscout.identify.parameters import DEFAULT_PARAMS, IdentifyParams
 from orbitscout.sim.evaluate import evaluate_lists
 from orbitscout.sim.scene import NATURAL_KINDS
-
-HARDWARE = identify.HARDWARE
 
 
 def cand(x, y, length_m, width_m, bright, sigma, gsd=1.0, orientation_deg=0.0, **kw) -> Candidate:
@@ -57,6 +62,11 @@ def at(distance_m, bearing_deg, origin=(1500.0, 1500.0), gsd=1.0):
     return origin[0] + distance_m * math.sin(b) / gsd, origin[1] - distance_m * math.cos(b) / gsd
 
 
+def run(found, **kw) -> None:
+    """``identify`` on hand-made candidates, at their own pixel size."""
+    identify(found, gsd_m=found[0].gsd_m if found else None, **kw)
+
+
 def landing(gsd=1.0):
     """A Perseverance-like landing, hand-made: rover in its blast zone (two bright lobes beside
     it), parachute + backshell 1.2 km NW, heat shield 1.45 km NE, descent stage 650 m WSW; a
@@ -80,7 +90,7 @@ def landing(gsd=1.0):
 def test_hand_made_landing_is_assigned_piece_by_piece():
     items = landing()
     found = list(items.values())
-    identify.identify(found)
+    run(found)
     got = {k: c.cls for k, c in items.items()}
     for k in HARDWARE:
         assert got[k] == k, got
@@ -107,11 +117,11 @@ def test_a_lander_like_fan_with_no_landed_vehicle_in_view_is_the_lander_crashed(
     # a dark fan that could be a crashed lander or a descent stage, and a weak blob 500 m away
     ll = [_ll(lander=3.0, descent_stage=4.5), _ll(lander=-1.0)]
     pos = np.array([[0.0, 0.0], [500.0, 0.0]])
-    picks = identify._assign(ll, [None, None], pos, 1.0, None, None, False).picks
+    picks = joint.assign(ll, [None, None], pos, 1.0, None, None, False).picks
     assert picks["lander"] == 0 and picks["descent_stage"] is None
     # with a convincing landed vehicle in view, the fan is its descent stage
     ll[1]["lander"] = 3.5
-    picks = identify._assign(ll, [None, None], pos, 1.0, None, None, False).picks
+    picks = joint.assign(ll, [None, None], pos, 1.0, None, None, False).picks
     assert picks["lander"] == 1 and picks["descent_stage"] == 0
 
 
@@ -125,7 +135,7 @@ def test_backshell_beside_the_parachute_does_not_take_the_heat_shield():
         _ll(backshell=1.5),
     ]
     pos = np.array([[0.0, 0.0], [600.0, 0.0], [640.0, 0.0], [600.0, 30.0]])
-    picks = identify._assign(ll, [None] * 4, pos, 1.0, None, None, False).picks
+    picks = joint.assign(ll, [None] * 4, pos, 1.0, None, None, False).picks
     assert (picks["lander"], picks["parachute"]) == (0, 1)
     assert picks["heat_shield"] == 2 and picks["backshell"] == 3
 
@@ -139,8 +149,8 @@ def test_the_descent_stage_fan_points_at_the_lander():
         cand(*at(600, 90), 45, 20, 0.03, 18),
     ]
     ll = [_ll(lander=5.0), _ll(descent_stage=2.3), _ll(descent_stage=2.0)]
-    pos = identify._offsets(found, 1.0)
-    picks = identify._assign(ll, found, pos, 1.0, None, None, False).picks
+    pos = joint.offsets(found, 1.0)
+    picks = joint.assign(ll, found, pos, 1.0, None, None, False).picks
     assert picks["lander"] == 0 and picks["descent_stage"] == 2
 
 
@@ -150,7 +160,7 @@ def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
     items = landing()
     rover = (1506.0, 1497.0)  # the bright part, 6.7 m from the blast zone's centroid
     items["lander"].bright_xy = rover
-    identify.identify(list(items.values()))
+    run(list(items.values()))
     lander = items["lander"]
     assert lander.cls == "lander"
     assert (lander.x, lander.y) == rover
@@ -161,7 +171,7 @@ def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
     crash = landing()
     crash["lander"].bright_fraction = 0.01  # a crash: no bright vehicle
     crash["lander"].bright_xy = rover
-    identify.identify(list(crash.values()))
+    run(list(crash.values()))
     assert crash["lander"].cls == "lander"
     assert (crash["lander"].x, crash["lander"].y) == (1500.0, 1500.0)
     assert "centroid_xy" not in crash["lander"].features
@@ -171,7 +181,7 @@ def test_lander_is_placed_on_its_vehicle_and_distances_measured_from_there():
 def test_same_landing_at_hirise_and_ctx_pixel_sizes(gsd):
     items = landing(gsd)
     found = list(items.values())
-    identify.identify(found)
+    run(found)
     assert items["parachute"].cls == "parachute"
     assert items["lander"].cls == "lander"
     assert items["track"].cls == "unknown"
@@ -182,7 +192,7 @@ def test_at_most_one_of_each_piece():
     items = landing()
     extra = [cand(*at(1200 + 200 * k, 300 + 7 * k), 20, 15, 0.97, 40) for k in range(3)]
     found = list(items.values()) + extra
-    identify.identify(found)
+    run(found)
     for cls in HARDWARE:
         assert sum(c.cls == cls for c in found) <= 1
 
@@ -194,7 +204,7 @@ def test_natural_changes_alone_get_no_hardware_class():
         cand(1200, 1300, 40, 37, 0.0, 15),  # a new crater's dark halo
         cand(300, 1400, 25, 23, 0.0, 11),  # a smaller one
     ]
-    identify.identify(found)
+    run(found)
     assert [c.cls for c in found][:2] == ["unknown", "unknown"]
     assert all(c.cls not in HARDWARE for c in found)
 
@@ -202,8 +212,8 @@ def test_natural_changes_alone_get_no_hardware_class():
 def test_without_a_pixel_size_distances_are_in_pixels():
     items = landing(gsd=None)
     found = list(items.values())
-    identify.identify(found)
-    assert all(c.cls in identify.CLASSES for c in found)
+    run(found)
+    assert all(c.cls in CLASSES for c in found)
     lander = [c for c in found if c.cls == "lander"]
     assert len(lander) <= 1
     if lander:
@@ -212,17 +222,9 @@ def test_without_a_pixel_size_distances_are_in_pixels():
 
 
 def test_moon_has_no_parachute():
-    class Moon:
-        name = "Moon"
-
-    class After:
-        body = Moon()
-        gsd_m = 1.0
-        georeferenced = False
-
     items = landing()
     found = list(items.values())
-    identify.identify(found, after=After())
+    run(found, moon=True)
     assert not {c.cls for c in found} & {"parachute", "backshell", "heat_shield"}
 
 
@@ -235,26 +237,28 @@ def test_a_mission_hint_says_a_lander_is_in_view():
         cand(900, 300, 6, 5, 0.0, 7),
         cand(200, 800, 30, 28, 0.0, 9),  # a round dark halo: a new crater
     ]
+    from orbitscout.edl.debris import debris_priors
+
     plain = copy.deepcopy(scene)
-    identify.identify(plain)
+    run(plain)
     assert "lander" not in [c.cls for c in plain]
     hinted = copy.deepcopy(scene)
-    identify.identify(hinted, mission="schiaparelli")
+    run(hinted, priors=debris_priors("schiaparelli", n_samples=200, seed=0))
     assert [c.cls for c in hinted].count("lander") == 1
     assert hinted[0].cls == "lander"
 
 
 def test_empty_and_single():
-    identify.identify([])
+    identify([], gsd_m=1.0)
     one = [cand(10, 10, 30, 20, 0.98, 40)]
-    identify.identify(one)
-    assert one[0].cls in identify.CLASSES
+    run(one)
+    assert one[0].cls in CLASSES
 
 
-def _stump_forest() -> identify.Trees:
+def _stump_forest() -> Trees:
     """Two classes, one stump each: class 0 gains 1 where feature 0 <= 0.5, class 1 gains 2
     where feature 1 > 3; baselines 0.1 and -0.2."""
-    return identify.Trees(
+    return Trees(
         feature=np.array([0, 0, 0, 1, 0, 0], np.int16),
         threshold=np.array([0.5, 0, 0, 3.0, 0, 0]),
         left=np.array([1, 1, 2, 4, 4, 5], np.int32),
@@ -281,7 +285,7 @@ def test_trees_from_scikit_learn_give_its_probabilities():
     x = rng.normal(size=(600, 4))
     y = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 0.8).astype(int)
     model = ensemble.HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=7).fit(x, y)
-    trees = identify.Trees.from_sklearn(model)
+    trees = Trees.from_sklearn(model)
     at = x[:50].copy()
     inner = trees.left != np.arange(trees.left.size)
     at[:, 0] = rng.choice(trees.threshold[inner & (trees.feature == 0)], 50)
@@ -291,12 +295,16 @@ def test_trees_from_scikit_learn_give_its_probabilities():
     assert np.allclose(p, model.predict_proba(rows), atol=1e-12)
 
 
-def test_shipped_trees_fit_the_features():
-    trees = identify.Trees.load(identify.TREES_FILE)
-    n_features = identify.features(cand(0, 0, 20, 15, 0.9, 30), 0.3).size
-    assert trees.baseline.size == len(identify.CLASSES)
+def test_shipped_model_fits_the_features():
+    model = Model.load(MODEL_FILE)
+    model.check()  # its classes and feature names are this code's
+    n_features = features(cand(0, 0, 20, 15, 0.9, 30), 0.3).size
+    assert n_features == len(FEATURE_NAMES) == len(model.features)
+    assert model.weights.shape == (len(CLASSES), n_features)
+    trees = model.trees
+    assert trees.baseline.size == len(CLASSES)
     assert trees.feature.max() < n_features
-    assert set(np.unique(trees.tree_class)) == set(range(len(identify.CLASSES)))
+    assert set(np.unique(trees.tree_class)) == set(range(len(CLASSES)))
     # every child lies in the arrays; from every root the leftmost walk ends on a leaf within
     # depth steps
     assert trees.left.max() < trees.value.size and trees.right.max() < trees.value.size
@@ -304,27 +312,80 @@ def test_shipped_trees_fit_the_features():
     for _ in range(trees.depth):
         node = trees.left[node]
     assert (trees.left[node] == node).all() and (trees.right[node] == node).all()
+    # the calibration maps are non-decreasing probabilities; every part says what it was fit on
+    for knots_x, knots_p in model.calibration.values():
+        assert np.all(np.diff(knots_x) >= 0) and np.all(np.diff(knots_p) >= 0)
+        assert 0.0 <= knots_p.min() and knots_p.max() <= 1.0
+    for part in ("weights", "trees", "calibration"):
+        assert model.fit[part]["seeds"] and model.fit[part]["code_version"]
 
 
-def test_layer_log_probabilities_are_normalised_and_blend_both_fits():
-    rows = np.array(
-        [
-            identify.features(cand(0, 0, length, 10, b, 20), 0.3)
-            for length, b in [(20, 0.95), (60, 0.3), (12, 0.0)]
-        ]
-    )
-    z = identify.layer_logprobs(rows)
+def test_model_file_round_trips(tmp_path):
+    """A model written and read back gives the same arrays and the same identification."""
+    model = default_model()
+    path = tmp_path / "model.npz"
+    dataclasses.replace(model, fit={**model.fit, "note": {"seeds": [1]}}).save(path)
+    back = Model.load(path)
+    assert np.array_equal(back.weights, model.weights)
+    for f in dataclasses.fields(Trees):
+        assert np.array_equal(getattr(back.trees, f.name), getattr(model.trees, f.name))
+    assert back.fit["note"] == {"seeds": [1]}
+    a, b = list(landing().values()), list(landing().values())
+    run(a)
+    run(b, model=back)
+    assert [(c.cls, c.score) for c in a] == [(c.cls, c.score) for c in b]
+    with pytest.raises(ValueError):
+        dataclasses.replace(model, calibration=None).save(tmp_path / "uncalibrated.npz")
+
+
+def test_known_candidates_get_their_class_first():
+    """Candidates as change.candidates measures them at HiRISE's pixel size: a white canopy,
+    a round dark halo, a long thin dark line and a blast zone: each class is the likeliest of
+    its own; the log-probabilities are normalised; the trees' weight is a parameter."""
+    gsd = 0.3
+    found = [
+        cand(100, 100, 20, 14, 0.98, 60, gsd),  # parachute
+        cand(400, 300, 40, 36, 0.0, 15, gsd),  # a new crater's dark halo
+        cand(900, 900, 700, 15, 0.0, 12, gsd),  # a dust-devil track
+        cand(1500, 1500, 70, 60, 0.3, 30, gsd),  # a rover's blast zone
+    ]
+    expected = ["parachute", "new_crater", "unknown", "lander"]
+    ll = candidate_logliks(found, gsd, False, scene_context(found, gsd), default_model())
+    assert [max(row, key=row.get) for row in ll] == expected
+    assert ll[2]["lander"] < ll[2]["unknown"] - 10  # a line is never hardware
+    context = scene_context(found, gsd)
+    x = np.array([features(c, gsd, False, k) for c, k in zip(found, context, strict=True)])
+    z = layer_logprobs(x, default_model())
     assert np.allclose(np.logaddexp.reduce(z, axis=1), 0.0)
-    saved = identify.TREES_WEIGHT
-    try:
-        identify.TREES_WEIGHT = 0.0
-        linear = identify.layer_logprobs(rows)
-    finally:
-        identify.TREES_WEIGHT = saved
-    t = identify.Trees.load(identify.TREES_FILE).raw(rows)
-    t = np.maximum(t - np.logaddexp.reduce(t, axis=1, keepdims=True), identify.TREES_FLOOR)
-    mix = (1 - saved) * linear + saved * t
-    assert np.allclose(z, mix - np.logaddexp.reduce(mix, axis=1, keepdims=True))
+    layer_only = layer_logprobs(x, default_model(), IdentifyParams(trees_weight=0.0))
+    assert np.allclose(np.logaddexp.reduce(layer_only, axis=1), 0.0)
+    assert not np.allclose(layer_only, z)
+
+
+def test_parameters_are_frozen_hashable_and_plain():
+    params = IdentifyParams()
+    assert params == DEFAULT_PARAMS and hash(params) == hash(DEFAULT_PARAMS)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        params.near_m = 1.0  # type: ignore[misc]
+    plain = params.as_dict()
+    assert json.loads(json.dumps(plain)) == plain
+    assert plain["size_m"]["parachute"] == [7.0, 26.0] and plain["weak_sigma"] == 8.5
+    assert set(plain) == {f.name for f in dataclasses.fields(IdentifyParams)}
+
+
+def test_parameters_are_passed_in():
+    """A hint costs a layout without a lander no_lander_hinted: made free, the weak crash scar
+    of the mission test stays unknown with the mission named."""
+    from orbitscout.edl.debris import debris_priors
+
+    scene = [cand(500, 500, 45, 25, 0.02, 8.5), cand(200, 800, 30, 28, 0.0, 9)]
+    priors = debris_priors("schiaparelli", n_samples=200, seed=0)
+    hinted = copy.deepcopy(scene)
+    run(hinted, priors=priors)
+    assert hinted[0].cls == "lander"
+    free = copy.deepcopy(scene)
+    run(free, priors=priors, params=IdentifyParams(no_lander_hinted=0.0))
+    assert "lander" not in [c.cls for c in free]
 
 
 # --------------------------------------------------------------------------- simulated scenes
@@ -402,7 +463,7 @@ def test_simulated_scenes_of_four_cameras(scenes):
         for k in total:
             total[k] += s[k]
         for c in found:
-            assert c.cls in identify.CLASSES and 0.0 <= c.score <= 1.0
+            assert c.cls in CLASSES and 0.0 <= c.score <= 1.0
         if any(c.cls == "lander" for c in found):
             assert all("from_lander" in c.features for c in found)
     assert total["hw_found"] / total["hw"] >= 0.9, total
@@ -473,14 +534,18 @@ def _accuracy(found, truth):
     ],
 )
 def test_mission_and_site_hints_keep_or_improve_accuracy(scenes, key, mission):
+    from orbitscout.edl.debris import debris_priors
+    from orbitscout.image.product import site_pixel
+
     found, truth, after = scenes[key]
     base = _accuracy(found, truth)
     with_mission = copy.deepcopy(found)
-    identify.identify(with_mission, after=after, mission=mission)
+    priors = debris_priors(mission, n_samples=200, seed=0)
+    identify(with_mission, gsd_m=after.gsd_m, priors=priors)
     assert _accuracy(with_mission, truth) >= base
-    site = (truth["site"]["lat"], truth["site"]["lon"])
+    site_px = site_pixel(after, truth["site"]["lat"], truth["site"]["lon"])
     with_site = copy.deepcopy(found)
-    identify.identify(with_site, after=after, site=site)
+    identify(with_site, gsd_m=after.gsd_m, site_px=site_px)
     assert _accuracy(with_site, truth) >= base
     lander = [c for c in with_site if c.cls == "lander"]
     assert len(lander) == 1

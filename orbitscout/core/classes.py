@@ -10,3 +10,5 @@ CLASSES = (
     "unknown",  # a real change that is none of those: dust-devil track, frost, moved dust
 )
 HARDWARE = CLASSES[:5]
+PIECES = HARDWARE[1:]  # what the vehicle jettisons on the way down (none on the Moon)
+NATURAL = CLASSES[5:]  # new_crater, unknown

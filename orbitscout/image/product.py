@@ -160,3 +160,30 @@ def open_product(path: str | Path, band: int | None = None, body: str | None = N
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def site_pixel(product: Product, lat: float, lon: float) -> tuple[float, float] | None:
+    """Pixel position of a point of the body in a product's grid.
+
+    Parameters
+    ----------
+    product : Product
+        The product (its body, CRS and transform).
+    lat, lon : float
+        Planetocentric degrees on the body's IAU_2015 sphere.
+
+    Returns
+    -------
+    (float, float) or None
+        Pixel (x, y), integer at a pixel's centre; None where the product has no CRS.
+    """
+    if not product.georeferenced:
+        return None
+    from pyproj import CRS, Transformer
+
+    tr = Transformer.from_crs(
+        product.body.crs, CRS.from_user_input(product.crs.to_wkt()), always_xy=True
+    )
+    mx, my = tr.transform(lon, lat)
+    col, row = ~product.transform @ (mx, my)
+    return float(col - 0.5), float(row - 0.5)
