@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from orbitscout.cli import app
+from orbitscout.cli import app, main
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.observe import marstime
 from orbitscout.observe.orbits import get_orbiter, ground_track
@@ -253,3 +253,23 @@ def test_cli_marks_placeholder_times_illustrative(command):
     res = runner.invoke(app, [*args, "--orbiter", MINE])
     assert res.exit_code == 0, res.output
     assert "llustrative" not in res.output and "SPICE" not in res.output
+
+
+@pytest.mark.parametrize("command", ["plan", "relay"])
+def test_an_orbiter_of_another_body_is_refused(command, monkeypatch, capsys):
+    """LRO over a Mars site was 0 passes, as if the sky were empty: now one error line."""
+    args = ["orbitscout", command, "--site", "18.4,77.5", "--orbiter", "lro", "--days", "0.1"]
+    monkeypatch.setattr(sys, "argv", args)
+    with pytest.raises(SystemExit) as stop:
+        main()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2
+    assert err == [
+        "orbitscout: error: --orbiter: lro orbits Moon, but the site is on Mars (--body)"
+    ]
+
+
+def test_the_site_body_may_be_named_in_the_library():
+    with pytest.raises(OrbitscoutError, match="orbits Mars, but the site is on Moon"):
+        relay_passes((10.0, 20.0), "mro", "2026-01-01T00:00:00", 0.1, body="moon")
+    assert relay_passes((10.0, 20.0), "lro", "2026-01-01T00:00:00", 0.05, body="moon") is not None

@@ -101,6 +101,11 @@ def plan_command(
         None, "--max-incidence", help="Largest solar incidence (deg); default 80."
     ),
     camera: str = typer.Option(None, "--camera", help="Camera for the GSD (e.g. ctx on MRO)."),
+    body: str = typer.Option(
+        "mars",
+        "--body",
+        help="mars or moon: the body SITE is on (an orbiter of another is refused).",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON list; each row says if it is illustrative."
     ),
@@ -111,7 +116,7 @@ def plan_command(
 
     inc = DEFAULT_MAX_INCIDENCE_DEG if max_incidence is None else max_incidence
     orb = resolve_orbiter(orbiter)
-    rows = imaging_windows(site, orb, start, days, max_off_nadir, inc, camera=camera)
+    rows = imaging_windows(site, orb, start, days, max_off_nadir, inc, camera=camera, body=body)
     if as_json:
         _echo_json(rows)
         return
@@ -149,6 +154,11 @@ def relay_command(
     rate_kbps: float = typer.Option(
         None, "--rate-kbps", help="Link rate (kbit/s); default 256 (Odyssey UHF)."
     ),
+    body: str = typer.Option(
+        "mars",
+        "--body",
+        help="mars or moon: the body SITE is on (an orbiter of another is refused).",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON list; each row says if it is illustrative."
     ),
@@ -158,7 +168,7 @@ def relay_command(
     from orbitscout.observe.plan import relay_passes
 
     orb = resolve_orbiter(orbiter)
-    rows = relay_passes(site, orb, start, days, min_elevation, rate_kbps)
+    rows = relay_passes(site, orb, start, days, min_elevation, rate_kbps, body=body)
     if as_json:
         _echo_json(rows)
         return

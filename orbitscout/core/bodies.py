@@ -96,7 +96,9 @@ def get_body(name: str) -> Body:
     try:
         return BODIES[name.lower()]
     except KeyError:
-        raise OrbitscoutError(f"unknown body {name!r}; known: {', '.join(BODIES)}") from None
+        raise OrbitscoutError(
+            f"unknown body {name!r}; known: {', '.join(BODIES)}", "--body"
+        ) from None
 
 
 # Periodic terms of the IAU 2015 rotation models (Archinal et al. 2018, Celest. Mech. Dyn. Astr.

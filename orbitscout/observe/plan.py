@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orbitscout.core.bodies import Body, check_site, parse_site
+from orbitscout.core.bodies import Body, check_site, get_body, parse_site
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.observe import marstime
 from orbitscout.observe.orbits import Orbiter, local_solar_time_h, resolve_orbiter, sun_direction
@@ -73,6 +73,20 @@ def _span(start, days: float) -> tuple[float, float]:
 
 def _orbiter(orbiter: Orbiter | str) -> Orbiter:
     return resolve_orbiter(orbiter) if isinstance(orbiter, str) else orbiter
+
+
+def _same_body(orbiter: Orbiter, body: Body | str | None) -> Body:
+    """The orbiter's body, refused where the site is on another."""
+    if body is None:
+        return orbiter.body
+    site_body = get_body(body) if isinstance(body, str) else body
+    if site_body.name != orbiter.body.name:
+        raise OrbitscoutError(
+            f"{orbiter.name} orbits {orbiter.body.name.capitalize()}, "
+            f"but the site is on {site_body.name.capitalize()} (--body)",
+            "--orbiter",
+        )
+    return site_body
 
 
 def site_vector(body: Body, lat: float, lon: float) -> np.ndarray:
@@ -265,10 +279,12 @@ def imaging_windows(
     max_emission_deg: float = 90.0,
     camera: str | None = None,
     step_s: float | None = None,
+    body: Body | str | None = None,
 ) -> list[dict]:
     """Imaging windows of ``orbiter`` over ``site`` (lat, lon) from ``start`` (UTC) for
-    ``days``. ``max_off_nadir_deg`` defaults to the orbiter's roll reach; ``camera`` to its
-    camera. Each window: ``utc`` (best time: least off-nadir), ``start_utc``, ``end_utc``,
+    ``days``. ``body``, where given, is the site's: an orbiter of another body is refused.
+    ``max_off_nadir_deg`` defaults to the orbiter's roll reach; ``camera`` to its camera.
+    Each window: ``utc`` (best time: least off-nadir), ``start_utc``, ``end_utc``,
     ``duration_s``, ``off_nadir_deg``, ``incidence_deg``, ``emission_deg``, ``phase_deg``,
     ``ltst_h``, ``slant_range_km``, ``gsd_m`` (None where the camera is not modelled),
     ``camera``, ``orbiter``, ``illustrative`` (True where the orbiter's elements hold
@@ -286,7 +302,7 @@ def imaging_windows(
     if not 0.0 < max_emission_deg <= 90.0:
         raise OrbitscoutError(f"max emission must be in (0, 90] degrees, got {max_emission_deg:g}")
     cam = camera or orb.camera
-    body = orb.body
+    body = _same_body(orb, body)
     site_v = site_vector(body, lat, lon)
     step = _default_step(orb, t0, step_s)
 
@@ -368,8 +384,10 @@ def relay_passes(
     min_elevation_deg: float = DEFAULT_MIN_ELEVATION_DEG,
     rate_kbps: float | None = None,
     step_s: float | None = None,
+    body: Body | str | None = None,
 ) -> list[dict]:
-    """Passes of ``orbiter`` above ``min_elevation_deg`` seen from ``site``. Each pass:
+    """Passes of ``orbiter`` above ``min_elevation_deg`` seen from ``site`` (on ``body``,
+    where given: an orbiter of another body is refused). Each pass:
     ``rise_utc``, ``set_utc``, ``max_elevation_utc``, ``max_elevation_deg``, ``duration_s``,
     ``min_range_km``, ``rate_kbps``, ``data_volume_mbit`` (rate × duration; real Electra links
     adapt their rate through the pass), ``orbiter``, ``illustrative`` and ``elements_source``
@@ -383,7 +401,7 @@ def relay_passes(
     rate = DEFAULT_RELAY_RATE_KBPS if rate_kbps is None else float(rate_kbps)
     if not (math.isfinite(rate) and rate >= 0):
         raise OrbitscoutError(f"rate must be zero or positive kbit/s, got {rate:g}")
-    site_v = site_vector(orb.body, lat, lon)
+    site_v = site_vector(_same_body(orb, body), lat, lon)
     step = _default_step(orb, t0, step_s)
 
     def below(t):
