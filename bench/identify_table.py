@@ -510,7 +510,7 @@ def _seed_range(text: str) -> tuple[int, ...]:
 
 
 # |incidence AFTER - incidence BEFORE| bins (degrees): the simulated pairs differ by up to 12;
-# LROC's survey took pairs within 3 (Speyerer et al. 2016, FACTS.md)
+# LROC's survey took pairs within 3 (Speyerer et al. 2016, docs/facts.md)
 INCIDENCE_BINS = (0.0, 3.0, 6.0, 9.0, 12.0)
 
 

@@ -11,7 +11,7 @@ from orbitscout.core.bodies import MARS, MOON
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.observe.cameras import CAMERAS, get_camera
 
-# (camera, published GSD m/px, altitude m, source) -- FACTS.md
+# (camera, published GSD m/px, altitude m, source) -- docs/facts.md
 PUBLISHED = [
     ("cassis", 4.6, 400e3, "Thomas et al. 2017: ~4.5-4.6 m/px from 400 km"),
     ("hirise", 0.30, 300e3, "McEwen et al. 2007: 0.3 m/px from 300 km"),
@@ -35,7 +35,7 @@ def test_public_api_and_bodies():
     assert get_camera("hirise").ifov_rad == pytest.approx(1.0e-6, rel=1e-3)  # 1 urad
     assert get_camera("nac").ifov_rad == pytest.approx(10.0e-6, rel=0.01)  # 10 urad
     assert get_camera("cassis").detector_cols == 2048
-    # CaSSIS swath ~9.4 km from 400 km (FACTS.md)
+    # CaSSIS swath ~9.4 km from 400 km (docs/facts.md)
     assert get_camera("cassis").swath_m() == pytest.approx(9.4e3, rel=0.03)
     with pytest.raises(OrbitscoutError):
         get_camera("mastcam")
@@ -99,7 +99,7 @@ def test_visibility():
     assert not cassis.visibility(0.3, contrast=1.0).visible
     assert hirise.visibility(3.0, contrast=2.0).resolved
     assert hirise.visibility(3.0).pixels_across == pytest.approx(10.0, rel=0.01)
-    # Vikram's largest debris, ~1 m: ~2 x 2 NAC pixels (FACTS.md)
+    # Vikram's largest debris, ~1 m: ~2 x 2 NAC pixels (docs/facts.md)
     assert nac.visibility(1.0).pixels_across == pytest.approx(2.0, rel=0.01)
     # the higher the orbit, the fewer pixels
     assert (

@@ -25,7 +25,7 @@ def priors():
 
 # ------------------------------------------------------------------ atmosphere
 def test_atmosphere_matches_glenn_formulae():
-    # hand-evaluated NASA Glenn formulae (FACTS.md)
+    # hand-evaluated NASA Glenn formulae (docs/facts.md)
     t, p, rho = edl.mars_atmosphere([0.0, 5000.0, 10000.0])
     assert t == pytest.approx([-31.0, -35.99, -45.6], abs=1e-9)
     assert p == pytest.approx([0.699, 0.699 * math.exp(-0.45), 0.699 * math.exp(-0.9)], rel=1e-12)

@@ -562,6 +562,6 @@ def test_report_lists_the_hardware_with_distance_and_bearing(scenes):
     assert parachute, [c.cls for c in found]
     rel = parachute[0].features["from_lander"]
     assert f"{rel['distance_m']:.0f} m at {rel['bearing_deg']:.0f}°" in page
-    # published: ~1.2 km north-west of the rover (FACTS.md), as the layout puts it
+    # published: ~1.2 km north-west of the rover (docs/facts.md), as the layout puts it
     assert rel["distance_m"] == pytest.approx(1200, rel=0.05)
     assert 300 < rel["bearing_deg"] < 330

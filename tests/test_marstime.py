@@ -1,4 +1,5 @@
-"""Mars24 against the published worked examples (NASA GISS; FACTS.md), leap seconds, Mars years."""
+"""Mars24 against the published worked examples (NASA GISS; docs/facts.md), leap seconds,
+Mars years."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def _tgo() -> Elements:
 def test_period_matches_kepler_and_facts():
     el = _tgo()
     assert el.period_s == pytest.approx(2 * math.pi * math.sqrt(el.a_m**3 / MARS.gm_m3_s2))
-    assert el.period_s / 60 == pytest.approx(118.4, abs=0.1)  # FACTS.md: ~118.4 min
+    assert el.period_s / 60 == pytest.approx(118.4, abs=0.1)  # docs/facts.md: ~118.4 min
     # the propagated spacecraft is back at its ascending node after one nodal period
     _, argp_dot, m_dot = j2_rates(MARS, el.a_m, el.e, el.i_deg)
     r0, _ = el.propagate(EPOCH)
@@ -52,7 +52,7 @@ def _node_deg(r, v):
 def test_j2_node_drift_analytic_and_propagated():
     el = _tgo()
     rate = el.raan_rate_deg_per_day
-    assert rate == pytest.approx(-2.84, abs=0.01)  # FACTS.md: ~ −2.84°/day at 400 km, 74°
+    assert rate == pytest.approx(-2.84, abs=0.01)  # docs/facts.md: ~ −2.84°/day at 400 km, 74°
     # the formula itself: −3/2 n J2 (R/p)² cos i
     n = math.sqrt(MARS.gm_m3_s2 / el.a_m**3)
     expected = (

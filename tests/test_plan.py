@@ -114,7 +114,7 @@ def test_window_geometry_and_gsd():
     assert abs(marstime.parse_utc(w["utc"]) - t) < 0.05
     assert w["off_nadir_deg"] < 0.01 and w["emission_deg"] < 0.01
     assert w["slant_range_km"] == pytest.approx(400.0, abs=0.01)
-    assert w["gsd_m"] == pytest.approx(4.57, abs=0.1)  # FACTS.md: ~4.5–4.6 m/px from 400 km
+    assert w["gsd_m"] == pytest.approx(4.57, abs=0.1)  # docs/facts.md: ~4.5–4.6 m/px from 400 km
     ltst = marstime.mars_time(t, lon[0]).ltst_h
     assert w["ltst_h"] == pytest.approx(ltst, abs=1e-3)
     # law of sines in the triangle centre–site–spacecraft

@@ -30,7 +30,7 @@ def test_every_layout_builds(name):
 
 
 def test_perseverance_matches_published_offsets():
-    # FACTS.md: parachute + backshell ~1.2 km NW, heat shield ~1.45 km NE, descent stage ~650 m
+    # docs/facts.md: parachute + backshell ~1.2 km NW, heat shield ~1.45 km NE, descent stage ~650 m
     scene = make_scene("perseverance", seed=0)
     assert (scene.lat, scene.lon) == (18.4447, 77.4508)
     assert scene.body is MARS
@@ -43,7 +43,7 @@ def test_perseverance_matches_published_offsets():
     chute, shell = by["parachute"], by["backshell"]
     sep = math.hypot(chute.east_m - shell.east_m, chute.north_m - shell.north_m)
     assert 20 < sep < 120  # tens of metres from the parachute
-    # physical sizes (FACTS.md)
+    # physical sizes (docs/facts.md)
     assert chute.size_m == 21.5 and shell.size_m == 4.5 and by["heat_shield"].size_m == 4.5
     assert by["lander"].size_m == 3.0 and by["lander"].params["width_m"] == pytest.approx(2.7)
     # the blast zone is tens of metres across, the heat-shield scar 10-30 m
@@ -60,7 +60,7 @@ def test_curiosity_and_vikram():
     assert _dist_bearing(c["sky crane"])[1] == pytest.approx(315, abs=0.5)  # north-west
     assert _dist_bearing(c["heat shield"])[0] == pytest.approx(1500, abs=1)
     i = {it.cls: it for it in make_scene("insight").items}
-    assert i["parachute"].size_m == 11.8  # FACTS.md
+    assert i["parachute"].size_m == 11.8  # docs/facts.md
     s = {it.cls: it for it in make_scene("schiaparelli").items}
     assert s["parachute"].size_m == 12.0 and s["lander"].size_m == 40.0  # ~15 x 40 m patch
     assert 12 <= s["lander"].params["width_m"] <= 20

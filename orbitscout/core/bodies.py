@@ -39,7 +39,7 @@ class Body:
         return CRS.from_user_input(self.iau_code)
 
 
-# Mars: GM, radii, J2 and rotation from ../shared/data/FACTS.md (IAU 2015 report, Archinal et al.
+# Mars: GM, radii, J2 and rotation from docs/facts.md (IAU 2015 report, Archinal et al.
 # 2018, Celest. Mech. Dyn. Astr. 130:22; J2 from the MRO gravity field, Konopliv et al. 2016).
 MARS = Body(
     name="mars",
@@ -53,7 +53,7 @@ MARS = Body(
     # IAU 2015 (Archinal et al. 2018, Table 2): α0 = 317.269202 − 0.10927547 T,
     # δ0 = 54.432516 − 0.05827105 T, W = 176.049863 + 350.891982443297 d, plus periodic terms
     # (the slow ~71,000-year precession terms of 0.42°, 1.59° and 0.58° must be kept: see
-    # _MARS_PERIODIC). Sol 88775.244 s (Mars24; FACTS.md).
+    # _MARS_PERIODIC). Sol 88775.244 s (Mars24; docs/facts.md).
     pole_ra_deg=317.269202,
     pole_ra_rate_deg_per_century=-0.10927547,
     pole_dec_deg=54.432516,
@@ -63,7 +63,7 @@ MARS = Body(
     solar_day_s=88_775.244,
 )
 
-# Moon: GM and radius from FACTS.md (IAU 2015; GRAIL GM 4902.80 km^3/s^2); J2 2.0330e-4 from
+# Moon: GM and radius from docs/facts.md (IAU 2015; GRAIL GM 4902.80 km^3/s^2); J2 2.0330e-4 from
 # the GRAIL gravity field (Konopliv et al. 2013, JGR Planets 118:1415, unnormalised
 # C20 = -2.033e-4);
 # synchronous rotation, sidereal month 27.321661 d.

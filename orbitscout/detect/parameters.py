@@ -21,7 +21,7 @@ Not parameters here, and why:
 Where the values come from: none is fitted. They were chosen by hand, on the synthetic pairs of
 ``tests/test_find.py``, ``tests/test_chunked.py`` and ``tests/test_deblend.py``, on the
 simulated scenes of ``bench/identify_table.py`` (tuning seeds) and on the real HiRISE crop of
-the shared data, as the README's "Detect" step and its "Objects that touch" paragraph record;
+the shared data, as docs/algorithms.md ("Detect", "Objects that touch") records;
 each field says which.
 """
 
@@ -37,7 +37,8 @@ class DeblendParams:
     (``orbitscout.detect.deblend``).
 
     Chosen on HiRISE tuning seeds 0-43 of ``bench/identify_table.py`` (recall 304 -> 309 of
-    316 against no deblending, CaSSIS, CTX and NAC unchanged; README, "Objects that touch"),
+    316 against no deblending, CaSSIS, CTX and NAC unchanged; docs/algorithms.md, "Objects
+    that touch"),
     after the multi-threshold deblending of astronomical source extractors (SExtractor,
     Bertin & Arnouts 1996, A&AS 117, 393), whose thresholds these are not.
 
@@ -104,13 +105,13 @@ class DetectParams:
     t_high : float
         Significance a candidate must reach somewhere (sigma of the local noise). Also where
         the detection score is 0 (0.95 at twice). Chosen with the first pipeline on the
-        synthetic pairs of ``tests/test_find.py`` (README, "Detect").
+        synthetic pairs of ``tests/test_find.py`` (docs/algorithms.md, "Detect").
     t_low : float
         Significance that joins a pixel to a candidate (sigma). Same source as ``t_high``.
     scales : tuple of float
         Gaussian sigmas of the matched filters the residual is tested at (px; 0 is the pixel
         itself). A wider one (3 px) left the faintest simulated target's peak unchanged
-        (README, "Tried ... and dropped").
+        (docs/development.md).
     structure : float
         Gaussian sigma separating the BEFORE image's local structure from its level (px):
         structure is the level less its blur over this. Chosen with ``kappa`` against the
@@ -120,10 +121,10 @@ class DetectParams:
     kappa : float
         Share of the BEFORE image's local structure that a change of sun can leave in the
         residual (dimensionless); its energy, times ``kappa ** 2``, adds to the noise
-        variance. 0.2-0.3 and a per-image estimate were tried and lost (README).
+        variance. 0.2-0.3 and a per-image estimate were tried and lost (docs/development.md).
     novelty : float
         A candidate's change energy over the BEFORE image's local structure energy below
-        which it is dropped (dimensionless ratio; README, "Detect": "less than twice").
+        which it is dropped (dimensionless ratio; docs/algorithms.md, "Detect").
     edge : int
         Pixels ignored along no-data edges, where interpolation leaves artefacts (px).
     merge_gap : int

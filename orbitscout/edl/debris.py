@@ -16,13 +16,13 @@ Model (3 degrees of freedom, flat ground, x east, y north, z height above the Ma
    (constant thrust-to-weight, no mass loss, see ``missions.py``).
 
 Offset of a piece = its impact point - the lander's touchdown point. A Monte Carlo over the
-uncertain inputs (wind 0-8 m/s from any direction unless given, per FACTS.md; drag coefficients;
-masses; separation states; diverts) gives a mean offset and a covariance ellipse.
+uncertain inputs (wind 0-8 m/s from any direction unless given, per docs/facts.md; drag
+coefficients; masses; separation states; diverts) gives a mean offset and a covariance ellipse.
 
-Drag: ``a = -rho |v - w| (v - w) / (2 beta)`` with the NASA Glenn Mars atmosphere (FACTS.md); the
-wind ``w`` is horizontal and constant with height (a simple assumption). Integration: a fixed-step
-RK4 vectorised over the samples, stopping each sample at its event (ground, speed, time, altitude)
-with a refined last step.
+Drag: ``a = -rho |v - w| (v - w) / (2 beta)`` with the NASA Glenn Mars atmosphere
+(docs/facts.md); the wind ``w`` is horizontal and constant with height (a simple assumption).
+Integration: a fixed-step RK4 vectorised over the samples, stopping each sample at its event
+(ground, speed, time, altitude) with a refined last step.
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ __all__ = [
 ]
 
 PIECE_CLASSES = ("heat_shield", "backshell", "parachute", "descent_stage")
-WIND_MAX_M_S = 8.0  # descent winds < 8 m/s at most sites (Paton et al., via FACTS.md)
+WIND_MAX_M_S = 8.0  # descent winds < 8 m/s at most sites (Paton et al., via docs/facts.md)
 
 
 # ----------------------------------------------------------------------------- atmosphere
 def mars_atmosphere(h_m):
-    """NASA Glenn simple Mars atmosphere (FACTS.md): (T degC, p kPa, rho kg/m^3) at height h m."""
+    """NASA Glenn simple Mars atmosphere (docs/facts.md): (T degC, p kPa, rho kg/m^3) at
+    height h m."""
     h = np.asarray(h_m, dtype=float)
     t = np.where(h < 7000.0, -31.0 - 0.000998 * h, -23.4 - 0.00222 * h)
     p = 0.699 * np.exp(-0.00009 * h)

@@ -118,15 +118,16 @@ def _glenn_rho(h: float) -> float:
     return 0.699 * math.exp(-0.00009 * h) / (0.1921 * (t + 273.1))
 
 
-MARS_G = 42828.37e9 / 3396190.0**2  # GM / R^2 from FACTS.md (IAU 2015), ~3.71 m/s^2
+MARS_G = 42828.37e9 / 3396190.0**2  # GM / R^2 from docs/facts.md (IAU 2015), ~3.71 m/s^2
 
 # --- shared MSL / Mars 2020 hardware (Mars 2020 reused the MSL EDL design) --------------------
-# Parachute: disk-gap-band, 21.5 m nominal diameter (FACTS.md, Perseverance; Scientific American
-# MSL slideshow also gives 21.5 m for MSL). Subsonic DGB drag coefficient ~0.55 +- 0.05: assumed.
+# Parachute: disk-gap-band, 21.5 m nominal diameter (docs/facts.md, Perseverance; Scientific
+# American MSL slideshow also gives 21.5 m for MSL). Subsonic DGB drag coefficient ~0.55 +- 0.05:
+# assumed.
 CHUTE_D_M = 21.5
 CHUTE_CD = Normal(0.55, 0.05)
-# Heat shield: 4.5 m across (FACTS.md). Mass ~385 kg: assumed (not verified; the EDL system is
-# 2,401 kg incl. 390 kg propellant per FACTS.md). Drag coefficient: uniform 0.5-1.2, assumed.
+# Heat shield: 4.5 m across (docs/facts.md). Mass ~385 kg: assumed (not verified; the EDL system is
+# 2,401 kg incl. 390 kg propellant per docs/facts.md). Drag coefficient: uniform 0.5-1.2, assumed.
 # The top, ~1.1, is a 70 deg sphere-cone falling nose-first (assumed); the bottom, ~0.5, is what
 # MSL's descent imager implies: the heat shield hit the ground when the capsule was ~3,000 m up,
 # 68 s before touchdown (JPL video "Heat Shield, Meet Mars", 2012-08-17); this model gives that
@@ -134,7 +135,7 @@ CHUTE_CD = Normal(0.55, 0.05)
 HS_MSL = Piece(Normal(385.0, 40.0), _disc(4.5), Uniform(0.5, 1.2))
 # Backshell + parachute: mass ~450 kg (backshell, parachute, backshell-mounted gear): assumed.
 # Its drag is calibrated on Perseverance's impact speed, 126 km/h (35 m/s; NASA Ingenuity flight 26
-# release, April 2022, via hardware_offsets.md) at Jezero's surface: beta = v^2 rho / (2 g).
+# release, April 2022, via docs/facts.md) at Jezero's surface: beta = v^2 rho / (2 g).
 JEZERO_ELEV_M = (
     -2570.0
 )  # Perseverance landing site, MOLA elevation ~ -2.57 km: approximate, assumed
@@ -146,7 +147,7 @@ BACKSHELL = Piece(Normal(BS_MASS_KG, 45.0), _disc(CHUTE_D_M), Normal(BS_CD, 0.1 
 # assumed (drag hardly matters for a 40-60 m/s, 20 s flight). Eight throttleable MR-80B engines;
 # flyaway thrust-to-weight 2.0 +- 0.15 and a 45 deg pitch-over: assumed. The bridle is ~7.5 m long,
 # so the stage starts ~8 m above the ground (assumed). Burn time 8.8 s: CALIBRATED so that the
-# Curiosity sky crane lands ~650 m away (hardware_offsets.md); used unchanged for Perseverance.
+# Curiosity sky crane lands ~650 m away (docs/facts.md); used unchanged for Perseverance.
 DS_STAGE = Piece(Normal(900.0, 50.0), _disc(4.0), Normal(1.0, 0.2))
 FLYAWAY_BURN_S = Normal(8.8, 1.0)
 
@@ -162,7 +163,7 @@ def _flyaway(azimuth: Dist | None) -> Flyaway:
     )
 
 
-_HO = "shared/data/real/hardware_offsets.md"
+_HO = "docs/facts.md"
 
 MISSIONS: dict[str, MissionEDL] = {}
 
@@ -177,14 +178,15 @@ _add(
         aliases=("mars2020", "mars-2020", "m2020", "percy"),
         body="mars",
         ground_elevation_m=JEZERO_ELEV_M,
-        # Parachute at ~11 km (FACTS.md; NASA) and ~400 m/s (NASA commentary, via hexus.net
+        # Parachute at ~11 km (docs/facts.md; NASA) and ~400 m/s (NASA commentary, via hexus.net
         # 2021-02-23: "about 12 km ... approx 400 m/s"); spreads assumed.
         deploy_agl_m=Normal(11500.0, 700.0),
         deploy_speed_m_s=Normal(400.0, 25.0),
         deploy_fpa_deg=Normal(-20.0, 5.0),  # assumed (guided entry ends shallow; not verified)
         # Ground-track azimuth: assumed west-to-east like MSL (not verified for Jezero).
         heading_deg=Normal(90.0, 15.0),
-        # Rover 1,025 kg (FACTS.md) vs Curiosity's 899 kg: MSL's ~3,000 kg on the chute + 126 kg.
+        # Rover 1,025 kg (docs/facts.md) vs Curiosity's 899 kg: MSL's ~3,000 kg on the chute
+        # + 126 kg.
         capsule_mass_kg=Normal(3130.0, 100.0),
         chute_diameter_m=CHUTE_D_M,
         chute_cd=CHUTE_CD,
@@ -192,7 +194,7 @@ _add(
         backshell=BACKSHELL,
         # Heat shield dropped at ~145 m/s (NASA commentary via hexus.net: 9.5 km, 145 m/s).
         hs_sep_speed_m_s=Normal(145.0, 10.0),
-        bs_sep_agl_m=Normal(2100.0, 200.0),  # ~2,100 m (FACTS.md; NASA)
+        bs_sep_agl_m=Normal(2100.0, 200.0),  # ~2,100 m (docs/facts.md; NASA)
         # Powered descent: a backshell-avoidance divert (~300 m, assumed, see curiosity) plus the
         # terrain-relative-navigation divert to the safe target, whose size and direction depend on
         # the hazard map: up to 600 m in any direction, assumed (not verified).
@@ -200,10 +202,12 @@ _add(
         trn_divert_max_m=600.0,
         flyaway=_flyaway(None),  # flyaway direction not found in the sources: drawn uniformly
         published={
-            "heat_shield": Published(1450.0, 45.0, "ESA CaSSIS release via FACTS.md: ~1.45 km NE"),
-            "backshell": Published(1200.0, 315.0, "ESA CaSSIS release via FACTS.md: ~1.2 km NW"),
-            "parachute": Published(1200.0, 315.0, "ESA CaSSIS release via FACTS.md: ~1.2 km NW"),
-            "descent_stage": Published(650.0, None, "ESA CaSSIS release via FACTS.md: ~650 m"),
+            "heat_shield": Published(
+                1450.0, 45.0, "ESA CaSSIS release (docs/facts.md): ~1.45 km NE"
+            ),
+            "backshell": Published(1200.0, 315.0, "ESA CaSSIS release (docs/facts.md): ~1.2 km NW"),
+            "parachute": Published(1200.0, 315.0, "ESA CaSSIS release (docs/facts.md): ~1.2 km NW"),
+            "descent_stage": Published(650.0, None, "ESA CaSSIS release (docs/facts.md): ~650 m"),
         },
     )
 )
@@ -221,7 +225,7 @@ _add(
         deploy_fpa_deg=Normal(-20.0, 5.0),  # assumed
         # "the spacecraft will also be traveling eastward" (mars.nasa.gov, MSL landing milestones).
         heading_deg=Normal(90.0, 15.0),
-        # EDL system 2,401 kg + rover 899 kg (FACTS.md) less cruise and entry balance masses
+        # EDL system 2,401 kg + rover 899 kg (docs/facts.md) less cruise and entry balance masses
         # (~2 x 75 kg + 6 x 25 kg, from memory of the MSL press kit: assumed) ~ 3,000 kg.
         capsule_mass_kg=Normal(3000.0, 100.0),
         chute_diameter_m=CHUTE_D_M,
@@ -251,7 +255,7 @@ _add(
         name="insight",
         aliases=("insight-lander",),
         body="mars",
-        ground_elevation_m=-2613.0,  # Golombek et al. 2020 (via hardware_offsets.md): approximate
+        ground_elevation_m=-2613.0,  # Golombek et al. 2020 (via docs/facts.md): approximate
         # InSight press kit (from memory, assumed): chute at ~12 km and ~385 m/s; heat shield
         # 15 s later; backshell at ~1.1 km. Entry mass ~608 kg less ~70 kg heat shield: assumed.
         deploy_agl_m=Normal(12000.0, 800.0),
@@ -259,7 +263,7 @@ _add(
         deploy_fpa_deg=Normal(-20.0, 5.0),  # assumed
         heading_deg=Normal(90.0, 30.0),  # assumed
         capsule_mass_kg=Normal(600.0, 30.0),
-        chute_diameter_m=11.8,  # FACTS.md
+        chute_diameter_m=11.8,  # docs/facts.md
         chute_cd=CHUTE_CD,
         # Aeroshell 2.65 m across (Phoenix heritage), heat shield ~70 kg: assumed.
         heat_shield=Piece(Normal(70.0, 10.0), _disc(2.65), Normal(1.1, 0.2)),
@@ -302,8 +306,8 @@ _add(
         lander_piece=Piece(Normal(300.0, 30.0), _disc(1.7), Normal(1.0, 0.2)),  # assumed
         published={
             "heat_shield": Published(1300.0, 67.5, "JPL PIA21130: ~1.3 km ENE"),
-            "backshell": Published(900.0, 180.0, "HiRISE via hardware_offsets.md: ~900 m S"),
-            "parachute": Published(900.0, 180.0, "HiRISE via hardware_offsets.md: ~900 m S"),
+            "backshell": Published(900.0, 180.0, "HiRISE via docs/facts.md: ~900 m S"),
+            "parachute": Published(900.0, 180.0, "HiRISE via docs/facts.md: ~900 m S"),
         },
     )
 )

@@ -5,7 +5,7 @@ Three steps.
 
 1. Per candidate, a physical log-likelihood of each class from what the change map measured,
    in metres, and the measurements themselves (:mod:`orbitscout.identify.features`). Physical
-   sizes from ``../shared/data/FACTS.md``: parachute 21.5 m (InSight 11.8 m, Schiaparelli
+   sizes from ``docs/facts.md``: parachute 21.5 m (InSight 11.8 m, Schiaparelli
    12 m), backshell and heat shield 4.5 m (2.4-2.6 m for the Phoenix-heritage and ExoMars
    aeroshells), rover 3 x 2.7 m inside a blast zone tens of metres across, Schiaparelli's dark
    crash patch ~15 x 40 m; descent-stage crash fan tens of metres (uahirise.org
@@ -21,7 +21,7 @@ Three steps.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
 chosen layout as context) through the model's isotonic calibration, fit on the TUNING seeds on
-scores of scenes the layer and trees were not fit on; the README's table checks it on
+scores of scenes the layer and trees were not fit on; docs/validation.md checks it on
 REPORTING seeds. On the Moon there is no air: no parachute, backshell or heat shield, so only
 the lander (or its crash site), new craters and unknown changes are possible. Without a pixel
 size, sizes are left to the pixel-based features and distances are in pixels (``from_lander``

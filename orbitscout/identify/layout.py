@@ -4,7 +4,7 @@ and descent stage.
 Each of the likeliest landers is tried (and none); given the lander, each of the likeliest
 parachutes (and none); then the backshell, the heat shield and the descent stage as one
 assignment problem: the backshell beside the parachute (10-150 m: an assumption that holds at
-every landing in ``hardware_offsets.md``), a descent-stage fan and a heat-shield scar pointing
+every landing in ``docs/facts.md``), a descent-stage fan and a heat-shield scar pointing
 at the lander. Pieces must lie outside the blast zone's core; with EDL priors (a mission), the
 density of each piece's distance from the lander counts; with a site hint, the lander is
 expected near that point; with either hint a landing is in view, so a layout without a lander

@@ -1,6 +1,6 @@
 """Every threshold and weight of identification, as one frozen dataclass passed in.
 
-Physical sizes come from ``../shared/data/FACTS.md`` and the HiRISE images cited there; the
+Physical sizes come from ``docs/facts.md`` and the HiRISE images cited there; the
 rest were chosen on the TUNING seeds (``bench/identify_table.py --tuning``) or are assumptions,
 as each field's comment says. The defaults are the values the shipped model was fit with.
 Per-class tables are tuples of ``(class, value)`` pairs, so the parameters stay frozen and
@@ -78,8 +78,8 @@ class IdentifyParams:
     # blast zone of a rover (~90-140 m across in scene.py after HiRISE ESP_068360_1985; its
     # bright lobes ~20 m), InSight's dark halo (~50-80 m), a crash scar (Schiaparelli ~15 x 40 m,
     # JPL PIA21130; Vikram ~20 m crater with ejecta);
-    # parachute: canopy 11.8-21.5 m (FACTS.md), crumpled to ~half its width;
-    # backshell: shell 2.4-4.5 m (FACTS.md) and its small impact scar (a few shell sizes,
+    # parachute: canopy 11.8-21.5 m (docs/facts.md), crumpled to ~half its width;
+    # backshell: shell 2.4-4.5 m (docs/facts.md) and its small impact scar (a few shell sizes,
     # assumption);
     # heat shield: shell 2.4-4.5 m inside an impact scar 10-30 m (assumption from the HiRISE
     # images);
@@ -139,8 +139,8 @@ class IdentifyParams:
     # uncertain)
     # log weight of a piece's change lying along the line to the lander against across it (times
     # its elongation): the descent stage's debris V points back at the vehicle (uahirise.org
-    # ESP_068294_1985, FACTS.md); the heat shield's scar runs along its flight, the entry ground
-    # track the vehicle followed (assumption). Chosen on tuning seeds 0-87 from 0-4 and 0-3.
+    # ESP_068294_1985, docs/facts.md); the heat shield's scar runs along its flight, the entry
+    # ground track the vehicle followed (assumption). Chosen on tuning seeds 0-87 from 0-4 and 0-3.
     radial: tuple[tuple[str, float], ...] = (("heat_shield", 2.0), ("descent_stage", 3.0))
     # per-class log prior of the physical model (the base rate of each class among candidates)
     prior: tuple[tuple[str, float], ...] = (

@@ -10,7 +10,7 @@ read noise, gain, bits) and its target body, and answers:
 - ``noise(signal_e, rng)``: shot and read noise, then gain and quantisation;
 - ``visibility(size_m, ...)``: is an object of that size visible, how many pixels does it cover?
 
-Numbers come from ``../shared/data/FACTS.md`` and the papers it cites; where a figure was not
+Numbers come from ``docs/facts.md`` and the papers it cites; where a figure was not
 found in a public source it is marked *assumption* and chosen to be typical of such detectors.
 """
 
@@ -83,7 +83,7 @@ class Camera:
     def gain_e_per_dn(self) -> float:
         """Electrons per DN of the delivered product. Exposure and gain are set, as operations
         teams do, so that average terrain sits near 30% of the product's range; bright hardware
-        can saturate (InSight's hardware did in HiRISE colour, FACTS.md)."""
+        can saturate (InSight's hardware did in HiRISE colour, docs/facts.md)."""
         return self.typical_signal_e() / (0.3 * (2**self.product_bits - 1))
 
     @property
@@ -264,7 +264,7 @@ def _psf_kernel_cached(
 
 
 # ---------------------------------------------------------------------------------------------
-# The cameras. Sources are FACTS.md's unless noted.
+# The cameras. Sources are docs/facts.md's unless noted.
 
 # CaSSIS: Thomas et al. 2017, Space Sci. Rev. 212:1897 -- f/6.5, 135 mm primary, 10 um pixels,
 # 2048 x 2048 hybrid CMOS, 14-bit; focal length 874.9 mm from the NAIF em16_tgo_cassis IK v7;
@@ -280,7 +280,7 @@ CASSIS = Camera(
     focal_length_m=0.8749,
     pixel_pitch_m=10e-6,
     aperture_m=0.135,
-    wavelength_m=677.4e-9,  # PAN centre (ISIS3 CaSSIS test data, FACTS.md)
+    wavelength_m=677.4e-9,  # PAN centre (ISIS3 CaSSIS test data, docs/facts.md)
     detector_cols=2048,
     detector_rows=2048,
     nominal_altitude_m=400e3,

@@ -71,7 +71,7 @@ _LEAP_TAI_UTC = np.array([n for _, n in LEAP_SECONDS], dtype=float)
 
 # Mars24 constants (GISS algorithm page).
 SOL_PER_DAY_RATIO = 1.0274912517  # Earth days per sol (C-2)
-SOL_S = 86400.0 * SOL_PER_DAY_RATIO  # 88775.244 s (FACTS.md)
+SOL_S = 86400.0 * SOL_PER_DAY_RATIO  # 88775.244 s (docs/facts.md)
 # Perturbations by other planets (B-3): amplitude (deg), period (Julian years), phase (deg).
 _PBS_A = np.array([0.0071, 0.0057, 0.0039, 0.0037, 0.0021, 0.0020, 0.0018])
 _PBS_TAU = np.array([2.2353, 2.7543, 1.1177, 15.7866, 2.1354, 2.4694, 32.8493])

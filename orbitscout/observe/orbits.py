@@ -477,7 +477,7 @@ def _known_orbiters() -> dict[str, Orbiter]:
         Orbiter(
             "tgo",
             # ExoMars TGO science orbit: ~400 km near-circular, i = 74°, ~2 h period, not
-            # sun-synchronous (ESA ExoMars TGO pages; FACTS.md). Node/phase placeholders.
+            # sun-synchronous (ESA ExoMars TGO pages; docs/facts.md). Node/phase placeholders.
             Elements(MARS, _circ(MARS, 400.0), 0.0, 74.0, 0.0, 0.0, 0.0, mars_epoch),
             camera="cassis",
             max_off_nadir_deg=30.0,  # TGO rolls CaSSIS off-nadir; ~30° is approximate
@@ -552,8 +552,8 @@ def _known_orbiters() -> dict[str, Orbiter]:
         Orbiter(
             "lro",
             # LRO primary (mapping) mission: 50 km mean circular polar orbit (Robinson et al.
-            # 2010, Space Sci. Rev. 150:81; FACTS.md); since 2011 it flies a ~30 × 180 km frozen
-            # orbit instead. Node/phase placeholders; epoch = start of the mapping mission.
+            # 2010, Space Sci. Rev. 150:81; docs/facts.md); since 2011 it flies a ~30 × 180 km
+            # frozen orbit instead. Node/phase placeholders; epoch = start of the mapping mission.
             Elements(
                 MOON,
                 _circ(MOON, 50.0),

@@ -32,9 +32,9 @@ from orbitscout.observe.orbits import Orbiter, local_solar_time_h, resolve_orbit
 
 # Typical UHF relay rate: 256 kbit/s, the higher of Mars Odyssey's two fixed rates (128 or 256
 # kbit/s); MRO's Electra adapts up to 2 Mbit/s and returns ~100–250 Mbit in a ~8 min pass,
-# i.e. ~200–500 kbit/s on average (JPL, MSL "Data rates/returns" page; FACTS.md).
+# i.e. ~200–500 kbit/s on average (JPL, MSL "Data rates/returns" page; docs/facts.md).
 DEFAULT_RELAY_RATE_KBPS = 256.0
-# An elevation mask is mission-set; 10° is a common planning default (FACTS.md: to verify).
+# An elevation mask is mission-set; 10° is a common planning default (docs/facts.md: to verify).
 DEFAULT_MIN_ELEVATION_DEG = 10.0
 # Planning default for solar incidence (not a published figure): high enough for the low-Sun
 # images change detection likes, low enough to keep a usable signal.

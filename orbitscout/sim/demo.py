@@ -1,7 +1,7 @@
 """``orbitscout demo``: the seed's scene, end to end, offline.
 
 ExoMars TGO's CaSSIS, from about 400 km, looks at Jezero crater five days after Perseverance
-landed (18.4447 N, 77.4508 E; FACTS.md). ``simulate`` renders the before and after images with
+landed (18.4447 N, 77.4508 E; docs/facts.md). ``simulate`` renders the before and after images with
 their truth; ``find`` registers them and finds what changed; ``evaluate`` scores the result; the
 demo prints where each piece of hardware was found relative to the rover.
 """
@@ -19,7 +19,7 @@ from orbitscout.core.classes import HARDWARE
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.core.geometry import bearing_deg, compass
 
-SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, FACTS.md)
+SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, docs/facts.md)
 
 
 def offset_from(x: float, y: float, x0: float, y0: float, gsd: float) -> tuple[float, float]:
