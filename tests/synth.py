@@ -1,10 +1,13 @@
-"""Synthetic before/after pairs with known shift, photometry and planted spots, for tests."""
+"""Synthetic before/after pairs with known shift, photometry and planted spots, for tests:
+``make_pair`` (shaded relief under two suns) and ``make_textured_pair`` (textured ground, tiled
+GeoTIFFs like real products)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import rasterio
 from rasterio.transform import from_origin
@@ -140,5 +143,70 @@ def make_pair(
             nodata=nodata,
         ) as ds:
             ds.write(data, 1)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def textured_terrain(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian-filtered noise at 1.5-40 px, each octave scaled to unit variance."""
+    out = np.zeros((size, size), np.float32)
+    for sigma, amplitude in ((1.5, 1.0), (3, 1.5), (10, 3.0), (40, 6.0)):
+        noise = cv2.GaussianBlur(rng.normal(size=(size, size)).astype(np.float32), (0, 0), sigma)
+        out += amplitude * noise / noise.std()
+    return out
+
+
+def make_textured_pair(
+    folder: Path,
+    size: int = 768,
+    shift: tuple[float, float] = (3.4, -2.7),
+    spots: list[tuple[float, float, float, float]] = (),
+    seed: int = 0,
+    gsd: float = 0.5,
+    lat_lon: tuple[float, float] = (18.4, 77.5),
+    texture: float = 10.0,
+) -> tuple[Path, Path]:
+    """Write before.tif and after.tif (uint16 tiled deflate GeoTIFFs in a local Mars map CRS):
+    textured terrain, a ground point at BEFORE (x, y) lies at AFTER (x + dx, y + dy), a gain and
+    offset change, noise, and ``spots`` added to AFTER only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    margin = 32
+    ground = textured_terrain(size + 2 * margin, rng)
+    before = ground[margin : margin + size, margin : margin + size]
+    dx, dy = shift
+    to_ground = np.array([[1, 0, margin - dx], [0, 1, margin - dy]], np.float64)
+    after = cv2.warpAffine(
+        ground, to_ground, (size, size), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP
+    )
+    yy, xx = np.mgrid[0:size, 0:size]
+    spotted = np.zeros((size, size))
+    for x, y, radius, amplitude in spots:
+        spotted += amplitude * np.clip(radius + 0.5 - np.hypot(xx - x, yy - y), 0, 1)
+    images = {
+        "before": 1000 + texture * before + rng.normal(0, 4, before.shape),
+        "after": 1300 + 1.3 * texture * after + 120 * spotted + rng.normal(0, 4, after.shape),
+    }
+    crs = local_map_crs(MARS, *lat_lon)
+    transform = from_origin(-size / 2 * gsd, size / 2 * gsd, gsd, gsd)
+    paths = []
+    for name, image in images.items():
+        path = folder / f"{name}.tif"
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=size,
+            height=size,
+            count=1,
+            dtype="uint16",
+            crs=crs,
+            transform=transform,
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+            compress="deflate",
+        ) as ds:
+            ds.write(np.clip(np.round(image), 0, 65535).astype(np.uint16), 1)
         paths.append(path)
     return paths[0], paths[1]

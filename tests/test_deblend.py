@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_chunked import make_pair
+from synth import make_textured_pair
 
 from orbitscout.detect.parameters import DeblendParams, DetectParams
 from orbitscout.pipeline import find
@@ -21,7 +21,9 @@ BACKSHELL = (*SIDE, 2.5, 6.0)
 
 @pytest.fixture(scope="module")
 def joined(tmp_path_factory):
-    return make_pair(tmp_path_factory.mktemp("deblend"), size=512, spots=[PATCH, LANDER, BACKSHELL])
+    return make_textured_pair(
+        tmp_path_factory.mktemp("deblend"), size=512, spots=[PATCH, LANDER, BACKSHELL]
+    )
 
 
 def _near(found, xy, tolerance):
@@ -61,6 +63,8 @@ def test_objects_that_must_rise_higher_are_not_split(joined, tmp_path):
 
 
 def test_a_core_at_the_centre_of_its_halo_stays_one(tmp_path):
-    found = find(*make_pair(tmp_path, size=512, spots=[PATCH, LANDER]), tmp_path / "out").detections
+    found = find(
+        *make_textured_pair(tmp_path, size=512, spots=[PATCH, LANDER]), tmp_path / "out"
+    ).detections
     assert len(found) == 1
     assert len(_near(found, CENTRE, 4.0)) == 1
