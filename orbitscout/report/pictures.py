@@ -249,5 +249,5 @@ def _png(image: np.ndarray, level: int = 6) -> bytes:
 
 def chip_half_px(c: Candidate) -> int:
     """Half the side of a detection's chip in AFTER pixels: four times its radius, so the
-    object and its surroundings show, within 40-160 px."""
-    return int(max(40, min(160, 4 * _radius_px(c))))
+    object and its surroundings show, within 32-160 px."""
+    return int(max(32, min(160, 4 * _radius_px(c))))
