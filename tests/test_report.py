@@ -208,6 +208,24 @@ def test_small_image_is_tiled_whole(tmp_path):
     }
 
 
+def test_no_crs_no_detections_and_a_partial_last_cell(tmp_path):
+    """A plain image (no CRS, no body): pixels only; no detections: no full-resolution tiles;
+    a width that is no multiple of 8 keeps the pyramid's top at 1/8."""
+    width, height = 4100, 2050
+    scene = Scene(width, height, seed=5)
+    after_small, before_small = scene.reduced()
+    out = tmp_path / "report"
+    viewer.write_viewer(
+        out, PixelGrid(width, height), None, scene.read_after, scene.read_before, [],
+        _summary(width, height) | {"body": None}, after_small, before_small,
+    )  # fmt: skip
+    data = _data(out)
+    assert data["lonlat"] is None and data["north_deg"] is None and data["body"] is None
+    assert data["top_zoom"] == -3 and data["detail"] == [] and data["detections"] == []
+    assert scene.reads == [] and scene.whole_reads == 0
+    assert len(list((out / "tiles" / "after" / "-3").glob("*.jpg"))) == 3 * 2
+
+
 def test_lonlat_control_grid_matches_pyproj():
     """The page's bilinear lon/lat between control points agrees with the exact projection to
     well under a pixel (0.5 m is 8e-6 degrees on Mars)."""

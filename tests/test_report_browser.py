@@ -8,6 +8,7 @@ written into the test's tmp_path and, when ``ORBITSCOUT_ARTEFACTS`` names a fold
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
@@ -257,6 +258,18 @@ def test_clicking_a_detection_opens_its_details(browser, report, tmp_path):
         ".filter(r => r.hidden).length"
     )
     assert hidden == sum(d["class"] == "unknown" for d in data)
+    browser.find_element("css selector", "input[data-class=unknown]").click()
+    cut = math.floor(sorted(d["score"] for d in data)[len(data) // 2] * 100) / 100  # 0.01 steps
+    browser.execute_script(
+        "const s = document.getElementById('min-score'); s.value = arguments[0];"
+        "s.dispatchEvent(new Event('input'));",
+        cut,
+    )
+    shown = browser.execute_script(
+        "return Object.values(orbitscoutViewer.shapes)"
+        ".filter(s => orbitscoutViewer.map.hasLayer(s)).length"
+    )
+    assert shown == sum(d["score"] >= cut for d in data) < len(data)
 
 
 def test_cursor_lonlat_scale_and_north(browser, report):

@@ -366,7 +366,9 @@ def write_viewer(
         )
         before_preview = None
     preview = np.asarray(preview, np.float32)
-    factor = grid.width / preview.shape[1]
+    # find's preview averages cells of exactly 8 x 8 pixels from the corner (a last partial
+    # cell is left out), so the factor is the whole number of pixels per cell
+    factor = max(1, grid.width // preview.shape[1])
     if before_preview is not None and before_preview.shape != preview.shape:
         before_preview = None
     # the pyramid's top level is a power-of-two reduction (find's is 8: zoom -3)
