@@ -188,6 +188,14 @@ def test_blink_and_swipe_change_what_is_drawn(browser, report):
     assert np.abs(swiped[:, left] - before[:, left]).mean() < 2
     assert np.abs(swiped[:, right] - after[:, right]).mean() < 2
     assert np.abs(swiped[:, left] - after[:, left]).mean() > 2
+    # the divider follows a drag
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    width = browser.execute_script("return document.getElementById('map').clientWidth")
+    divider = browser.find_element("id", "divider")
+    ActionChains(browser).drag_and_drop_by_offset(divider, -width // 4, 0).perform()
+    share = browser.execute_script("return orbitscoutViewer.state.divider")
+    assert share == pytest.approx(0.25, abs=0.03)
     browser.find_element("id", "swipe").click()
     assert browser.execute_script("return orbitscoutViewer.panes.before.style.clip") == ""
 

@@ -24,7 +24,7 @@
     zoomSnap: 0.25,
     zoomDelta: 0.5,
     attributionControl: false,
-    maxBounds: bounds.pad(0.5),
+    maxBounds: bounds.pad(2),  // room to pan; 0.5 pushed the image off centre in a tall map
     preferCanvas: false
   });
   map.fitBounds(bounds);
