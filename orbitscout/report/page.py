@@ -12,6 +12,7 @@ from orbitscout.report.pictures import CLASS_COLOURS
 from orbitscout.report.viewer import FOLDER
 
 HARDWARE = ("lander", "parachute", "backshell", "heat_shield", "descent_stage")
+GALLERY = 24  # detections shown as before/after chips on the page (all in the viewer)
 
 
 def _signed(value: float, digits: int = 3) -> str:
@@ -72,6 +73,16 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
         f"<label class='cls'><input type='checkbox' data-class='{esc(k)}' checked>"
         f"{_swatch(k)}{esc(k.replace('_', ' '))} ({sum(c.cls == k for c in found)})</label>"
         for k in present
+    )
+    shown = sorted(found, key=lambda c: (c.cls not in HARDWARE, -c.score))[:GALLERY]
+    gallery = "".join(
+        f"<figure class='chip' data-id='{c.id}'><img src='{esc(viewer['chips'][c.id])}' "
+        f"alt='before and after of detection {c.id}' loading='lazy'>"
+        f"<figcaption>#{c.id} {esc(c.cls.replace('_', ' '))} ({c.score:.2f}): before | after"
+        "</figcaption>"
+        "</figure>"
+        for c in shown
+        if c.id in viewer["chips"]
     )
     r = summary["registration"]
     tiles = f" over {r['tiles']} tiles" if r.get("tiles") is not None else ""
@@ -137,6 +148,11 @@ renderer only; it has not been checked on real images or on scenes of another re
 </table></div>
 <p><a href="overview.png"><img class="overview" src="overview.png" alt="overview: the AFTER
 image with each detection outlined and labelled" loading="lazy"></a></p>
+<h2>Before and after</h2>
+<p>Each pair on one stretch (the same black and white points for both halves), BEFORE levelled
+onto AFTER's brightness; landing hardware first, then by score. Click one to see it on the
+map.</p>
+<div class="gallery">{gallery}</div>
 <h2>Registration</h2>
 <p>A ground point at BEFORE pixel (x, y) lies at AFTER pixel (x {_signed(r["dx"])},
 y {_signed(r["dy"])}), rotated by {r["rotation_deg"]:.4f}° about the image centre; fit residual

@@ -374,6 +374,12 @@
     applyFilter();
   }
 
+  document.querySelectorAll(".gallery figure[data-id]").forEach(function (figure) {
+    figure.addEventListener("click", function () {
+      select(Number(figure.getAttribute("data-id")), true);
+      map.getContainer().scrollIntoView({ block: "center", behavior: "smooth" });
+    });
+  });
   document.querySelectorAll("tr[data-id]").forEach(function (row) {
     row.addEventListener("click", function () {
       select(Number(row.getAttribute("data-id")), true);
