@@ -49,7 +49,6 @@ DETAIL = 128  # side of the full-resolution tiles: small boxes around small dete
 JPEG_QUALITY = 88  # of the image tiles: 16k bench tiles ~2.5 x smaller than PNG
 LEVEL_BLOCK = 64  # reduced pixels per side of a levelling block (512 AFTER pixels at 8x)
 DIFF_RANGE = 0.3  # |AFTER - BEFORE| of this share of the stretch range shows at full colour
-FIELD_STEP = 16  # pixels between the levelling fields' samples in a full-resolution window
 DETAIL_MARGIN = 8  # AFTER pixels of full resolution beyond a detection's chip, each side
 WHOLE_PX = 2**22  # images up to this many pixels (2048 x 2048) are tiled whole at full resolution
 FOLDER = "report"  # the viewer's folder beside report.html
@@ -69,29 +68,39 @@ class Display:
 
     def level(self, before: np.ndarray, window: Window) -> np.ndarray:
         """``gain * before + offset`` over ``window`` (AFTER full-resolution pixels), the fields
-        bilinear between block centres."""
-        # the fields every FIELD_STEP pixels, then bilinear between those: they vary over
-        # blocks of hundreds of pixels, so this differs from the exact fields by under 1 % of
-        # their change from one block to the next, and costs a third
-        h, w = window.height, window.width
-        ry = np.arange(0, h + FIELD_STEP, FIELD_STEP, dtype=np.float64)
-        rx = np.arange(0, w + FIELD_STEP, FIELD_STEP, dtype=np.float64)
-        rows = (ry + window.row_off + 0.5) / self.block_px - 0.5
-        cols = (rx + window.col_off + 0.5) / self.block_px - 0.5
-        out = np.empty((h, w), np.float32)
-        for field, op in ((self.gain, np.multiply), (self.offset, np.add)):
-            coarse = _bilinear(field, rows, cols)
-            full = cv2.resize(
-                coarse,
-                (len(rx) * FIELD_STEP, len(ry) * FIELD_STEP),
-                interpolation=cv2.INTER_LINEAR,
-            )
-            # cv2.resize puts coarse sample k at output (k + 0.5) * STEP - 0.5: shift back
-            shift = FIELD_STEP // 2
-            full = full[shift : shift + h, shift : shift + w]
-            if full.shape != (h, w):  # a window of under a step: constant fields
-                full = np.full((h, w), float(coarse[0, 0]), np.float32)
-            op(before if op is np.multiply else out, full, out=out)
+        bilinear between block centres (held beyond the outermost)."""
+        scale = 1.0 / self.block_px
+        # output pixel (u, v) is AFTER pixel (col_off + u, row_off + v), whose centre lies at
+        # block coordinate (col_off + u + 0.5) / block_px - 0.5
+        matrix = np.array(
+            [
+                [scale, 0.0, (window.col_off + 0.5) * scale - 0.5],
+                [0.0, scale, (window.row_off + 0.5) * scale - 0.5],
+            ]
+        )
+        return self._apply(before, matrix, (int(window.width), int(window.height)))
+
+    def level_reduced(self, before_small: np.ndarray, factor: float) -> np.ndarray:
+        """``level`` on an image reduced by ``factor`` (cell (u, v) the mean of AFTER pixels
+        [factor * u, factor * (u + 1)), centred at AFTER pixel factor * (u + 0.5) - 0.5)."""
+        scale = factor / self.block_px
+        matrix = np.array([[scale, 0.0, 0.5 * scale - 0.5], [0.0, scale, 0.5 * scale - 0.5]])
+        return self._apply(before_small, matrix, (before_small.shape[1], before_small.shape[0]))
+
+    def _apply(self, before: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """``before * gain + offset``, the fields warped (bilinear, edges held) by ``matrix``
+        (output pixel -> block coordinates) to ``size`` (width, height)."""
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        out = np.asarray(before, np.float32)
+        for values, op in ((self.gain, cv2.multiply), (self.offset, cv2.add)):
+            grid = np.ascontiguousarray(values, np.float32)
+            if grid.shape == (1, 1):
+                field = np.full(size[::-1], float(grid[0, 0]), np.float32)
+            else:
+                field = cv2.warpAffine(
+                    grid, matrix, size, flags=flags, borderMode=cv2.BORDER_REPLICATE
+                )
+            out = op(out, field)
         return out
 
     def grey(self, image: np.ndarray) -> np.ndarray:
@@ -123,23 +132,6 @@ def _diff_lut() -> np.ndarray:
 
 
 _DIFF_LUT = _diff_lut()
-
-
-def _bilinear(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``grid`` at fractional (rows x cols), clamped at its edges: along the columns on the
-    small grid first, then along the rows (two gathers of the output's size)."""
-    ny, nx = grid.shape
-    grid = grid.astype(np.float32)
-
-    def axis(at: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        at = np.clip(at, 0, n - 1)
-        low = np.minimum(np.floor(at).astype(np.intp), max(n - 2, 0))
-        return low, np.minimum(low + 1, n - 1), (at - low).astype(np.float32)
-
-    c0, c1, tc = axis(cols, nx)
-    across = grid[:, c0] * (1 - tc) + grid[:, c1] * tc  # (ny, width)
-    r0, r1, tr = axis(rows, ny)
-    return across[r0] * (1 - tr)[:, None] + across[r1] * tr[:, None]
 
 
 def _to_uint8(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -412,14 +404,6 @@ def write_viewer(
         chips_of(a, b, whole, list(range(len(found))))
         layers, top_z, need = ["after", "before", "diff"], 0, np.zeros((0, 0), bool)
     else:
-        layers = ["after"]
-        min_z = _pyramid(tiles / "after", at_top(disp.grey(preview)), top_z, grid)
-        if before_preview is not None:
-            # levelling fields are in AFTER pixels: evaluate at reduced-cell centres
-            before_level = _level_reduced(disp, before_preview, factor)
-            _pyramid(tiles / "before", at_top(disp.grey(before_level)), top_z, grid)
-            _pyramid(tiles / "diff", at_top(disp.diff(preview, before_level)), top_z, grid)
-            layers += ["before", "diff"]
         # full resolution around the detections, in as few reads as the tiles allow
         need, groups = _components(_detail_boxes(found, grid), grid)
         for name in ("after", "before", "diff"):
@@ -441,9 +425,20 @@ def write_viewer(
                         (tiles / name / "0" / f"{tx}_{ty}.jpg").write_bytes(tile)
             chips_of(a, b, window, members)
 
-        # three workers: two read (one per dataset, each behind its lock) while one encodes
+        # three workers: two read (one per dataset, each behind its lock) while one encodes;
+        # the pyramid is made here meanwhile
         with ThreadPoolExecutor(3, thread_name_prefix="orbitscout-report") as pool:
-            list(pool.map(one, groups))
+            done = [pool.submit(one, group) for group in groups]
+            layers = ["after"]
+            min_z = _pyramid(tiles / "after", at_top(disp.grey(preview)), top_z, grid)
+            if before_preview is not None:
+                # levelling fields are in AFTER pixels: evaluate at reduced-cell centres
+                before_level = disp.level_reduced(before_preview, factor)
+                _pyramid(tiles / "before", at_top(disp.grey(before_level)), top_z, grid)
+                _pyramid(tiles / "diff", at_top(disp.diff(preview, before_level)), top_z, grid)
+                layers += ["before", "diff"]
+            for future in done:
+                future.result()
 
     detail = sorted(f"{tx}_{ty}" for ty, tx in zip(*np.nonzero(need), strict=True))
     data = {
@@ -471,14 +466,6 @@ def write_viewer(
     return {"layers": layers, "chips": chip_paths}
 
 
-def _level_reduced(disp: Display, before_small: np.ndarray, factor: float) -> np.ndarray:
-    """``disp.level`` on a reduced image (cell (u, v) centred at AFTER pixel factor*(u+0.5))."""
-    ny, nx = before_small.shape
-    rows = (np.arange(ny) + 0.5) * factor / disp.block_px - 0.5
-    cols = (np.arange(nx) + 0.5) * factor / disp.block_px - 0.5
-    return before_small * _bilinear(disp.gain, rows, cols) + _bilinear(disp.offset, rows, cols)
-
-
 def _chip_pair(a: np.ndarray, b: np.ndarray, window: Window, c: Candidate) -> np.ndarray:
     """BEFORE | AFTER around ``c`` from the window's arrays, on one stretch of both halves."""
     half = chip_half_px(c)
@@ -486,7 +473,7 @@ def _chip_pair(a: np.ndarray, b: np.ndarray, window: Window, c: Candidate) -> np
     r0, r1 = max(0, cy - half), min(a.shape[0], cy + half + 1)
     c0, c1 = max(0, cx - half), min(a.shape[1], cx + half + 1)
     ca, cb = a[r0:r1, c0:c1], b[r0:r1, c0:c1]
-    both = np.concatenate([_sample(ca), _sample(cb)])
+    both = np.concatenate([_sample(ca[::2, ::2]), _sample(cb[::2, ::2])])  # a quarter: 3 x faster
     lo, hi = (float(v) for v in np.percentile(both, (0.5, 99.5))) if both.size else (0.0, 1.0)
     gap = np.full((ca.shape[0], 2), 255, np.uint8)
     return np.hstack([_to_uint8(cb, lo, hi), gap, _to_uint8(ca, lo, hi)])
