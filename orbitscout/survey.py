@@ -62,7 +62,7 @@ RECORD = ".survey.json"
 RECORD_FORMAT = 1
 # names a pair's folder cannot take: the survey's own files in out_dir (compared lowercased:
 # case-insensitive file systems)
-RESERVED_NAMES = frozenset({SURVEY_CSV})
+RESERVED_NAMES = frozenset({SURVEY_CSV, "index.html"})  # index.html: report.index's
 HASH_SPAN = 1 << 20  # fingerprint: the first and the last MiB of the file
 MIN_TILE = 256
 REDO_REASONS = (
