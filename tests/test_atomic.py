@@ -15,6 +15,7 @@ from orbitscout.core import atomic
 from orbitscout.core.atomic import (
     STAGE_PREFIX,
     atomic_file,
+    check_out_dir,
     owner_tag,
     remove_stale,
     staged_outputs,
@@ -145,3 +146,18 @@ def test_atomic_file_gets_the_mode_of_a_new_file(tmp_path, umask, mode):
         os.umask(old)
     assert (tmp_path / "survey.csv").stat().st_mode & 0o777 == mode
     assert [p.name for p in tmp_path.iterdir()] == ["survey.csv"]
+
+
+def test_check_out_dir_before_any_work(tmp_path, monkeypatch):
+    (tmp_path / "report.html").mkdir()
+    with pytest.raises(OrbitscoutError, match="report.html: is a folder where an output"):
+        check_out_dir(tmp_path, ["summary.json", "report.html"])
+    assert (
+        check_out_dir(tmp_path / "new" / "deeper", ["report.html"]) == tmp_path / "new" / "deeper"
+    )
+    assert not (tmp_path / "new").exists()
+    # a folder this process cannot write into (chmod alone does not stop root: ask os.access)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
+    for out in (tmp_path, tmp_path / "new"):
+        with pytest.raises(OrbitscoutError, match="cannot write into the output folder"):
+            check_out_dir(out)

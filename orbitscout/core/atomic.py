@@ -28,7 +28,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from orbitscout.core.errors import OrbitscoutError
@@ -228,11 +228,32 @@ def write_file_atomic(path: str | Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- output folders
 
 
-def check_out_dir(out_dir: str | Path) -> Path:
-    """Fail early, before any work, if ``out_dir`` exists and is not a folder."""
+def check_out_dir(out_dir: str | Path, outputs: Iterable[str] = ()) -> Path:
+    """Fail early, before any work, if ``out_dir`` cannot take the outputs.
+
+    Parameters
+    ----------
+    out_dir : str or pathlib.Path
+        The output folder (it need not exist yet).
+    outputs : iterable of str
+        Names of the files that will be written into it: none may be a folder there.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir``.
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise OrbitscoutError("output path exists and is not a folder", out_dir)
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the folder it will be created in
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        raise OrbitscoutError("cannot write into the output folder (permission denied)", out_dir)
+    for name in outputs:
+        if (out_dir / name).is_dir() and not (out_dir / name).is_symlink():
+            raise OrbitscoutError("is a folder where an output file goes", out_dir / name)
     return out_dir
 
 
