@@ -28,6 +28,9 @@
     preferCanvas: false
   });
   map.fitBounds(bounds);
+  if (D.top_zoom >= 0) {
+    map.getContainer().classList.add("full-pyramid");  // the pyramid is full resolution
+  }
 
   var Sparse = L.TileLayer.extend({
     // full-resolution tiles exist only around detections: ask for no others
