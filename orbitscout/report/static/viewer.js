@@ -262,14 +262,20 @@
       return hq - hp || q.score - p.score;
     });
     var placed = [];
+    var view = map.getBounds().pad(0.1);
+    var box = map.getContainer().getBoundingClientRect();
     order.forEach(function (d) {
       var tip = shapes[d.id].getTooltip();
       var el = tip && tip.getElement();
-      if (!el || !group.hasLayer(shapes[d.id]) || el.style.display === "none") {
-        return;
+      if (!el || !group.hasLayer(shapes[d.id]) || el.style.display === "none" ||
+          !view.contains(ll(d.x, d.y))) {
+        return;  // only the labels on screen are measured (thousands of detections)
       }
       el.style.marginTop = "0px";
       var r = el.getBoundingClientRect();
+      if (r.bottom < box.top || r.top > box.bottom || r.right < box.left || r.left > box.right) {
+        return;
+      }
       var shift = 0;
       for (var guard = 0, moved = true; moved && guard < 30; guard++) {
         moved = false;
@@ -292,6 +298,7 @@
     declutterTimer = setTimeout(declutter, 60);
   }
 
+  map.on("moveend", declutterSoon);
   map.on("zoomend", function () {
     D.detections.forEach(function (d) { shapes[d.id].setLatLngs(ellipse(d)); });
     map.getContainer().classList.toggle("zoomed-in", map.getZoom() > 0);
