@@ -172,7 +172,12 @@
       e.preventDefault();
     });
     divider.addEventListener("pointermove", function (e) { if (dragging) { moveTo(e.clientX); } });
-    divider.addEventListener("pointerup", function () { dragging = false; map.dragging.enable(); });
+    function drop() {
+      dragging = false;
+      map.dragging.enable();
+    }
+    divider.addEventListener("pointerup", drop);
+    divider.addEventListener("pointercancel", drop);
     divider.addEventListener("keydown", function (e) {
       if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
         state.divider = Math.min(1, Math.max(0, state.divider + (e.key === "ArrowLeft" ? -0.05 : 0.05)));
