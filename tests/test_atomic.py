@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,78 @@ def test_check_out_dir_before_any_work(tmp_path, monkeypatch):
     for out in (tmp_path, tmp_path / "new"):
         with pytest.raises(OrbitscoutError, match="cannot write into the output folder"):
             check_out_dir(out)
+
+
+def _find_killed_at(step: str, before: str, after: str, out: str) -> None:
+    """find, killed (SIGKILL) at publishing step ``step`` (run in a child process)."""
+    import signal
+
+    from orbitscout.pipeline import find
+
+    def fault(at: str) -> None:
+        if at == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    atomic._FAULT = fault
+    find(before, after, out)
+
+
+def _state(out: Path) -> tuple[dict[str, int], list[str]]:
+    """The outputs' modification times, and the staging folders, in ``out``."""
+    files = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if not p.name.startswith(".")}
+    return files, _stages(out)
+
+
+def test_find_killed_at_every_publishing_step(tmp_path, monkeypatch):
+    """find itself, killed at each publishing step (children of a warm fork server): the next
+    run completes or drops the killed publication, so the folder holds one whole set, of the
+    killed run once its journal was written, else of the run before; a rerun's outputs are all
+    its own; no staging folder is left."""
+    import multiprocessing
+
+    from synth import Spot, make_pair
+
+    from orbitscout.pipeline import find
+
+    (tmp_path / "pair").mkdir()
+    before, after = make_pair(
+        tmp_path / "pair", size=96, shift=(2.0, -1.0), spots=[Spot(30, 30, 3, 0.5)]
+    )
+    out = tmp_path / "out"
+    steps: list[str] = []
+    monkeypatch.setattr(atomic, "_FAULT", steps.append)
+    find(before, after, out)
+    monkeypatch.setattr(atomic, "_FAULT", None)
+    assert steps[:2] == ["staged", "journal"] and steps[-2:] == ["moved:summary.json", "published"]
+    assert len(steps) >= 6  # several outputs, each moved on its own
+    names = sorted(s.removeprefix("moved:") for s in steps if s.startswith("moved:"))
+    # a fork server that has imported find's modules: each child starts warm (a plain fork
+    # of this threaded process can deadlock; a fresh interpreter takes ~1 s more per step)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(
+        [
+            "orbitscout.pipeline",
+            "orbitscout.report.outputs",
+            "orbitscout.identify.classify",
+            "geopandas",
+            "scipy.optimize",
+            "scipy.spatial",
+        ]
+    )
+    for step in steps:
+        start = time.time_ns()
+        child = context.Process(target=_find_killed_at, args=(step, before, after, out))
+        child.start()
+        child.join(60)
+        assert child.exitcode == -9, step  # killed there
+        assert _stages(out), step  # the kill left its staging folder
+        remove_stale(out)
+        files, stages = _state(out)
+        assert sorted(files) == names and stages == [], step
+        from_killed = sorted(n for n, t in files.items() if t >= start)
+        assert from_killed == ([] if step == "staged" else names), step
+        rerun = time.time_ns()
+        find(before, after, out)
+        files, stages = _state(out)
+        assert sorted(files) == names and stages == [], step
+        assert all(t >= rerun for t in files.values()), step
