@@ -78,19 +78,20 @@ h1 {{ font-size: 1.4em; }}
 table {{ border-collapse: collapse; font-size: 0.9em; font-variant-numeric: tabular-nums; }}
 td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; white-space: nowrap; }}
 th {{ background: #eee; }}
-td.l {{ text-align: left; }}
+td.l, th.l {{ text-align: left; }}
 td.zero {{ color: #aaa; }}
 td.err {{ white-space: normal; max-width: 30em; color: #a00; font-size: 0.9em; }}
 tr.failed {{ background: #fff0f0; }}
 tfoot td {{ font-weight: bold; }}
 .swatch {{ display: inline-block; width: 0.8em; height: 0.8em; border: 3px solid #999;
-  border-radius: 50%; background: #333; margin-right: 0.25em; vertical-align: -0.1em; }}
+  border-radius: 50%; background: #333; margin-right: 0.25em; vertical-align: -0.1em;
+  box-shadow: 0 0 0 1px #555; }}
 @media (max-width: 480px) {{ body {{ padding: 0.5em; }} table {{ font-size: 0.8em; }} }}
 </style></head><body>
 <h1>orbitscout survey</h1>
 <p>{len(rows)} pairs, {ok} done. Each name opens that pair's report.</p>
 <div class="scroll"><table>
-<thead><tr><th>pair</th><th>status</th>{head}<th>detections</th><th>seconds</th>
+<thead><tr><th class="l">pair</th><th class="l">status</th>{head}<th>detections</th><th>seconds</th>
 <th>error</th></tr></thead>
 <tbody>
 {"".join(body)}
