@@ -106,6 +106,7 @@ def test_outputs_follow_the_design_contract(tmp_path):
         "detections.geojson",
         "detections.gpkg",
         "overview.png",
+        "report",  # the viewer's folder: tiles, chips, data and the vendored map library
         "report.html",
         "summary.json",
     ]
