@@ -563,18 +563,14 @@ def _no_http_classes() -> dict[str, type]:
         from distributed.http.routing import RoutingApplication
 
         class _NoHTTP:
-            def start_http_server(
-                self, routes, dashboard_address, default_port=0, ssl_options=None
-            ):
+            def start_http_server(self, routes, dashboard_address, *args, **kwargs):
                 # Dask's Node.start_http_server listens on dashboard_address or default_port
                 # (the scheduler's 8787) whatever the dashboard settings: with no address,
                 # keep the routes (as close() expects) and open no socket
                 if dashboard_address is None:
                     self.http_application = RoutingApplication(routes)
                     return None
-                return super().start_http_server(
-                    routes, dashboard_address, default_port, ssl_options
-                )
+                return super().start_http_server(routes, dashboard_address, *args, **kwargs)
 
         class QuietScheduler(_NoHTTP, Scheduler):
             """A Dask Scheduler that starts no HTTP server unless given a dashboard address."""
