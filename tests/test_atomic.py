@@ -237,3 +237,24 @@ def test_find_killed_at_every_publishing_step(tmp_path, monkeypatch):
         files, stages = _state(out)
         assert sorted(files) == names and stages == [], step
         assert all(t >= rerun for t in files.values()), step
+
+
+def test_a_killed_owner_not_yet_reaped_is_dead(tmp_path):
+    """A staging folder whose owner was killed but is still a zombie (its parent has not
+    reaped it yet: the moment right after a kill -9 of a process group) is stale."""
+    import psutil
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(200):
+            if psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE:
+                break
+            time.sleep(0.01)
+        start = int(psutil.Process(child.pid).create_time() * 100)
+        host = owner_tag().split("-")[0]
+        stage = tmp_path / f"{STAGE_PREFIX}{host}-{child.pid}-{start}-abc"
+        stage.mkdir()
+        remove_stale(tmp_path)
+        assert not stage.exists()
+    finally:
+        child.wait()

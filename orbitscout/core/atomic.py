@@ -98,7 +98,10 @@ def _owner_alive(host: str, pid: int, start: int) -> bool:
             return True
         return True
     try:
-        now = int(psutil.Process(pid).create_time() * 100)
+        proc = psutil.Process(pid)
+        now = int(proc.create_time() * 100)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False  # killed, not yet reaped by its parent
     except psutil.NoSuchProcess:
         return False
     except psutil.Error:
