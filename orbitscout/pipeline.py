@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,8 +18,8 @@ import numpy as np
 
 from orbitscout.core.atomic import check_out_dir, staged_outputs
 from orbitscout.core.candidate import Candidate
-from orbitscout.core.classes import CLASSES
-from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.classes import CLASSES, HARDWARE
+from orbitscout.core.errors import OrbitscoutError, warn
 from orbitscout.core.registration import Registration
 from orbitscout.core.window import Window
 from orbitscout.detect import (
@@ -29,11 +31,15 @@ from orbitscout.detect import (
     tiles,
 )
 from orbitscout.detect.parameters import DetectParams
-from orbitscout.image import gdal
+from orbitscout.identify import classify
+from orbitscout.identify.model import MODEL_FILE, default_model
+from orbitscout.identify.parameters import IdentifyParams
+from orbitscout.image import gdal, memory
 from orbitscout.image.grid import grid_map
-from orbitscout.image.product import Product, open_product
+from orbitscout.image.product import Product, open_product, probe, site_pixel
 
 DEFAULT_TILE = 2048
+MIN_TILE = 256  # the least --tile: a tile core must hold a few noise blocks (significance.BLOCK)
 
 
 @dataclass
@@ -60,21 +66,33 @@ def find(
     site: tuple[float, float] | None = None,
     mission: str | None = None,
     min_score: float = 0.0,
-    band: int | None = None,
+    band: int | tuple[int | None, int | None] | None = None,
     gsd_m: float | None = None,
     tile: int | None = DEFAULT_TILE,
     progress: bool = False,
     detect: DetectParams | None = None,
+    identify: IdentifyParams | None = None,
+    max_memory: int | str | None = None,
 ) -> FindResult:
     """Register BEFORE to AFTER, find what changed, say what each change is, write the outputs.
 
-    ``site`` is (lat, lon) of the lander when known; ``gsd_m`` gives the pixel size of images
-    without a CRS; ``tile`` bounds memory (None processes the image whole); ``detect`` holds
-    the detection and deblending thresholds (None: ``DetectParams()``), written into
-    ``summary.json`` under ``"parameters"``.
+    ``site`` is (lat, lon) of the lander when known; ``band`` is one band for both images or a
+    (BEFORE, AFTER) pair; ``gsd_m`` gives the pixel size of images without a CRS (without
+    either, changes are found but no hardware class is named: sizes decide classes); ``tile``
+    bounds memory (None processes the image whole); ``detect`` holds the detection and
+    deblending thresholds (None: ``DetectParams()``) and ``identify`` the identification's
+    (None: ``IdentifyParams()``), both written into ``summary.json`` under ``"parameters"``
+    with the model's provenance; ``max_memory`` (bytes, or a size such as ``"8G"``; None: half the
+    machine's memory) is the budget: a pair whose estimated peak exceeds it is refused before
+    any pixel is read.
     """
     detect = DetectParams() if detect is None else detect
+    identify = IdentifyParams() if identify is None else identify
+    band_before, band_after = _bands(band)
+    _check_options(min_score, gsd_m, tile)
+    limit = _memory_limit(max_memory)
     out_dir = check_out_dir(out_dir)
+    _check_writable(out_dir)
     if mission is not None:
         from orbitscout.edl.missions import get_mission
 
@@ -85,18 +103,30 @@ def find(
     clock = time.perf_counter()
     with contextlib.ExitStack() as stack:
         stack.enter_context(gdal.gdal_env(tiles.tile_threads()))
-        b = open_product(before, band=band, body=body)
+        gdal_warnings = stack.enter_context(gdal.collect_warnings())
+        b = open_product(before, band=band_before, body=body)
         stack.callback(b.close)
-        a = open_product(after, band=band, body=body)
+        a = open_product(after, band=band_after, body=body)
         stack.callback(a.close)
         if min(a.width, a.height) < 32:
             raise OrbitscoutError("is too small to search (under 32 pixels on a side)", a.path)
+        _check_memory(a, b, tile, detect, limit)
         gmap = grid_map(b, a)
+        probe(b)  # a damaged file fails here, before the reads of the image's size
+        probe(a)
+        notes = [*b.warnings, *a.warnings]
+        gsd = a.gsd_m if a.gsd_m is not None else gsd_m
+        scale = None if gsd is None else {"gsd_m": gsd, "from": "crs" if a.gsd_m else "--gsd"}
+        if gsd is None:
+            notes.append(warn(NO_SCALE_WARNING, a.path))
+        site_hint = _site_hint(site, a)
+        if site_hint["site_warning"]:
+            notes.append(site_hint["site_warning"])
         factor = significance.COARSE
         whole = _reduced(a, factor)
         with ThreadPoolExecutor(2, thread_name_prefix="orbitscout-read") as pool:
             # both products at once (16k: 2.2-2.5 s one after the other, 1.8 s at once)
-            reading = pool.submit(gmap.sample, whole, factor=factor)
+            reading = pool.submit(gdal.in_thread(gmap.sample), whole, factor=factor)
             after_small = a.read(
                 window=whole, out_shape=(whole.height // factor, whole.width // factor)
             )
@@ -108,15 +138,18 @@ def find(
         timings["read_reduced_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        reg = register.register(
-            a.width,
-            a.height,
-            lambda w, out_shape=None: a.read(window=w, out_shape=out_shape),
-            gmap.sample,
-            after_small,
-            before_small,
-            factor,
-        )
+        try:
+            reg = register.register(
+                a.width,
+                a.height,
+                lambda w, out_shape=None: a.read(window=w, out_shape=out_shape),
+                gmap.sample,
+                after_small,
+                before_small,
+                factor,
+            )
+        except OrbitscoutError as exc:  # the two images together: named by BEFORE
+            raise exc.about(b.path) from None
         timings["register_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -131,8 +164,10 @@ def find(
 
         clock = time.perf_counter()
         # tiles run in threads; a GDAL dataset is used by one thread at a time
-        read_after = _one_at_a_time(lambda w: a.read(window=w))
-        read_before = _one_at_a_time(lambda w: gmap.sample(w, registration=to_before))
+        read_after = _one_at_a_time(gdal.in_thread(lambda w: a.read(window=w)))
+        read_before = _one_at_a_time(
+            gdal.in_thread(lambda w: gmap.sample(w, registration=to_before))
+        )
         with _progress_bar(progress, a.width * a.height) as advance:
             result = tiles.detect_changes(
                 read_after,
@@ -146,7 +181,6 @@ def find(
             )
         if result.valid_fraction < 0.01:
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
-        gsd = a.gsd_m if a.gsd_m is not None else gsd_m
         found = candidates.candidates(result, gsd, detect)
         found = deblend.deblend(
             found, read_after, read_before, phot, a.width, a.height, gsd, detect
@@ -154,7 +188,11 @@ def find(
         timings["detect_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
-        _identify(found, a, site=site, mission=mission)  # may move a lander onto its vehicle
+        # may move a lander onto its vehicle
+        site_used = site if site_hint["site_in_image"] else None  # a site off the image: none
+        _identify(found, a, site=site_used, mission=mission, params=identify)
+        if gsd is None:
+            _no_hardware(found)
         _locate(found, a)
         found = [c for c in found if c.score >= min_score]
         for i, cand in enumerate(found, start=1):
@@ -162,7 +200,15 @@ def find(
         timings["identify_s"] = time.perf_counter() - clock
 
         counts = {cls: sum(c.cls == cls for c in found) for cls in CLASSES}
-        summary = _summary(a, b, reg, found, counts, timings, result, gsd, site, mission, detect)
+        summary = _summary(
+            a, b, reg, found, counts, timings, result, gsd, site, mission, detect, identify
+        )
+        summary["hints"].update(site_hint)
+        summary["scale"] = scale
+        if scale is None:
+            summary["identification"] = NO_SCALE
+        summary["warnings"] = notes
+        summary["gdal_warnings"] = list(dict.fromkeys(gdal_warnings))[:20]
         clock = time.perf_counter()
         imports.join()
         from orbitscout.report import outputs as report
@@ -183,6 +229,123 @@ def find(
     return FindResult(out_dir, reg, found, counts, summary)
 
 
+NO_SCALE = "no hardware classes without a pixel size"
+NO_SCALE_WARNING = (
+    "no CRS and no --gsd: changes are found, but no hardware class is named (sizes decide "
+    "classes); give --gsd METRES to have them named"
+)
+
+
+def _bands(band) -> tuple[int | None, int | None]:
+    """``band`` (one for both images, or a (BEFORE, AFTER) pair) as (BEFORE's, AFTER's)."""
+    pair = tuple(band) if isinstance(band, tuple | list) else (band, band)
+    if len(pair) != 2:
+        raise OrbitscoutError(f"give one band, or one per image, got {band!r}", "--band")
+    for value in pair:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise OrbitscoutError(f"a band is a whole number from 1, got {value!r}", "--band")
+        if value is not None and value < 1:
+            raise OrbitscoutError(f"bands are numbered from 1, got {value}", "--band")
+    return pair  # type: ignore[return-value]
+
+
+def _check_options(min_score: float, gsd_m: float | None, tile: int | None) -> None:
+    """The options ``find`` takes as numbers, checked before any work (the CLI checks them as
+    it parses; these are the library's)."""
+    if not (math.isfinite(min_score) and 0.0 <= min_score <= 1.0):
+        raise OrbitscoutError(f"must be between 0 and 1, got {min_score}", "--min-score")
+    if gsd_m is not None and not (math.isfinite(gsd_m) and gsd_m > 0):
+        raise OrbitscoutError(f"must be a pixel size in metres above 0, got {gsd_m}", "--gsd")
+    if tile is not None and tile < MIN_TILE:
+        raise OrbitscoutError(f"must be at least {MIN_TILE} px, got {tile}", "--tile")
+
+
+def _memory_limit(max_memory: int | str | None) -> int:
+    """The budget in bytes: ``max_memory`` parsed, or the default (``image.memory``)."""
+    if max_memory is None:
+        return memory.default_max_bytes()
+    try:
+        return memory.parse_size(max_memory)
+    except ValueError as exc:
+        raise OrbitscoutError(str(exc), "--max-memory") from None
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Fail before any work where ``out_dir`` cannot be written (or created), creating
+    nothing."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OrbitscoutError(f"cannot be created: {existing} is not a folder", out_dir)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == out_dir:
+            raise OrbitscoutError(
+                "cannot write into the output folder (permission denied)", out_dir
+            )
+        raise OrbitscoutError(
+            f"cannot create the output folder: no permission to write in {existing}", out_dir
+        )
+
+
+def _check_memory(
+    a: Product, b: Product, tile: int | None, detect: DetectParams, limit: int
+) -> None:
+    """Refuse, before any pixel is read, a pair whose estimated peak memory exceeds
+    ``limit``: every array of the run is on the AFTER image's grid (``image.memory``)."""
+    if tile is not None:
+        tile = -(-tile // significance.BLOCK) * significance.BLOCK  # as the tile loop rounds
+    decoded = sum(
+        p.width * p.height * np.dtype(p.dataset.dtypes[p.band - 1]).itemsize for p in (a, b)
+    )
+    need = memory.estimate_bytes(
+        a.width,
+        a.height,
+        tile,
+        tiles.tile_threads(),
+        significance.halo(detect),
+        significance.COARSE,
+        gdal.cache_bytes(),
+        decoded,
+    )
+    if need > limit:
+        raise OrbitscoutError(
+            f"{a.width:,} x {a.height:,} pixels need about {memory.format_bytes(need)} of "
+            f"memory, over the limit of {memory.format_bytes(limit)} (--max-memory)",
+            a.path,
+        )
+
+
+def _site_hint(site: tuple[float, float] | None, after: Product) -> dict:
+    """Where the ``site`` hint lies on the AFTER image: ``site_in_image`` (None where it
+    cannot be placed: no site, or no CRS) and a ``site_warning`` where it is not on it."""
+    if site is None:
+        return {"site_in_image": None, "site_warning": None}
+    where = f"{site[0]:g},{site[1]:g}"
+    if not after.georeferenced:
+        problem = f"{where} cannot be placed on the AFTER image (it has no CRS): not used"
+        return {"site_in_image": None, "site_warning": warn(problem, "--site")}
+    x, y = site_pixel(after, *site)
+    inside = math.isfinite(x) and math.isfinite(y)
+    inside = inside and -0.5 <= x < after.width - 0.5 and -0.5 <= y < after.height - 0.5
+    if inside:
+        return {"site_in_image": True, "site_warning": None}
+    at = f"pixel {x:,.0f}, {y:,.0f}" if math.isfinite(x) and math.isfinite(y) else "no pixel"
+    problem = (
+        f"{where} lies outside the AFTER image ({at}; the image is {after.width:,} x "
+        f"{after.height:,} px; latitude and longitude swapped?): not used as a hint"
+    )
+    return {"site_in_image": False, "site_warning": warn(problem, "--site")}
+
+
+def _no_hardware(found: list[Candidate]) -> None:
+    """Without a pixel size, no hardware class: sizes decide them. What was named hardware
+    becomes ``unknown`` (a real change, not named); its score stays the detection's."""
+    for cand in found:
+        if cand.cls in HARDWARE:
+            cand.cls = "unknown"
+
+
 def _import_in_background() -> threading.Thread:
     """Import the report's libraries (geopandas and pyogrio: 0.2-0.25 s) and the parts of scipy
     that identification uses (0.15-0.2 s) in a thread, while the images are read and searched;
@@ -194,7 +357,6 @@ def _import_in_background() -> threading.Thread:
             import scipy.optimize  # noqa: F401
             import scipy.spatial  # noqa: F401
 
-            from orbitscout.identify import classify as identify  # noqa: F401
             from orbitscout.report import outputs as report  # noqa: F401
 
     thread = threading.Thread(target=load, name="orbitscout-imports", daemon=True)
@@ -268,13 +430,9 @@ def _locate(found: list[Candidate], after: Product) -> None:
         cand.lon, cand.lat = float(lo), float(la)
 
 
-def _identify(found, after: Product, site, mission) -> None:
+def _identify(found, after: Product, site, mission, params: IdentifyParams) -> None:
     """Identify ``found`` with what the AFTER product and the hints tell: its pixel size and
     body, the pixel of the ``site`` (lat, lon) hint and the EDL priors of ``mission``."""
-    try:
-        from orbitscout.identify import classify as identify
-    except ImportError:
-        return
     if not found:
         return
     from orbitscout.image.product import site_pixel
@@ -283,7 +441,7 @@ def _identify(found, after: Product, site, mission) -> None:
     moon = after.body is not None and after.body.name.lower() == "moon"
     site_px = site_pixel(after, *site) if site is not None else None
     priors = _debris_priors(mission.strip().lower()) if (mission and not moon) else None
-    identify.identify(found, gsd_m=gsd, moon=moon, site_px=site_px, priors=priors)
+    classify.identify(found, gsd_m=gsd, moon=moon, site_px=site_px, priors=priors, params=params)
 
 
 @functools.lru_cache(maxsize=8)
@@ -295,7 +453,9 @@ def _debris_priors(mission: str) -> dict:
     return debris_priors(mission, n_samples=200, seed=0)
 
 
-def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission, detect) -> dict:
+def _summary(
+    a, b, reg, found, counts, timings, result, gsd, site, mission, detect, identify
+) -> dict:
     import platform
 
     import pyproj
@@ -318,7 +478,11 @@ def _summary(a, b, reg, found, counts, timings, result, gsd, site, mission, dete
             "t_high_sigma": detect.t_high,
             "t_low_sigma": detect.t_low,
         },
-        "parameters": {"detect": detect.as_dict()},
+        "parameters": {
+            "detect": detect.as_dict(),
+            "identify": identify.as_dict(),
+            "model": {"file": MODEL_FILE.name, **default_model().fit},
+        },
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "versions": {
             "orbitscout": __version__,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import typer
@@ -37,15 +38,98 @@ def _root(
 
 
 def parse_site(text: str | None) -> tuple[float, float] | None:
-    """``--site LAT,LON`` (degrees, east-positive longitude), or None when not given."""
+    """``--site LAT,LON`` (degrees, east-positive longitude), or None when not given.
+
+    Parameters
+    ----------
+    text : str or None
+        The option's value.
+
+    Returns
+    -------
+    (float, float) or None
+        (lat, lon), lon wrapped into [-180, 180).
+
+    Raises
+    ------
+    OrbitscoutError
+        Naming ``--site`` as its WHAT, when ``text`` is not a site.
+    """
     from orbitscout.core.bodies import parse_site as parse
 
-    return None if text is None else parse(text)
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except OrbitscoutError as exc:
+        raise exc.about("--site") from None
+
+
+def score_option(value: float | None) -> float | None:
+    """``--min-score``: a number in [0, 1], NaN refused (a typer callback: checked as the
+    command line is parsed)."""
+    if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise typer.BadParameter(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def gsd_option(value: float | None) -> float | None:
+    """``--gsd``: a pixel size in metres, finite and above 0."""
+    if value is not None and not (math.isfinite(value) and value > 0.0):
+        raise typer.BadParameter(f"must be a pixel size in metres above 0, got {value}")
+    return value
+
+
+def band_option(value: str | None) -> int | tuple[int, int] | None:
+    """``--band``: one band for both images (``2``) or one per image (``1,2``: BEFORE's,
+    AFTER's), numbered from 1."""
+    if value is None:
+        return None
+    parts = [part.strip() for part in str(value).split(",")]
+    if len(parts) not in (1, 2) or not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise typer.BadParameter(
+            f"give a band number from 1, or one per image as BEFORE,AFTER (e.g. 1,2); got {value!r}"
+        )
+    return int(parts[0]) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+
+
+def memory_option(value: str | None) -> int | None:
+    """``--max-memory``: a size (``8G``, ``512M``, bytes) as bytes."""
+    if value is None:
+        return None
+    from orbitscout.image.memory import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def main() -> None:
     """Entry point: run the app; bad input and usage mistakes become one line
-    ``orbitscout: error: WHAT: problem`` and exit status 2, with no traceback."""
+    ``orbitscout: error: WHAT: problem`` and exit status 2, with no traceback.
+
+    Warnings a run issued (``OrbitscoutWarning``) are printed one line each
+    (``orbitscout: warning: WHAT: problem``) when it did not end in such an error, and never
+    on an error's path, whose one line is all that stderr gets. Other Python warnings (the
+    libraries') are not printed.
+    """
+    import warnings
+
+    from orbitscout.core.errors import OrbitscoutWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OrbitscoutWarning)
+        try:
+            _run()
+        except SystemExit as stop:
+            if stop.code != 2:
+                _print_warnings(caught)
+            raise
+    _print_warnings(caught)
+
+
+def _run() -> None:
     import click
 
     try:
@@ -64,6 +148,22 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("orbitscout: aborted", highlight=False)
         sys.exit(130)
+
+
+def _print_warnings(caught: list) -> None:
+    """One line ``orbitscout: warning: ...`` for each distinct ``OrbitscoutWarning``."""
+    from orbitscout.core.errors import OrbitscoutWarning
+
+    seen: set[str] = set()
+    for record in caught:
+        if not isinstance(record.message, OrbitscoutWarning):
+            continue
+        line = " ".join(str(record.message).split())
+        if line not in seen:
+            seen.add(line)
+            err_console.print(
+                f"orbitscout: warning: {line}", highlight=False, soft_wrap=True, markup=False
+            )
 
 
 def _fail(message: str) -> None:

@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from orbitscout.cli.app import app, console, err_console, parse_site
+from orbitscout.cli.app import (
+    app,
+    band_option,
+    console,
+    err_console,
+    gsd_option,
+    memory_option,
+    parse_site,
+    score_option,
+)
 
 
 @app.command()
@@ -17,10 +26,36 @@ def find(
     site: str = typer.Option(None, help="LAT,LON of the lander, if known (a hint)."),
     body: str = typer.Option(None, help="mars or moon, when the files do not say."),
     mission: str = typer.Option(None, help="Known mission whose EDL layout to use as a prior."),
-    min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
-    band: int = typer.Option(None, help="Band to use in multi-band images (1-based)."),
-    gsd: float = typer.Option(None, help="Pixel size in metres for images without a CRS."),
-    tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory)."),
+    min_score: float = typer.Option(
+        0.0,
+        callback=score_option,
+        metavar="SCORE",
+        help="Drop detections scored below this (0-1).",
+    ),
+    band: str = typer.Option(
+        None,
+        callback=band_option,
+        metavar="BAND[,BAND]",
+        help="Band to use in multi-band images (1-based): one for both, or BEFORE,AFTER.",
+    ),
+    gsd: float = typer.Option(
+        None,
+        callback=gsd_option,
+        metavar="METRES",
+        help="Pixel size in metres for images without a CRS (without it and without a CRS, "
+        "no hardware class is named).",
+    ),
+    tile: int = typer.Option(
+        2048, min=256, metavar="PX", help="Tile side in pixels, at least 256 (bounds memory)."
+    ),
+    max_memory: str = typer.Option(
+        None,
+        "--max-memory",
+        callback=memory_option,
+        metavar="SIZE",
+        help="Refuse a pair whose estimated peak memory is above this (e.g. 8G, 512M; "
+        "default: half of this machine's memory).",
+    ),
 ) -> None:
     """Find where the ground changed between BEFORE and AFTER, and what each change is."""
     from orbitscout.pipeline import find as run_find
@@ -37,6 +72,7 @@ def find(
         gsd_m=gsd,
         tile=tile,
         progress=True,
+        max_memory=max_memory,
     )
     reg = result.registration
     console.print(
