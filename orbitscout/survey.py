@@ -64,7 +64,7 @@ RECORD_FORMAT = 1
 # case-insensitive file systems)
 RESERVED_NAMES = frozenset({SURVEY_CSV, "index.html"})  # index.html: report.index's
 HASH_SPAN = 1 << 20  # fingerprint: the first and the last MiB of the file
-MIN_TILE = 256
+MIN_TILE = 256  # as orbitscout.pipeline.MIN_TILE (not imported: it loads GDAL)
 REDO_REASONS = (
     "images changed",
     "options changed",
@@ -242,13 +242,6 @@ def read_pairs(csv_path: str | Path) -> list[Pair]:
             name = f"{name}-{line}"
         names[name.lower()] = line
         band = _parse_band(row.get("band", ""), csv_path, line)
-        if band is not None and band[0] != band[1]:
-            # orbitscout.pipeline.find takes one band for both images (band: int) today
-            raise OrbitscoutError(
-                f"line {line}: band {row['band']!r}: find reads the same band of both images "
-                f"today; give one band",
-                csv_path,
-            )
         pairs.append(
             Pair(
                 name=name,
@@ -479,7 +472,7 @@ def run_pair(pair: dict, out_dir: str, options: dict) -> dict:
             body=pair.get("body"),
             site=tuple(pair["site"]) if pair.get("site") else None,
             mission=pair.get("mission"),
-            band=band[0] if band else None,
+            band=(band[0], band[1]) if band else None,  # (BEFORE's, AFTER's)
             **options,
         )
     except Exception as exc:  # a bad pair is recorded and the survey goes on

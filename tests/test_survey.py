@@ -548,19 +548,24 @@ def test_workers_0_creates_nothing_and_bad_names_are_refused(tmp_path):
         read_pairs(tmp_path / "pairs.csv")
 
 
-def test_band_column(tmp_path):
-    make_pair(tmp_path / "a", size=64)
+def test_band_column_one_band_or_one_per_image(tmp_path):
+    make_pair(tmp_path / "a", size=96, spots=SPOTS)
     (tmp_path / "pairs.csv").write_text(
-        'before,after,band\na/before.tif,a/after.tif,2\na/before.tif,a/after.tif,"1,1"\n'
-        "a/before.tif,a/after.tif,\n"
+        "before,after,band,name\na/before.tif,a/after.tif,1,one\n"
+        'a/before.tif,a/after.tif,"1,2",two\na/before.tif,a/after.tif,,none\n'
     )
-    assert [p.band for p in read_pairs(tmp_path / "pairs.csv")] == [(2, 2), (1, 1), None]
+    pairs = read_pairs(tmp_path / "pairs.csv")
+    assert [p.band for p in pairs] == [(1, 1), (1, 2), None]
     for bad in ("0", "x", "1,2,3"):
-        (tmp_path / "pairs.csv").write_text(
-            f'before,after,band\na/before.tif,a/after.tif,"{bad}"\n'
-        )
+        (tmp_path / "bad.csv").write_text(f'before,after,band\na/before.tif,a/after.tif,"{bad}"\n')
         with pytest.raises(OrbitscoutError, match="line 2: band must be"):
-            read_pairs(tmp_path / "pairs.csv")
+            read_pairs(tmp_path / "bad.csv")
+    # each image's band reaches find: the AFTER image has no band 2
+    result = survey(tmp_path / "pairs.csv", tmp_path / "out", workers=1)
+    rows = {r["pair"]: r for r in result.rows}
+    assert rows["one"]["status"] == "ok" and rows["none"]["status"] == "ok"
+    assert rows["two"]["status"] == "error"
+    assert rows["two"]["error"] == "a/after.tif: has no band 2 (it has 1)"
 
 
 def test_outputs_are_0644_and_hold_no_absolute_paths(tmp_path):
