@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from orbitscout.core.bodies import MARS, MOON
 from orbitscout.core.errors import OrbitscoutError
-from orbitscout.sim.scene import LAYOUT_NAMES, LAYOUTS, TRUTH_CLASSES, make_scene
+from orbitscout.sim.kinds import KINDS
+from orbitscout.sim.render import item_fields
+from orbitscout.sim.scene import (
+    LAYOUT_NAMES,
+    LAYOUTS,
+    NATURAL_KINDS,
+    TRUTH_CLASSES,
+    Item,
+    make_item,
+    make_scene,
+)
 
 
 def _dist_bearing(item):
@@ -97,3 +108,48 @@ def test_random_moon_and_natural_changes():
 def test_unknown_layout():
     with pytest.raises(OrbitscoutError):
         make_scene("beagle2")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_draws_and_renders(kind):
+    it = make_item(kind, 2.0, -3.0, np.random.default_rng(1), MARS, toward_lander_deg=90.0)
+    assert it.kind == kind and it.cls in TRUTH_CLASSES and it.label == kind.replace("_", " ")
+    assert it.size_m > 0 and it.extent_m >= it.size_m * 0.99
+    assert next(iter(it.params)) == "orient_deg"
+    e, n = np.meshgrid(np.linspace(-30, 30, 41, dtype=np.float32), np.zeros(3, np.float32))
+    fields = item_fields(it, e, n, (0.0, 1.0))
+    assert all(f.dtype == np.float32 and f.shape == e.shape for f in fields)
+    assert np.isfinite(np.stack(fields)).all()
+
+
+def test_kinds_and_their_draw_order_are_pinned():
+    assert NATURAL_KINDS == ("new_crater", "dust_devil_track", "dust_patch")
+    # extents drawn for seed 5 before the kinds were split out of make_item (issue 20): a change
+    # of the order of the random draws changes them, and every simulated scene with them
+    mars = make_scene("random", seed=5, natural_changes=3)
+    assert [(it.kind, round(it.extent_m, 6)) for it in mars.items] == [
+        ("rover", 104.290069),
+        ("parachute", 21.5),
+        ("backshell", 11.695443),
+        ("heat_shield", 26.177203),
+        ("descent_stage", 50.0),
+        ("new_crater", 46.170698),
+        ("dust_devil_track", 796.604304),
+        ("dust_patch", 174.417468),
+    ]
+    moon = make_scene("random", seed=5, body=MOON)
+    assert [(it.kind, round(it.extent_m, 6)) for it in moon.items] == [
+        ("crash", 50.0),
+        *[("debris", 3.0)] * 4,
+        ("new_crater", 97.305531),
+        ("new_crater", 57.073466),
+    ]
+
+
+def test_unknown_kind():
+    with pytest.raises(OrbitscoutError, match="unknown item kind"):
+        make_item("beagle2", 0.0, 0.0, np.random.default_rng(0))
+    ghost = Item("beagle2", "unknown", "b", 0.0, 0.0, 1.0, 1.0)
+    z = np.zeros((2, 2), np.float32)
+    with pytest.raises(OrbitscoutError, match="cannot render item kind"):
+        item_fields(ghost, z, z, (0.0, 1.0))

@@ -35,6 +35,7 @@ import numpy as np
 
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.observe.cameras import Camera, get_camera
+from orbitscout.sim.kinds import KINDS, ItemKind
 from orbitscout.sim.scene import Item, Scene, make_scene
 
 F32 = np.float32
@@ -314,193 +315,45 @@ def _splat_box(
 
 
 # ---------------------------------------------------------------------------------------------
-# Items: evaluated on supersampled ground coordinates (metres from the item, east/north)
+# Items: evaluated on supersampled ground coordinates (metres from the item, east/north); how
+# each kind looks is defined in orbitscout.sim.kinds
 
 
-def _rot(item: Item, e, n, deg: float | None = None):
-    """Item frame: u along the item's orientation (a bearing), v to its left."""
-    a = math.radians(item.params.get("orient_deg", 0.0) if deg is None else deg)
-    fu = (math.sin(a), math.cos(a))  # unit vector of the bearing in (east, north)
-    u = e * fu[0] + n * fu[1]
-    v = -e * fu[1] + n * fu[0]
-    return u, v
+def _kind_of(item: Item) -> ItemKind:
+    spec = KINDS.get(item.kind)
+    if spec is None:
+        raise OrbitscoutError(f"cannot render item kind {item.kind!r}")
+    return spec
 
 
-def _waves_tex(e, n, waves) -> np.ndarray:
-    if not waves:
-        return np.zeros_like(e)
-    out = np.zeros_like(e)
-    for kx, ky, ph in waves:
-        out += np.cos(F32(2 * np.pi) * (F32(kx) * e + F32(ky) * n) + F32(ph))
-    return out * F32(math.sqrt(2.0 / len(waves)))
+def item_fields(
+    item: Item, e: np.ndarray, n: np.ndarray, sun_en: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fields of ``item`` at ground offsets (``e``, ``n``) metres from it, drawn by its
+    kind's definition (``orbitscout.sim.kinds``).
 
+    Parameters
+    ----------
+    item
+        The item.
+    e, n
+        Ground offsets east and north of the item in metres (float32 arrays, one shape).
+    sun_en
+        Horizontal unit vector (east, north) toward the sun.
 
-def _harm(theta, harm) -> np.ndarray:
-    out = np.zeros_like(theta)
-    for k, a, ph in harm:
-        out += F32(a) * np.cos(F32(k) * theta + F32(ph))
-    return out
+    Returns
+    -------
+    factor, alpha, refl
+        float32 arrays of ``e``'s shape: ``factor`` multiplies the ground's albedo; ``alpha``
+        is the object's coverage (where it is 1 the object hides the ground); ``refl`` its
+        reflectance times its coverage.
 
-
-def _specks_alpha(u, v, specks):
-    alpha = np.zeros_like(u)
-    refl = np.zeros_like(u)
-    for su, sv, size, r in specks:
-        inside = (np.abs(u - F32(su)) <= size / 2) & (np.abs(v - F32(sv)) <= size * 0.4)
-        alpha = np.where(inside, F32(1), alpha)
-        refl = np.where(inside, F32(r), refl)
-    return alpha, refl
-
-
-def item_fields(item: Item, e: np.ndarray, n: np.ndarray, sun_en: tuple[float, float]):
-    """(albedo factor, object coverage, object reflectance) of ``item`` at ground offsets
-    (``e``, ``n``) metres from it. ``factor`` multiplies the ground's albedo; where coverage is
-    1 the object hides the ground."""
-    p = item.params
-    k = item.kind
-    one = np.ones_like(e)
-    zero = np.zeros_like(e)
-    factor, alpha, refl = one, zero, zero
-    u, v = _rot(item, e, n)
-    r = np.sqrt(e * e + n * n)
-    if k in ("rover", "lander"):
-        theta = np.arctan2(n, e)
-        tex = _waves_tex(e, n, p["waves"])
-        hr = p["halo_radius_m"] / 2
-        halo = np.exp(-0.5 * (r / hr) ** 2) * (1 + 0.6 * _harm(theta, p["rays"]))
-        factor = 1 - F32(p["halo_depth"]) * np.clip(halo, 0, 1.5) * (1 + 0.25 * tex)
-        if p["lobe_gain"] > 0:
-            lu, lv = _rot(item, e, n, p["lobe_axis_deg"])
-            s2 = 2 * p["lobe_sigma_m"] ** 2
-            off = p["lobe_offset_m"]
-            lobes = np.exp(-((lu - off) ** 2 + (lv * 1.3) ** 2) / s2) + np.exp(
-                -((lu + off) ** 2 + (lv * 1.3) ** 2) / s2
-            )
-            # scoured lobes are streaked radially from the rover
-            streak = 1 + 0.3 * _harm(theta * 3, p["rays"]) + 0.1 * tex
-            factor = factor + F32(p["lobe_gain"]) * lobes * np.clip(streak, 0.3, 1.8)
-        if k == "rover":
-            alpha = ((np.abs(u) <= p["length_m"] / 2) & (np.abs(v) <= p["width_m"] / 2)).astype(F32)
-            deck = np.abs(v) <= p["width_m"] * 0.3
-            refl = np.where(deck, F32(p["refl"]), F32(p["refl"] * 0.8)) * alpha
-        else:
-            arm = 1.1
-            c = p["length_m"] / 2 - arm
-            disc = (u * u + v * v) <= 0.78**2
-            arms = ((u - c) ** 2 + v * v <= arm**2) | ((u + c) ** 2 + v * v <= arm**2)
-            alpha = (disc | arms).astype(F32)
-            refl = alpha * F32(p["refl"])
-    elif k == "crash":
-        theta = np.arctan2(v, u)
-        ell = (u / (p["length_m"] / 2)) ** 2 + (v / (p["width_m"] / 2)) ** 2
-        core = np.exp(-1.5 * ell)
-        rays = np.clip(_harm(theta, p["rays"]), 0, None) * np.exp(-r / p["ray_len_m"])
-        rays = rays * (r > p["width_m"] / 3)
-        if p["bright_ejecta"]:
-            factor = 1 - F32(p["depth"]) * core + F32(0.8) * rays
-        else:
-            factor = 1 - F32(p["depth"]) * core - F32(0.5 * p["depth"]) * rays
-        alpha, refl = _specks_alpha(u, v, p["specks"])
-        refl = refl * alpha
-    elif k == "parachute":
-        rad = p["radius_m"]
-        uu, vv = u / rad, v / (rad * p["squash"])
-        rn = np.sqrt(uu * uu + vv * vv)
-        theta = np.arctan2(vv, uu)
-        edge = 1 + _harm(theta, p["harm"])
-        alpha = (rn <= edge).astype(F32)
-        gore = 1 - F32(p["gore_depth"]) * (0.5 + 0.5 * np.cos(F32(p["gores"]) * theta))
-        ring = 1 - 0.2 * ((rn > 0.45 * edge) & (rn < 0.6 * edge))
-        fold = 1 + 0.1 * _waves_tex(u, v, p["folds"]) - 0.15 * np.clip(rn / edge - 0.85, 0, 1)
-        refl = alpha * F32(p["refl"]) * gore * ring * fold
-    elif k in ("backshell", "heat_shield"):
-        rad = p["radius_m"]
-        theta = np.arctan2(v, u)
-        su, sv = _rot(item, F32(sun_en[0]), F32(sun_en[1]))
-        if k == "backshell":
-            edge = rad * (1 + _harm(theta, p["harm"]))
-            alpha = (r <= edge).astype(F32)
-            lit = (u * su + v * sv) > 0  # a cone on its side: the half facing the sun is bright
-            refl = alpha * np.where(lit, F32(p["refl"] * 1.15), F32(p["refl"] * 0.75))
-            scar_c = -0.3 * p["scar_length_m"]
-            rays = 0
-        else:
-            alpha = ((r <= rad) & (u <= rad * (1 - 2 * p["broken"]))).astype(F32)
-            refl = alpha * F32(p["refl"])
-            scar_c = -p["bounce_m"]
-            rays = p["rays"]
-        su_, sv_ = u - F32(scar_c), v
-        ell = (su_ / (p["scar_length_m"] / 2)) ** 2 + (sv_ / (p["scar_width_m"] / 2)) ** 2
-        scar = np.exp(-2.0 * ell**1.5)
-        if rays:
-            th2 = np.arctan2(sv_, su_)
-            scar = scar * (1 + 0.5 * _harm(th2, rays))
-        factor = 1 - F32(p["scar_depth"]) * np.clip(scar, 0, 1.3)
-        if "specks" in p:
-            sa, sr = _specks_alpha(su_, sv_, p["specks"])
-            sa = sa * (1 - alpha)
-            refl = refl + sa * sr
-            alpha = alpha + sa
-    elif k == "descent_stage":
-        length = p["length_m"]
-        au = u + 0.25 * length  # apex behind the impact point, toward the rover
-        dist = np.sqrt(au * au + v * v)
-        phi = np.abs(np.arctan2(v, au))
-        ha = math.radians(p["half_angle_deg"])
-        inside = 1 / (1 + np.exp((phi - ha) / (0.12 * ha)))
-        arms = np.exp(-0.5 * ((phi - 0.8 * ha) / (0.25 * ha)) ** 2)  # the V's darker arms
-        along = (
-            np.exp(-dist / (0.55 * length))
-            / (1 + np.exp((dist - length * (1 + 0.2 * np.sin(5 * phi))) / (0.08 * length)))
-            * np.clip(au / (0.08 * length), 0, 1)
-        )
-        tex = _waves_tex(u, v, p["waves"])
-        streaks = 1 + 0.6 * _harm(phi * 6, p.get("rays", [[3, 0.5, 0.0], [7, 0.3, 1.0]]))
-        fan = (0.45 * np.sqrt(inside) + 0.75 * arms * inside) * along * (1 + 0.35 * tex)
-        fan = fan * np.clip(streaks, 0.2, 2.0)
-        crater = np.exp(-0.5 * (r / (p["crater_m"] / 2)) ** 2)
-        factor = 1 - F32(p["depth"]) * np.clip(fan + 1.1 * crater, 0, 1.6)
-        alpha, refl = _specks_alpha(u, v, p["specks"])
-        refl = refl * alpha
-    elif k == "debris":
-        alpha = ((np.abs(u) <= p["length_m"] / 2) & (np.abs(v) <= p["width_m"] / 2)).astype(F32)
-        refl = alpha * F32(p["refl"])
-        factor = 1 - 0.15 * np.exp(-0.5 * (r / p["length_m"]) ** 2)
-    elif k == "new_crater":
-        rad = p["radius_m"]
-        theta = np.arctan2(n, e)
-        inside = r <= rad
-        # bowl: the wall nearer the sun is in shadow, the far wall faces the sun
-        toward = (e * sun_en[0] + n * sun_en[1]) / rad
-        bowl = np.clip(0.75 - 0.6 * toward, 0.08, 1.4)
-        halo_r = p["halo_m"] / 2
-        rays = 1 + 0.6 * _harm(theta, p["rays"])
-        if p["bright_halo"]:
-            prox = np.exp(-0.5 * ((r - 1.6 * rad) / (0.8 * rad)) ** 2)
-            dist_ = np.exp(-0.5 * (r / halo_r) ** 2) * np.clip(rays - 1, 0, None)
-            ring = 1 + 0.6 * prox + 0.4 * dist_
-        else:
-            ring = 1 - F32(p["halo_depth"]) * np.exp(-0.5 * (r / halo_r) ** 2) * np.clip(rays, 0, 2)
-            ring = ring - 0.15 * np.exp(-0.5 * ((r - 1.3 * rad) / (0.5 * rad)) ** 2)
-        factor = np.where(inside, bowl, ring).astype(F32)
-    elif k == "dust_devil_track":
-        pts = np.asarray(p["points"], dtype=F32)
-        d2 = np.full(e.shape, np.inf, dtype=F32)
-        for (ax, ay), (bx, by) in zip(pts[:-1], pts[1:], strict=True):
-            vx, vy = bx - ax, by - ay
-            ll = vx * vx + vy * vy
-            t = np.clip(((e - ax) * vx + (n - ay) * vy) / ll, 0, 1)
-            qx, qy = e - (ax + t * vx), n - (ay + t * vy)
-            np.minimum(d2, qx * qx + qy * qy, out=d2)
-        w = p["width_m"]
-        factor = 1 - F32(p["depth"]) * np.exp(-0.5 * d2 / (0.4 * w) ** 2)
-    elif k == "dust_patch":
-        theta = np.arctan2(n, e)
-        edge = p["radius_m"] * (1 + _harm(theta, p["harm"]))
-        s = 1 / (1 + np.exp((r - edge) / (0.12 * p["radius_m"])))
-        factor = 1 + F32(p["delta"]) * s
-    else:
-        raise OrbitscoutError(f"cannot render item kind {k!r}")
+    Raises
+    ------
+    OrbitscoutError
+        For an item of an unknown kind.
+    """
+    factor, alpha, refl = _kind_of(item).fields(item, e, n, sun_en)
     return (
         np.asarray(factor, dtype=F32),
         np.asarray(alpha, dtype=F32),
@@ -545,12 +398,7 @@ def render_item_patch(
     the fraction of the pixel in the object's cast shadow (not under the object)."""
     g = grid.gsd
     s = s or supersampling(item, g)
-    reach = item.extent_m / 2 + shadow_len_m + 2 * item_min_feature_m(item)
-    if item.kind == "dust_devil_track":
-        pts = np.asarray(item.params["points"])
-        reach = float(np.abs(pts).max()) + item.params["width_m"] * 2
-    for sp in item.params.get("specks", []):
-        reach = max(reach, math.hypot(sp[0], sp[1]) + sp[2] + item.params.get("bounce_m", 0.0))
+    reach = _kind_of(item).reach_m(item, shadow_len_m, item_min_feature_m(item))
     cx, cy = grid.to_pixel(item.east_m, item.north_m)
     rp = reach / g + 2
     x0, x1 = int(math.floor(cx - rp)), int(math.ceil(cx + rp)) + 1
@@ -710,7 +558,6 @@ class Pair:
     transform: object  # affine.Affine of the AFTER grid (also written into before.tif)
     crs: object  # pyproj CRS
     grid: Grid
-    before_radiance: np.ndarray
     after_radiance: np.ndarray
     timings: dict
 
@@ -810,7 +657,6 @@ def simulate_pair(
         transform=transform,
         crs=crs,
         grid=after_grid,
-        before_radiance=before.radiance,
         after_radiance=after.radiance,
         timings=timings,
     )

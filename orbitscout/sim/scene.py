@@ -19,20 +19,21 @@ import numpy as np
 from orbitscout.core.bodies import MARS, MOON, Body
 from orbitscout.core.classes import CLASSES
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.sim.kinds import KINDS, NATURAL_KINDS, Draw
 
 TRUTH_CLASSES = CLASSES
-NATURAL_KINDS = ("new_crater", "dust_devil_track", "dust_patch")  # the changes not hardware
 
 
 @dataclass(frozen=True)
 class Item:
     """One thing on the ground that appears between the before and the after look.
 
-    ``kind`` picks the renderer (``rover``, ``lander``, ``crash``, ``parachute``, ``backshell``,
-    ``heat_shield``, ``descent_stage``, ``new_crater``, ``dust_devil_track``, ``dust_patch``,
-    ``debris``); ``cls`` is its truth class. ``size_m`` is the object's own size (the rover's
-    length, the parachute's diameter), ``extent_m`` the size of everything it changed around it
-    (blast zone, impact scar, ejecta, debris fan)."""
+    ``kind`` names its definition in ``orbitscout.sim.kinds.KINDS`` (``rover``, ``lander``,
+    ``crash``, ``parachute``, ``backshell``, ``heat_shield``, ``descent_stage``, ``debris``,
+    ``new_crater``, ``dust_devil_track``, ``dust_patch``); ``cls`` is its truth class.
+    ``size_m`` is the object's own size (the rover's length, the parachute's diameter),
+    ``extent_m`` the size of everything it changed around it (blast zone, impact scar, ejecta,
+    debris fan)."""
 
     kind: str
     cls: str
@@ -143,34 +144,12 @@ def moon_terrain(seed: int) -> Terrain:
 
 
 # ---------------------------------------------------------------------------------------------
-# Items: physical sizes and reflectances. Reflectances are normal albedos in the red/PAN band;
-# spacecraft white paint and parachute fabric are *assumptions* (0.5-0.75) chosen so that, as
-# in the HiRISE and CaSSIS releases, hardware shows bright against ~0.2 ground.
+# Items: each kind's physical sizes, reflectances and random shape are in ``kinds``.
 
 
 def _bearing_offset(distance_m: float, bearing_deg: float) -> tuple[float, float]:
     b = math.radians(bearing_deg)
     return distance_m * math.sin(b), distance_m * math.cos(b)
-
-
-def _harmonics(rng: np.random.Generator, n: int, amp: float) -> list[list[float]]:
-    """Random radial harmonics [k, amplitude, phase] for irregular outlines."""
-    return [
-        [k, float(amp * rng.uniform(0.3, 1.0) / k**0.8), float(rng.uniform(0, 2 * math.pi))]
-        for k in range(2, n + 2)
-    ]
-
-
-def _waves(
-    rng: np.random.Generator, n: int, wavelength_m: tuple[float, float]
-) -> list[list[float]]:
-    """Random plane waves [kx, ky, phase] for mottled textures (cycles per metre)."""
-    out = []
-    for _ in range(n):
-        lam = rng.uniform(*wavelength_m)
-        th = rng.uniform(0, 2 * math.pi)
-        out.append([math.cos(th) / lam, math.sin(th) / lam, float(rng.uniform(0, 2 * math.pi))])
-    return out
 
 
 def make_item(
@@ -186,197 +165,49 @@ def make_item(
 ) -> Item:
     """Build one item with physically sized, randomly shaped parameters (from ``rng``).
 
-    ``toward_lander_deg``: the bearing from the item back to the lander (the descent stage's
-    debris V points that way; the backshell's scar and the heat shield's bounce follow their
-    flight direction, which is away from it)."""
+    Parameters
+    ----------
+    kind
+        A name in ``orbitscout.sim.kinds.KINDS`` (``rover``, ``lander``, ``crash``, ...).
+    east_m, north_m
+        Its position east and north of the site in metres.
+    rng
+        The scene's generator: the orientation is drawn first, then the kind's parameters.
+    body
+        The body it lies on.
+    label
+        Its label in the truth (default: the kind with spaces).
+    size_m
+        Its own size (default: the kind's published or random size).
+    toward_lander_deg
+        The bearing from the item back to the lander (the descent stage's debris V points that
+        way; the backshell's scar and the heat shield's bounce follow their flight direction,
+        which is away from it).
+    **extra
+        Parameters that replace or add to the drawn ones.
+
+    Returns
+    -------
+    Item
+        The item; ``params`` holds ``orient_deg``, the kind's parameters, then ``extra``.
+
+    Raises
+    ------
+    OrbitscoutError
+        For an unknown ``kind``.
+    """
     away = None if toward_lander_deg is None else (toward_lander_deg + 180.0) % 360.0
     orient = float(rng.uniform(0, 360))
-    p: dict = {"orient_deg": orient}
-    if kind == "rover":
-        # Perseverance / Curiosity: ~3 x 2.7 m, 2.2 m tall (NASA, FACTS.md).
-        size = size_m or 3.0
-        p.update(
-            length_m=size,
-            width_m=size * 0.9,
-            height_m=2.2,
-            refl=0.6,
-            # blast zone of the hovering sky crane: two bright scoured lobes either side of the
-            # rover and a broad darker halo, ~tens of metres (HiRISE ESP_068360_1985 crop in
-            # ../shared/data/real shows the lobes ~20 m across; halo ~50 m is an assumption).
-            halo_radius_m=float(rng.uniform(45, 70)),
-            halo_depth=float(rng.uniform(0.12, 0.2)),
-            lobe_offset_m=float(rng.uniform(9, 13)),
-            lobe_sigma_m=float(rng.uniform(5.0, 7.0)),
-            lobe_gain=float(rng.uniform(0.6, 0.9)),
-            lobe_axis_deg=float(rng.uniform(0, 180)),
-            waves=_waves(rng, 6, (4.0, 15.0)),
-            rays=_harmonics(rng, 10, 0.35),
-        )
-        extent = 2 * p["halo_radius_m"]
-        cls = "lander"
-    elif kind == "lander":
-        # InSight-like: 1.56 m deck + two 2.2 m solar arrays, ~6 m tip to tip (NASA; assumption
-        # on the exact figure); bright, saturating in HiRISE colour (FACTS.md). Blast zone dark.
-        size = size_m or 6.0
-        p.update(
-            length_m=size,
-            width_m=size * 0.35,
-            height_m=1.0,
-            refl=0.65,
-            halo_radius_m=float(rng.uniform(25, 40)),
-            halo_depth=float(rng.uniform(0.2, 0.3)),
-            lobe_offset_m=0.0,
-            lobe_sigma_m=4.0,
-            lobe_gain=0.0,
-            lobe_axis_deg=0.0,
-            waves=_waves(rng, 6, (3.0, 12.0)),
-            rays=_harmonics(rng, 12, 0.4),
-        )
-        extent = 2 * p["halo_radius_m"]
-        cls = "lander"
-    elif kind == "crash":
-        # A lander that crashed (Schiaparelli: dark patch ~15 x 40 m, FACTS.md; Vikram on the
-        # Moon: a crater with bright and dark ejecta rays). Elongated dark scar with rays.
-        size = size_m or (40.0 if body is MARS else 20.0)
-        p.update(
-            length_m=size,
-            width_m=size * float(rng.uniform(0.35, 0.5)),
-            depth=float(rng.uniform(0.35, 0.5)),
-            ray_len_m=size * float(rng.uniform(1.2, 2.2)),
-            rays=_harmonics(rng, 14, 0.6),
-            bright_ejecta=bool(body is MOON),
-            specks=_specks(rng, 5, size * 0.8, (0.6, 1.8)),
-        )
-        if away is not None:
-            p["orient_deg"] = away
-        extent = size * 2.5
-        cls = "lander"
-    elif kind == "parachute":
-        # Perseverance's 21.5 m parachute (FACTS.md), lying crumpled: an irregular, partly
-        # collapsed canopy with its gores, bright; flat on the ground (tiny shadow).
-        size = size_m or 21.5
-        p.update(
-            radius_m=size / 2,
-            squash=float(rng.uniform(0.45, 0.9)),
-            harm=_harmonics(rng, 8, 0.35),
-            refl=0.72,
-            gores=80,  # gore count (assumption; texture only)
-            gore_depth=float(rng.uniform(0.1, 0.25)),
-            height_m=0.4,
-            folds=_waves(rng, 16, (0.8, 5.0)),
-        )
-        extent = size
-        cls = "parachute"
-    elif kind == "backshell":
-        # Backshell 4.5 m (FACTS.md), white, lying on its side (~2 m high), with a small dark
-        # impact scar (~126 km/h impact, Ingenuity flight 26 release, hardware_offsets.md).
-        size = size_m or 4.5
-        p.update(
-            radius_m=size / 2,
-            refl=0.55,
-            height_m=2.0,
-            scar_length_m=size * float(rng.uniform(2.2, 3.2)),
-            scar_width_m=size * float(rng.uniform(1.4, 2.0)),
-            scar_depth=float(rng.uniform(0.2, 0.35)),
-            harm=_harmonics(rng, 5, 0.12),
-        )
-        if away is not None:
-            p["orient_deg"] = away
-        extent = p["scar_length_m"]
-        cls = "backshell"
-    elif kind == "heat_shield":
-        # Heat shield 4.5 m (FACTS.md), bright (HiRISE), inside a darker impact scar and ejecta
-        # ~10-30 m; it may have bounced a few metres downrange.
-        size = size_m or 4.5
-        scar = float(rng.uniform(12, 28)) * size / 4.5
-        p.update(
-            radius_m=size / 2,
-            refl=0.55,
-            height_m=0.8,
-            broken=float(rng.uniform(0.0, 0.35)),  # fraction of the disc missing/hidden
-            scar_length_m=scar,
-            scar_width_m=scar * float(rng.uniform(0.45, 0.75)),
-            scar_depth=float(rng.uniform(0.35, 0.5)),
-            bounce_m=float(rng.uniform(0.0, 0.3)) * scar,
-            rays=_harmonics(rng, 12, 0.5),
-            specks=_specks(rng, 4, scar * 0.5, (0.4, 1.2)),
-        )
-        if away is not None:
-            p["orient_deg"] = away
-        extent = scar
-        cls = "heat_shield"
-    elif kind == "descent_stage":
-        # Sky-crane crash: an elongated dark fan/V of debris tens of metres long whose apex
-        # points back toward the rover (uahirise.org ESP_068294_1985), with bright specks.
-        size = size_m or 50.0
-        p.update(
-            length_m=size,
-            half_angle_deg=float(rng.uniform(18, 30)),
-            depth=float(rng.uniform(0.35, 0.5)),
-            crater_m=float(rng.uniform(5, 9)),
-            waves=_waves(rng, 6, (3.0, 12.0)),
-            rays=_harmonics(rng, 6, 0.6),
-            specks=_specks(rng, 6, size * 0.45, (0.5, 1.8)),
-        )
-        if away is not None:
-            p["orient_deg"] = away
-        extent = size
-        cls = "descent_stage"
-    elif kind == "debris":
-        # A piece of a crashed craft (Vikram's largest pieces ~2 x 2 NAC px = 1 m, FACTS.md).
-        size = size_m or 1.0
-        p.update(length_m=size, width_m=size * 0.8, height_m=size * 0.5, refl=0.45)
-        extent = size * 3
-        cls = "unknown"
-    elif kind == "new_crater":
-        # New impact craters: 2-43 m on the Moon (Speyerer et al. 2016); on Mars mostly found as
-        # dark spots (Daubar et al. 2013); blast halos many crater diameters wide (assumption:
-        # 5-12 D, Mars), bright+dark reflectance zones on the Moon.
-        size = size_m or float(rng.uniform(3, 12))
-        p.update(
-            radius_m=size / 2,
-            halo_m=size * float(rng.uniform(4, 8)),
-            halo_depth=float(rng.uniform(0.12, 0.25)),
-            bright_halo=bool(body is MOON),
-            rays=_harmonics(rng, 12, 0.5),
-        )
-        extent = 2 * p["halo_m"]
-        cls = "new_crater"
-    elif kind == "dust_devil_track":
-        # Long thin dark curvy line: hundreds of metres to km long, ~10-30 m wide (assumption).
-        length = size_m or float(rng.uniform(400, 1500))
-        width = float(rng.uniform(8, 25))
-        n = max(8, int(length / 25))
-        heading = math.radians(orient)
-        curv = rng.normal(0, 0.06, n).cumsum()
-        pts = [(0.0, 0.0)]
-        step = length / n
-        for i in range(n):
-            h = heading + curv[i]
-            pts.append((pts[-1][0] + step * math.sin(h), pts[-1][1] + step * math.cos(h)))
-        pts_arr = np.asarray(pts)
-        # the item's position is the track's middle vertex, so it lies on the track
-        pts_arr -= pts_arr[len(pts_arr) // 2]
-        p.update(points=pts_arr.tolist(), width_m=width, depth=float(rng.uniform(0.08, 0.15)))
-        size = length
-        extent = 2 * float(np.abs(pts_arr).max()) + width  # a box centred on the item
-        cls = "unknown"
-    elif kind == "dust_patch":
-        # A patch of moved dust: a faint irregular blob, brighter or darker (assumption).
-        size = size_m or float(rng.uniform(60, 200))
-        p.update(
-            radius_m=size / 2,
-            harm=_harmonics(rng, 6, 0.3),
-            delta=float(rng.choice([-1, 1]) * rng.uniform(0.08, 0.14)),
-        )
-        extent = size
-        cls = "unknown"
-    else:
+    spec = KINDS.get(kind)
+    if spec is None:
         raise OrbitscoutError(f"unknown item kind {kind!r}")
+    drawn, size, extent = spec.draw(Draw(rng, body, size_m, orient, away))
+    p: dict = {"orient_deg": orient}
+    p.update(drawn)
     p.update(extra)
     return Item(
         kind=kind,
-        cls=cls,
+        cls=spec.cls,
         label=label or kind.replace("_", " "),
         east_m=float(east_m),
         north_m=float(north_m),
@@ -384,18 +215,6 @@ def make_item(
         extent_m=float(extent),
         params=p,
     )
-
-
-def _specks(
-    rng: np.random.Generator, n: int, spread_m: float, size_range: tuple[float, float]
-) -> list[list[float]]:
-    """Bright debris pieces [u, v, size, refl] in an item's own frame (u forward, v left)."""
-    out = []
-    for _ in range(n):
-        u = float(rng.uniform(0.1, 1.0) * spread_m)
-        v = float(rng.normal(0, 0.25) * spread_m)
-        out.append([u, v, float(rng.uniform(*size_range)), float(rng.uniform(0.45, 0.65))])
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -668,8 +487,3 @@ def _natural(
         placed.append(it)
         out.append(it)
     return out
-
-
-def shifted(scene: Scene, **changes) -> Scene:
-    """A copy of ``scene`` with fields replaced (e.g. a different sun)."""
-    return replace(scene, **changes)
