@@ -237,7 +237,7 @@ class Rover(_Touchdown):
 
     def draw(self, d: Draw) -> Drawn:
         rng, size_m = d.rng, d.size_m
-        # Perseverance / Curiosity: ~3 x 2.7 m, 2.2 m tall (NASA, FACTS.md).
+        # Perseverance / Curiosity: ~3 x 2.7 m, 2.2 m tall (NASA, docs/facts.md).
         size = size_m or 3.0
         p = dict(
             length_m=size,
@@ -245,8 +245,8 @@ class Rover(_Touchdown):
             height_m=2.2,
             refl=0.6,
             # blast zone of the hovering sky crane: two bright scoured lobes either side of the
-            # rover and a broad darker halo, ~tens of metres (HiRISE ESP_068360_1985 crop in
-            # ../shared/data/real shows the lobes ~20 m across; halo ~50 m is an assumption).
+            # rover and a broad darker halo, ~tens of metres (the HiRISE crop of ESP_068360_1985
+            # shows the lobes ~20 m across; halo ~50 m is an assumption).
             halo_radius_m=float(rng.uniform(45, 70)),
             halo_depth=float(rng.uniform(0.12, 0.2)),
             lobe_offset_m=float(rng.uniform(9, 13)),
@@ -271,7 +271,8 @@ class Lander(_Touchdown):
     def draw(self, d: Draw) -> Drawn:
         rng, size_m = d.rng, d.size_m
         # InSight-like: 1.56 m deck + two 2.2 m solar arrays, ~6 m tip to tip (NASA; assumption
-        # on the exact figure); bright, saturating in HiRISE colour (FACTS.md). Blast zone dark.
+        # on the exact figure); bright, saturating in HiRISE colour (docs/facts.md). Blast zone
+        # dark.
         size = size_m or 6.0
         p = dict(
             length_m=size,
@@ -305,7 +306,7 @@ class Crash(ItemKind):
 
     def draw(self, d: Draw) -> Drawn:
         rng, size_m = d.rng, d.size_m
-        # A lander that crashed (Schiaparelli: dark patch ~15 x 40 m, FACTS.md; Vikram on the
+        # A lander that crashed (Schiaparelli: dark patch ~15 x 40 m, docs/facts.md; Vikram on the
         # Moon: a crater with bright and dark ejecta rays). Elongated dark scar with rays.
         size = size_m or (40.0 if d.body is MARS else 20.0)
         p = dict(
@@ -344,7 +345,7 @@ class Parachute(ItemKind):
 
     def draw(self, d: Draw) -> Drawn:
         rng, size_m = d.rng, d.size_m
-        # Perseverance's 21.5 m parachute (FACTS.md), lying crumpled: an irregular, partly
+        # Perseverance's 21.5 m parachute (docs/facts.md), lying crumpled: an irregular, partly
         # collapsed canopy with its gores, bright; flat on the ground (tiny shadow).
         size = size_m or 21.5
         p = dict(
@@ -408,8 +409,8 @@ class Backshell(_Aeroshell):
 
     def draw(self, d: Draw) -> Drawn:
         rng, size_m = d.rng, d.size_m
-        # Backshell 4.5 m (FACTS.md), white, lying on its side (~2 m high), with a small dark
-        # impact scar (~126 km/h impact, Ingenuity flight 26 release, hardware_offsets.md).
+        # Backshell 4.5 m (docs/facts.md), white, lying on its side (~2 m high), with a small dark
+        # impact scar (~126 km/h impact, Ingenuity flight 26 release, docs/facts.md).
         size = size_m or 4.5
         p = dict(
             radius_m=size / 2,
@@ -441,7 +442,7 @@ class HeatShield(_Aeroshell):
 
     def draw(self, d: Draw) -> Drawn:
         rng, size_m = d.rng, d.size_m
-        # Heat shield 4.5 m (FACTS.md), bright (HiRISE), inside a darker impact scar and ejecta
+        # Heat shield 4.5 m (docs/facts.md), bright (HiRISE), inside a darker impact scar and ejecta
         # ~10-30 m; it may have bounced a few metres downrange.
         size = size_m or 4.5
         scar = float(rng.uniform(12, 28)) * size / 4.5
@@ -522,7 +523,7 @@ class Debris(ItemKind):
 
     def draw(self, d: Draw) -> Drawn:
         size_m = d.size_m
-        # A piece of a crashed craft (Vikram's largest pieces ~2 x 2 NAC px = 1 m, FACTS.md).
+        # A piece of a crashed craft (Vikram's largest pieces ~2 x 2 NAC px = 1 m, docs/facts.md).
         size = size_m or 1.0
         p = dict(length_m=size, width_m=size * 0.8, height_m=size * 0.5, refl=0.45)
         return p, size, size * 3

@@ -4,9 +4,8 @@ dust-devil tracks, moved dust).
 
 Everything here is in metres on the ground, east and north of the *site* (the lander or the
 impact point); ``simulate`` turns it into pixels. Positions of hardware come from published
-distances and bearings where they exist (``../shared/data/FACTS.md`` and
-``../shared/data/real/hardware_offsets.md``); where a bearing was not published the layout says
-*assumed*. Every layout and random draw is reproducible from its seed.
+distances and bearings where they exist (``docs/facts.md``); where a bearing was not published
+the layout says *assumed*. Every layout and random draw is reproducible from its seed.
 """
 
 from __future__ import annotations
@@ -242,29 +241,29 @@ LAYOUTS: dict[str, Layout] = {
         name="perseverance",
         body=MARS,
         lat=18.4447,
-        lon=77.4508,  # NASA/JPL (FACTS.md)
+        lon=77.4508,  # NASA/JPL (docs/facts.md)
         description="Mars 2020 Perseverance, Jezero crater, seen by CaSSIS on 2021-02-23",
         pieces=(
             ("rover", 0.0, 0.0, "Perseverance", "NASA/JPL landing site"),
-            # ESA's CaSSIS release: parachute + backshell ~1.2 km north-west (FACTS.md)
+            # ESA's CaSSIS release: parachute + backshell ~1.2 km north-west (docs/facts.md)
             ("parachute", 1200.0, 315.0, "parachute", "ESA CaSSIS release: ~1.2 km NW"),
             # backshell tens of m from its parachute (assumption: 60 m further, downwind)
             ("backshell", 1200.0, 312.0, "backshell", "assumed ~60 m from the parachute"),
-            # heat shield ~1.45 km north-east (FACTS.md)
+            # heat shield ~1.45 km north-east (docs/facts.md)
             ("heat_shield", 1450.0, 45.0, "heat shield", "ESA CaSSIS release: ~1.45 km NE"),
-            # descent stage ~650 m (FACTS.md); bearing not published here: *assumed* 250 deg
+            # descent stage ~650 m (docs/facts.md); bearing not published here: *assumed* 250 deg
             ("descent_stage", 650.0, 250.0, "descent stage", "650 m (ESA); bearing assumed"),
         ),
         incidence_deg=45.0,  # assumption: TGO's local time on 2021-02-23 not tabulated here
         sun_azimuth_deg=250.0,  # assumption (afternoon sun from the west-south-west)
         camera="cassis",
-        source="FACTS.md (NASA/JPL, ESA CaSSIS release), hardware_offsets.md",
+        source="docs/facts.md (NASA/JPL, ESA CaSSIS release)",
     ),
     "curiosity": Layout(
         name="curiosity",
         body=MARS,
         lat=-4.5895,
-        lon=137.4417,  # landing_sites_mars.csv
+        lon=137.4417,  # docs/facts.md
         description="MSL Curiosity, Gale crater, seen by HiRISE ~24 h after landing",
         pieces=(
             ("rover", 0.0, 0.0, "Curiosity", ""),
@@ -279,7 +278,7 @@ LAYOUTS: dict[str, Layout] = {
         incidence_deg=50.0,  # assumption
         sun_azimuth_deg=270.0,  # MRO ~3 pm local time: sun in the west (assumption)
         camera="hirise",
-        source="hardware_offsets.md (NASA/JPL via wired.co.uk, aviationweek.com, phys.org)",
+        source="docs/facts.md (NASA/JPL via wired.co.uk, aviationweek.com, phys.org)",
     ),
     "insight": Layout(
         name="insight",
@@ -298,8 +297,8 @@ LAYOUTS: dict[str, Layout] = {
         incidence_deg=40.0,
         sun_azimuth_deg=270.0,
         camera="hirise",
-        source="hardware_offsets.md (NASA/JPL Dec 2018; Golombek et al. 2020)",
-        # 11.8 m parachute (FACTS.md); 2.64 m aeroshell of Phoenix heritage (NASA InSight press
+        source="docs/facts.md (NASA/JPL Dec 2018; Golombek et al. 2020)",
+        # 11.8 m parachute (docs/facts.md); 2.64 m aeroshell of Phoenix heritage (NASA InSight press
         # kit; *to verify*)
         sizes={"parachute": 11.8, "backshell": 2.64, "heat_shield": 2.64},
     ),
@@ -307,7 +306,7 @@ LAYOUTS: dict[str, Layout] = {
         name="schiaparelli",
         body=MARS,
         lat=-2.05,
-        lon=-6.21,  # landing_sites_mars.csv
+        lon=-6.21,  # docs/facts.md
         description="ExoMars Schiaparelli crash, Meridiani Planum, seen by CTX 2016-10-20",
         pieces=(
             ("crash", 0.0, 0.0, "Schiaparelli", "dark patch ~15 x 40 m (JPL PIA21130)"),
@@ -320,19 +319,19 @@ LAYOUTS: dict[str, Layout] = {
         incidence_deg=50.0,
         sun_azimuth_deg=260.0,
         camera="ctx",
-        source="FACTS.md, hardware_offsets.md (JPL PIA21130, ESA)",
-        # 12 m parachute (FACTS.md); 2.4 m front shield and back cover (ESA EDM; *to verify*)
+        source="docs/facts.md (JPL PIA21130, ESA)",
+        # 12 m parachute (docs/facts.md); 2.4 m front shield and back cover (ESA EDM; *to verify*)
         sizes={"parachute": 12.0, "backshell": 2.4, "heat_shield": 2.4},
     ),
     "vikram": Layout(
         name="vikram",
         body=MOON,
         lat=-70.881,
-        lon=22.784,  # LROC (FACTS.md)
+        lon=22.784,  # LROC (docs/facts.md)
         description="Chandrayaan-2 Vikram crash, lunar south polar highlands, LROC NAC",
         pieces=(
             ("crash", 0.0, 0.0, "Vikram impact", "LROC: 70.8810 S, 22.7840 E"),
-            # debris pieces scattered hundreds of metres (largest ~2 x 2 NAC px, FACTS.md);
+            # debris pieces scattered hundreds of metres (largest ~2 x 2 NAC px, docs/facts.md);
             # distances and bearings *assumed*
             ("debris", 180.0, 300.0, "debris", "assumed"),
             ("debris", 320.0, 310.0, "debris", "assumed"),
@@ -341,7 +340,7 @@ LAYOUTS: dict[str, Layout] = {
         incidence_deg=70.0,  # high sun incidence at 71 S (assumption)
         sun_azimuth_deg=0.0,  # sun low in the north, near the south pole (assumption)
         camera="nac",
-        source="FACTS.md (LROC), lunar_hardware.csv",
+        source="docs/facts.md (LROC)",
     ),
 }
 LAYOUT_NAMES = (*LAYOUTS, "random")
