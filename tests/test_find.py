@@ -440,3 +440,83 @@ def test_detection_parameters_are_passed_in_and_recorded(tmp_path):
         record = summary["parameters"]["detect"]
         assert record["t_high"] == summary["detection"]["t_high_sigma"] == t_high
         assert DetectParams(**record) == DetectParams(t_high=t_high)
+
+
+# --------------------------------------------------------------------------- hints and scale
+
+
+def _plain_pair(tmp_path, spots):
+    before, after = make_pair(tmp_path, spots=spots)
+    plain = []
+    for path in (before, after):
+        with rasterio.open(path) as ds:
+            data = ds.read(1)
+        plain.append(_write_image(path.with_suffix(".png"), data, "PNG"))
+    return plain
+
+
+def test_no_scale_names_no_hardware(tmp_path, monkeypatch, capsys):
+    """A PNG pair with no --gsd: changes found, no hardware class, one warning line, and
+    summary.json says why (the old code named parachutes and landers from shapes alone)."""
+    from orbitscout.core.classes import NATURAL
+
+    before, after = _plain_pair(tmp_path, SPOTS)
+    out = tmp_path / "out"
+    code, err = _run_cli(monkeypatch, capsys, "find", before, after, "--out", out)
+    assert code == 0, err
+    collection = json.loads((out / "detections.geojson").read_text())
+    assert len(collection["features"]) >= 4  # changes are still found
+    assert {f["properties"]["class"] for f in collection["features"]} <= set(NATURAL)
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("orbitscout: warning: "), err
+    assert "--gsd" in lines[0] and "no hardware class" in lines[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scale"] is None
+    assert summary["identification"] == "no hardware classes without a pixel size"
+    # with a scale, hardware can be named again, and no warning
+    scaled = find(before, after, tmp_path / "scaled", gsd_m=0.25)
+    assert scaled.summary["scale"] == {"gsd_m": 0.25, "from": "--gsd"}
+    assert "identification" not in scaled.summary
+
+
+def test_site_outside_the_image_is_warned_about_and_recorded(tmp_path, monkeypatch, capsys):
+    """Latitude and longitude swapped: one warning line, the hint not used, and summary.json
+    records it; a site on the image is recorded as in it, with no warning."""
+    before, after = make_pair(tmp_path, size=256, spots=[Spot(128, 128, 2.0, 1.0)])
+    out = tmp_path / "out"
+    code, err = _run_cli(
+        monkeypatch, capsys, "find", before, after, "--out", out, "--site", "77.4508,18.4447"
+    )
+    assert code == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("orbitscout: warning: --site: "), err
+    assert "outside the AFTER image" in lines[0]
+    hints = json.loads((out / "summary.json").read_text())["hints"]
+    assert hints["site"] == pytest.approx([77.4508, 18.4447])
+    assert hints["site_in_image"] is False and "outside" in hints["site_warning"]
+    on = tmp_path / "on"
+    code, err = _run_cli(
+        monkeypatch, capsys, "find", before, after, "--out", on, "--site", "18.4447,77.4508"
+    )
+    assert code == 0 and err == "", err
+    hints = json.loads((on / "summary.json").read_text())["hints"]
+    assert hints["site_in_image"] is True and hints["site_warning"] is None
+
+
+def test_one_band_per_image(tmp_path, monkeypatch, capsys):
+    """--band 2,1: band 2 of a three-band BEFORE, band 1 of AFTER; find(band=(2, 1)) alike."""
+    before, after = make_pair(tmp_path, size=256, spots=[Spot(128, 128, 2.0, 1.0)])
+    rgb = tmp_path / "rgb.tif"
+    with rasterio.open(before) as src:
+        profile = src.profile | {"count": 3}
+        data = src.read(1)
+    with rasterio.open(rgb, "w", **profile) as dst:
+        dst.write(np.stack([np.full_like(data, 7), data, np.full_like(data, 9)]))
+    result = find(rgb, after, tmp_path / "lib", band=(2, 1))
+    assert any(np.hypot(d.x - 128, d.y - 128) < 3 for d in result.detections)
+    out = tmp_path / "cli"
+    code, err = _run_cli(monkeypatch, capsys, "find", rgb, after, "--out", out, "--band", "2,1")
+    assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())["detections"] == len(result.detections)
+    code, err = _run_cli(monkeypatch, capsys, "find", rgb, after, "--out", out, "--band", "2")
+    assert code == 2 and "after.tif: has no band 2" in err
