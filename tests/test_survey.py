@@ -167,7 +167,16 @@ def test_bad_pairs_file_is_one_clear_error(tmp_path, text, message):
 
 def test_cli_bad_pairs_file_exits_2(tmp_path, monkeypatch, capsys):
     (tmp_path / "pairs.csv").write_text("before\nx.tif\n")
-    for args in ([str(tmp_path / "pairs.csv")], [str(tmp_path / "none.csv")]):
+    make_pair(tmp_path / "a", size=64)
+    (tmp_path / "good.csv").write_text("before,after\na/before.tif,a/after.tif\n")
+    good = str(tmp_path / "good.csv")
+    for args in (
+        [str(tmp_path / "pairs.csv")],
+        [str(tmp_path / "none.csv")],
+        [good, "--workers", "0"],
+        [good, "--security", str(tmp_path / "good.csv")],
+        [good, "--scheduler", "tcp://127.0.0.1:9", "--dashboard"],
+    ):
         monkeypatch.setattr(
             sys, "argv", ["orbitscout", "survey", *args, "--out", str(tmp_path / "out")]
         )
@@ -176,6 +185,7 @@ def test_cli_bad_pairs_file_exits_2(tmp_path, monkeypatch, capsys):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("orbitscout: error: ") and "\n" not in err
+        assert not (tmp_path / "out").exists()  # checked before anything is created
 
 
 def test_survey_on_a_running_scheduler_by_address(tmp_path):
