@@ -1,4 +1,4 @@
-"""The ``time``, ``plan`` and ``relay`` commands (registered on the app in ``cli.py``).
+"""The ``time``, ``plan`` and ``relay`` commands (registered on the app by ``cli/__init__.py``).
 
 Only typer is imported here at module level; the library is imported inside each command so
 ``orbitscout --help`` stays fast.

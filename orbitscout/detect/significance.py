@@ -1,15 +1,15 @@
-"""Change significance and candidate spots.
+"""Change significance: the residual against the local noise at several scales.
 
 The AFTER image is compared with the registered BEFORE image mapped onto AFTER's brightness
-(``photometry``). The residual is tested against the
-local noise at several spatial scales, from single pixels to faint patches tens of pixels
-across (blast zones, crash fans). Candidates are connected regions over a low threshold that
-hold at least one pixel over a high threshold, and whose change outweighs the BEFORE image's own
-local structure (a different sun on unchanged craters changes their shading, not the ground).
+(``photometry``). The residual is tested against the local noise at several spatial scales,
+from single pixels to faint patches tens of pixels across (blast zones, crash fans).
+Candidates are connected regions over a low threshold that hold at least one pixel over a high
+threshold (``regions``), and whose change outweighs the BEFORE image's own local structure (a
+different sun on unchanged craters changes their shading, not the ground; ``candidates``).
 
-Everything is computed tile by tile with a halo, on a block grid anchored at the image origin,
-so a tiled run gives the same candidates as a whole-image run: regions that cross tile borders
-are stitched and their moments (which add) combined."""
+Everything is computed tile by tile (``tiles``) with a halo, on a block grid anchored at the
+image origin, so a tiled run gives the same candidates as a whole-image run: regions that cross
+tile borders are stitched and their moments (which add) combined."""
 
 from __future__ import annotations
 
