@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import cv2
@@ -242,11 +243,11 @@ def _bands(band) -> tuple[int | None, int | None]:
     if len(pair) != 2:
         raise OrbitscoutError(f"give one band, or one per image, got {band!r}", "--band")
     for value in pair:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, Integral)):
             raise OrbitscoutError(f"a band is a whole number from 1, got {value!r}", "--band")
         if value is not None and value < 1:
             raise OrbitscoutError(f"bands are numbered from 1, got {value}", "--band")
-    return pair  # type: ignore[return-value]
+    return tuple(None if v is None else int(v) for v in pair)  # type: ignore[return-value]
 
 
 def _check_options(min_score: float, gsd_m: float | None, tile: int | None) -> None:

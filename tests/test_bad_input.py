@@ -280,3 +280,27 @@ def test_memory_sizes_parse():
         with pytest.raises(ValueError):
             parse_size(bad)
     assert format_bytes(22 * 2**30) == "22 GB" and format_bytes(310 * 2**20) == "310 MB"
+
+
+@pytest.mark.parametrize(
+    ("options", "what"),
+    [
+        ({"min_score": float("nan")}, "--min-score"),
+        ({"min_score": 1.5}, "--min-score"),
+        ({"gsd_m": 0.0}, "--gsd"),
+        ({"gsd_m": -1.0}, "--gsd"),
+        ({"tile": 100}, "--tile"),
+        ({"band": (0, 1)}, "--band"),
+        ({"band": (1, 2, 3)}, "--band"),
+        ({"max_memory": "lots"}, "--max-memory"),
+        ({"max_memory": "1M"}, "after.tif"),
+    ],
+)
+def test_library_find_checks_its_options_first(inputs, tmp_path, options, what):
+    from orbitscout.core.errors import OrbitscoutError
+    from orbitscout.pipeline import find
+
+    with pytest.raises(OrbitscoutError) as caught:
+        find(inputs["before"], inputs["after"], tmp_path / "out", **options)
+    assert caught.value.path.endswith(what)
+    assert not (tmp_path / "out").exists()
