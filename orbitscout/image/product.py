@@ -214,7 +214,8 @@ def probe(product: Product, side: int = PROBE_SIDE) -> None:
     block_w, block_h = max(1, min(block_w, side)), max(1, min(block_h, side))
     columns = max(1, -(-product.width // block_w))
     rows = max(1, -(-product.height // block_h))
-    for i, j in {(0, 0), (rows // 2, columns // 2), (rows - 1, columns - 1)}:
+    # in file order: formats read only forwards (PNG, JPEG) decode once, not again per probe
+    for i, j in sorted({(0, 0), (rows // 2, columns // 2), (rows - 1, columns - 1)}):
         col, row = j * block_w, i * block_h
         width, height = min(block_w, product.width - col), min(block_h, product.height - row)
         read_float(product.dataset, product.band, product.path, Window(col, row, width, height))
