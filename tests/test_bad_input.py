@@ -304,3 +304,30 @@ def test_library_find_checks_its_options_first(inputs, tmp_path, options, what):
         find(inputs["before"], inputs["after"], tmp_path / "out", **options)
     assert caught.value.path.endswith(what)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_crs_gdal_cannot_relate_is_one_short_line(inputs, tmp_path, monkeypatch, capsys):
+    """PROJ's refusal spells out both CRSs (500 characters of PROJJSON in survey.csv before):
+    the line names BEFORE and keeps GDAL's words, the CRSs left out."""
+    import json as _json
+
+    from rasterio._err import CPLE_NotSupportedError
+
+    from orbitscout.core.bodies import MARS, local_map_crs
+    from orbitscout.image import grid
+
+    other = bi.regrid(inputs["before"], tmp_path / "other.tif", local_map_crs(MARS, 18.0, 77.0))
+    blob = _json.dumps(_json.loads(local_map_crs(MARS, 18.0, 77.0).to_json()), indent=2)
+
+    def refuse(*_args, **_kwargs):
+        raise CPLE_NotSupportedError(
+            6, 6, f"Cannot find coordinate operations from '{blob}' to 'EPSG:32633'"
+        )
+
+    monkeypatch.setattr(grid, "WarpedVRT", refuse)
+    out = tmp_path / "out"
+    code, _, err = _run(monkeypatch, capsys, "find", other, inputs["after"], "--out", out)
+    line = _one_error(code, err)
+    assert "other.tif: cannot be brought onto the AFTER image's grid" in line, line
+    assert "Cannot find coordinate operations" in line and "ProjectedCRS" not in line
+    assert len(line) < 400 and not out.exists()

@@ -4,6 +4,7 @@ GDAL warped view for another."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,14 +12,16 @@ import cv2
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio._err import CPLE_BaseError
 from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window as RioWindow
 
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.core.reduce import block_means
 from orbitscout.core.window import Window
-from orbitscout.image.product import REDUCE_TILE, Product, read_float
+from orbitscout.image.product import REDUCE_TILE, Product, gdal_message, read_float
 
 
 @dataclass
@@ -142,18 +145,38 @@ def grid_map(before: Product, after: Product) -> GridMap:
         to_source = ~centre @ ~before.transform @ after.transform @ centre
         gmap = GridMap(before.dataset, before.band, before.path, to_source)
     else:
-        vrt = WarpedVRT(
-            before.dataset,
-            crs=after.crs,
-            transform=after.transform,
-            width=after.width,
-            height=after.height,
-            resampling=Resampling.bilinear,
-            src_nodata=before.dataset.nodata,
-        )
+        try:
+            vrt = WarpedVRT(
+                before.dataset,
+                crs=after.crs,
+                transform=after.transform,
+                width=after.width,
+                height=after.height,
+                resampling=Resampling.bilinear,
+                src_nodata=before.dataset.nodata,
+            )
+        except (CPLE_BaseError, RasterioError) as exc:
+            raise OrbitscoutError(
+                f"cannot be brought onto the AFTER image's grid: {_crs_free(exc, before.path)}",
+                before.path,
+            ) from exc
         gmap = GridMap(vrt, before.band, before.path, Affine.identity())
-    _check_overlap(gmap, before, after)
+    try:
+        _check_overlap(gmap, before, after)
+    except (CPLE_BaseError, RasterioError) as exc:
+        raise OrbitscoutError(
+            f"cannot be placed on the AFTER image's grid: {_crs_free(exc, before.path)}",
+            before.path,
+        ) from exc
     return gmap
+
+
+def _crs_free(exc: BaseException, path: Path) -> str:
+    """GDAL's message on one line, any CRS it spells out (PROJJSON or WKT, hundreds of
+    characters) replaced by ``<CRS>``, and at most 200 characters."""
+    text = re.sub(r"'[{\[].*?[}\]]'(?= to |$|\s)", "<CRS>", gdal_message(exc, path))
+    text = re.sub(r"\{.*\}", "<CRS>", text)
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _check_overlap(gmap: GridMap, before: Product, after: Product) -> None:
