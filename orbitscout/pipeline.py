@@ -326,7 +326,10 @@ def _site_hint(site: tuple[float, float] | None, after: Product) -> dict:
     if not after.georeferenced:
         problem = f"{where} cannot be placed on the AFTER image (it has no CRS): not used"
         return {"site_in_image": None, "site_warning": warn(problem, "--site")}
-    x, y = site_pixel(after, *site)
+    try:
+        x, y = site_pixel(after, *site)
+    except Exception:  # PROJ cannot place it (a CRS without an inverse there): not on it
+        x, y = math.nan, math.nan
     inside = math.isfinite(x) and math.isfinite(y)
     inside = inside and -0.5 <= x < after.width - 0.5 and -0.5 <= y < after.height - 0.5
     if inside:

@@ -331,3 +331,22 @@ def test_a_crs_gdal_cannot_relate_is_one_short_line(inputs, tmp_path, monkeypatc
     assert "other.tif: cannot be brought onto the AFTER image's grid" in line, line
     assert "Cannot find coordinate operations" in line and "ProjectedCRS" not in line
     assert len(line) < 400 and not out.exists()
+
+
+def test_a_system_refusal_while_writing_is_one_line(inputs, tmp_path, monkeypatch, capsys):
+    """A full disk (or any OSError) while writing the outputs: one line naming the path."""
+    import errno
+
+    from orbitscout import pipeline
+
+    out = tmp_path / "out"
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "detections.gpkg"))
+
+    monkeypatch.setattr(pipeline, "staged_outputs", full)
+    code, _, err = _run(
+        monkeypatch, capsys, "find", inputs["before"], inputs["after"], "--out", out
+    )
+    line = _one_error(code, err)
+    assert line.endswith("detections.gpkg: No space left on device"), line

@@ -148,6 +148,11 @@ def _run() -> None:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("orbitscout: aborted", highlight=False)
         sys.exit(130)
+    except OSError as exc:  # the system refused (no space, permissions): named, one line
+        what = exc.filename if exc.filename is not None else "orbitscout"
+        _fail(f"{what}: {exc.strerror or exc}")
+    except MemoryError:
+        _fail("orbitscout: out of memory (give a lower --max-memory, or a smaller --tile)")
 
 
 def _print_warnings(caught: list) -> None:

@@ -147,7 +147,7 @@ def open_product(path: str | Path, band: int | None = None, body: str | None = N
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             dataset = rasterio.open(path)
-    except RasterioIOError as exc:
+    except (RasterioIOError, CPLE_BaseError) as exc:
         raise OrbitscoutError(f"not a readable image ({_first_line(exc)})", path) from exc
     if band is None:
         if dataset.count != 1:
