@@ -261,12 +261,33 @@ def _check_options(min_score: float, gsd_m: float | None, tile: int | None) -> N
         raise OrbitscoutError(f"must be at least {MIN_TILE} px, got {tile}", "--tile")
 
 
+def parse_max_memory(text: str | int | float) -> int:
+    """``--max-memory``: bytes, or a number with K, M, G or T (powers of 1024).
+
+    Parameters
+    ----------
+    text : str, int or float
+        The size (``8G``, ``512M``, ``1.5GiB``, bytes).
+
+    Returns
+    -------
+    int
+        Bytes.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not a positive, finite size.
+    """
+    return memory.parse_size(text)
+
+
 def _memory_limit(max_memory: int | str | None) -> int:
     """The budget in bytes: ``max_memory`` parsed, or the default (``image.memory``)."""
     if max_memory is None:
         return memory.default_max_bytes()
     try:
-        return memory.parse_size(max_memory)
+        return parse_max_memory(max_memory)
     except ValueError as exc:
         raise OrbitscoutError(str(exc), "--max-memory") from None
 

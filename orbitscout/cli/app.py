@@ -97,10 +97,10 @@ def memory_option(value: str | None) -> int | None:
     """``--max-memory``: a size (``8G``, ``512M``, bytes) as bytes."""
     if value is None:
         return None
-    from orbitscout.image.memory import parse_size
+    from orbitscout.pipeline import parse_max_memory
 
     try:
-        return parse_size(value)
+        return parse_max_memory(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
