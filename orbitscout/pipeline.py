@@ -282,10 +282,16 @@ def parse_max_memory(text: str | int | float) -> int:
     return memory.parse_size(text)
 
 
+def default_max_memory() -> int:
+    """``find``'s default memory budget in bytes: half the machine's memory (or of its cgroup
+    limit, where smaller)."""
+    return memory.default_max_bytes()
+
+
 def _memory_limit(max_memory: int | str | None) -> int:
-    """The budget in bytes: ``max_memory`` parsed, or the default (``image.memory``)."""
+    """The budget in bytes: ``max_memory`` parsed, or :func:`default_max_memory`."""
     if max_memory is None:
-        return memory.default_max_bytes()
+        return default_max_memory()
     try:
         return parse_max_memory(max_memory)
     except ValueError as exc:

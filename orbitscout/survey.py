@@ -431,7 +431,7 @@ def _row(
     return row
 
 
-def run_pair(pair: dict, out_dir: str, options: dict) -> dict:
+def run_pair(pair: dict, out_dir: str, options: dict, max_memory: int | None = None) -> dict:
     """Run ``find`` on one pair (on a worker), write its ``.survey.json`` and return its
     survey.csv row; never raises for a problem with the pair: the error goes into the row.
 
@@ -442,7 +442,10 @@ def run_pair(pair: dict, out_dir: str, options: dict) -> dict:
     out_dir : str
         The survey's output folder; the pair's outputs go into ``out_dir/NAME``.
     options : dict
-        Keyword arguments for ``find`` (``tile``, ``min_score``).
+        Keyword arguments for ``find`` (``tile``, ``min_score``), recorded with the results.
+    max_memory : int, optional
+        ``find``'s memory budget in bytes (not recorded: it decides whether a pair runs, not
+        what it finds).
 
     Returns
     -------
@@ -473,6 +476,7 @@ def run_pair(pair: dict, out_dir: str, options: dict) -> dict:
             site=tuple(pair["site"]) if pair.get("site") else None,
             mission=pair.get("mission"),
             band=(band[0], band[1]) if band else None,  # (BEFORE's, AFTER's)
+            max_memory=max_memory,
             **options,
         )
     except Exception as exc:  # a bad pair is recorded and the survey goes on
@@ -727,6 +731,11 @@ def scheduler_security(
     return None
 
 
+def local_workers(workers: int | None) -> int:
+    """Worker processes of a local cluster: ``workers``, else one per core."""
+    return workers if workers is not None else max(1, os.cpu_count() or 1)
+
+
 @contextlib.contextmanager
 def dask_client(
     scheduler: str | None = None,
@@ -807,7 +816,7 @@ def _local_cluster(workers: int | None, dashboard: bool) -> tuple[Any, Any]:
     from distributed.worker_memory import parse_memory_limit
 
     classes = _no_http_classes()
-    n = workers if workers is not None else max(1, os.cpu_count() or 1)
+    n = local_workers(workers)
     try:
         security = Security.temporary()
     except ImportError as exc:
@@ -873,6 +882,7 @@ def survey(
     dashboard: bool = False,
     tile: int | None = 2048,
     min_score: float = 0.0,
+    max_memory: int | None = None,
     progress: bool = False,
     on_result: Callable[[dict], None] | None = None,
     on_message: Callable[[str], None] | None = None,
@@ -899,6 +909,10 @@ def survey(
         ``find``'s tile side in pixels.
     min_score : float
         ``find``'s lowest score kept (0-1).
+    max_memory : int, optional
+        Memory budget of each pair's ``find`` in bytes. Default: on a local cluster, half the
+        machine's memory shared between its workers; on a scheduler, ``find``'s own default on
+        each worker's machine.
     progress : bool
         Show a progress bar.
     on_result : callable, optional
@@ -946,6 +960,11 @@ def survey(
     _write_survey(csv_path, list(kept.values()))
     if not todo:
         return result
+    budget = max_memory
+    if budget is None and scheduler is None:  # the local workers share this machine
+        from orbitscout.pipeline import default_max_memory
+
+        budget = default_max_memory() // local_workers(workers)
     appender = _Appender(csv_path)
     try:
         with (
@@ -968,6 +987,7 @@ def survey(
                     asdict(p),
                     str(out_dir),
                     options,
+                    budget,
                     pure=False,
                     key=f"orbitscout-pair-{p.name}-{time.time_ns()}",
                 ): p

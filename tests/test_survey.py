@@ -591,3 +591,15 @@ def test_outputs_are_0644_and_hold_no_absolute_paths(tmp_path):
     for path in (out / "survey.csv", out / "pair0" / ".survey.json"):
         assert str(tmp_path) not in path.read_text()
     assert "p1/before.tif" in {r["pair"]: r for r in _lines(out)}["pair1"]["error"]
+
+
+def test_max_memory_is_each_pairs_budget(tmp_path):
+    """A budget below what a pair needs refuses it (its row says so) and leaves the others'
+    resume key alone: the same survey with room to spare then runs it."""
+    pairs_csv = _pairs(tmp_path, 1)
+    out = tmp_path / "out"
+    tight = survey(pairs_csv, out, workers=1, max_memory=64 * 2**20)
+    assert (tight.ok, tight.failed) == (0, 1)
+    assert "--max-memory" in tight.rows[0]["error"]
+    roomy = survey(pairs_csv, out, workers=1, max_memory=8 * 2**30)
+    assert (roomy.ok, roomy.failed) == (1, 0)

@@ -109,6 +109,14 @@ def survey(
     ),
     tile: int = typer.Option(2048, help="Tile side in pixels (bounds memory per worker)."),
     min_score: float = typer.Option(0.0, help="Drop detections scored below this (0-1)."),
+    max_memory: str = typer.Option(
+        None,
+        "--max-memory",
+        callback=memory_option,
+        metavar="SIZE",
+        help="Memory budget of each pair's find (e.g. 8G; default on a local cluster: half of "
+        "this machine's memory shared between the workers).",
+    ),
 ) -> None:
     """Run find over many pairs on Dask; rerunning skips the pairs already done with the same
     images, options and version, and redoes the rest."""
@@ -126,6 +134,7 @@ def survey(
         dashboard=dashboard,
         tile=tile,
         min_score=min_score,
+        max_memory=max_memory,
         progress=True,
         on_message=say,
     )
