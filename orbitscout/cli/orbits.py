@@ -15,25 +15,60 @@ def _echo_json(obj) -> None:
     typer.echo(json.dumps(obj, indent=2))
 
 
+def _echo_rows(rows: list[dict], as_json: bool, as_csv: bool) -> bool:
+    """Print the rows as JSON or CSV when asked; ``True`` when printed (no table then).
+
+    Raises
+    ------
+    OrbitscoutError
+        When both ``--json`` and ``--csv`` are given.
+    """
+    if as_json and as_csv:
+        from orbitscout.core.errors import OrbitscoutError
+
+        raise OrbitscoutError("--json and --csv exclude each other", "--csv")
+    if as_csv:
+        from orbitscout.cli.tables import echo_csv
+
+        echo_csv(rows)
+    elif as_json:
+        _echo_json(rows)
+    return as_json or as_csv
+
+
+def _format_cell(key: str, value: object) -> str:
+    """One table cell: ``—`` for none, floats to 2 decimals, UTC to the second."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if key.endswith("utc"):
+        return str(value)[:19].replace("T", " ")
+    return str(value)
+
+
 def _print_table(title: str, columns: list[tuple[str, str]], rows: list[dict]) -> None:
-    from rich.console import Console
+    """Print rows as a table that never cuts a cell (see ``orbitscout.cli.tables``).
+
+    Parameters
+    ----------
+    title
+        The title over the table.
+    columns
+        ``(key, header)`` per column; ``key`` names the row's value.
+    rows
+        The JSON rows.
+    """
     from rich.table import Table
+
+    from orbitscout.cli.tables import print_table
 
     table = Table(title=title)
     for key, header in columns:
-        table.add_column(header, justify="right", no_wrap=key.endswith("utc"))
+        table.add_column(header, justify="right", no_wrap=key.endswith("utc"), overflow="fold")
     for row in rows:
-        cells = []
-        for key, _ in columns:
-            v = row.get(key)
-            if v is None:
-                cells.append("—")
-            elif isinstance(v, float):
-                cells.append(f"{v:.2f}")
-            else:
-                cells.append(str(v)[:19].replace("T", " ") if key.endswith("utc") else str(v))
-        table.add_row(*cells)
-    Console().print(table)
+        table.add_row(*(_format_cell(key, row.get(key)) for key, _ in columns))
+    print_table(table)
 
 
 def _kind(orb) -> str:
@@ -62,13 +97,14 @@ def time_command(
     if as_json:
         _echo_json(summary)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from orbitscout.cli.tables import print_table
 
     fh = marstime.format_hours
     table = Table(title=f"Mars time at {summary['utc']}", show_header=False)
-    table.add_column(justify="left")
-    table.add_column(justify="right")
+    table.add_column(justify="left", overflow="fold")
+    table.add_column(justify="right", overflow="fold")
     for label, value in (
         ("Mars sol date (MSD)", f"{summary['msd']:.5f}"),
         ("Coordinated Mars time (MTC)", f"{fh(summary['mtc_h'])}  ({summary['mtc_h']:.5f} h)"),
@@ -81,7 +117,7 @@ def time_command(
         ("Mars year", str(summary["mars_year"])),
     ):
         table.add_row(label, value)
-    Console().print(table)
+    print_table(table)
 
 
 def plan_command(
@@ -109,6 +145,9 @@ def plan_command(
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON list; each row says if it is illustrative."
     ),
+    as_csv: bool = typer.Option(
+        False, "--csv", help="Print CSV: a header row, then the JSON rows' fields."
+    ),
 ) -> None:
     """Imaging windows: when the orbiter can see SITE in daylight, with geometry and GSD."""
     from orbitscout.observe.orbits import resolve_orbiter
@@ -117,8 +156,7 @@ def plan_command(
     inc = DEFAULT_MAX_INCIDENCE_DEG if max_incidence is None else max_incidence
     orb = resolve_orbiter(orbiter)
     rows = imaging_windows(site, orb, start, days, max_off_nadir, inc, camera=camera, body=body)
-    if as_json:
-        _echo_json(rows)
+    if _echo_rows(rows, as_json, as_csv):
         return
     cam = rows[0]["camera"] if rows else camera
     _print_table(
@@ -162,6 +200,9 @@ def relay_command(
     as_json: bool = typer.Option(
         False, "--json", help="Print a JSON list; each row says if it is illustrative."
     ),
+    as_csv: bool = typer.Option(
+        False, "--csv", help="Print CSV: a header row, then the JSON rows' fields."
+    ),
 ) -> None:
     """Relay passes: when the orbiter is above the elevation mask seen from SITE."""
     from orbitscout.observe.orbits import resolve_orbiter
@@ -169,8 +210,7 @@ def relay_command(
 
     orb = resolve_orbiter(orbiter)
     rows = relay_passes(site, orb, start, days, min_elevation, rate_kbps, body=body)
-    if as_json:
-        _echo_json(rows)
+    if _echo_rows(rows, as_json, as_csv):
         return
     total = sum(r["data_volume_mbit"] for r in rows)
     _print_table(
