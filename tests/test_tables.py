@@ -185,7 +185,7 @@ def _wide_table() -> tuple[Table, list[str]]:
     return table, cells
 
 
-@pytest.mark.parametrize("width", [20, 40, 60, 80, 200])
+@pytest.mark.parametrize("width", [20, 40, 60, 80, 83, 90, 200])
 def test_print_table_on_a_narrow_terminal_wraps_and_never_cuts(width):
     table, cells = _wide_table()
     buf = io.StringIO()
@@ -194,6 +194,11 @@ def test_print_table_on_a_narrow_terminal_wraps_and_never_cuts(width):
     text = buf.getvalue()
     _assert_cells_whole(text, cells)
     assert console.width == width  # restored
+    lines = text.splitlines()
+    if width >= 40:  # the table, or its rows as cards, fits the terminal
+        assert max(len(line) for line in lines) <= width, text
+    if width < 72:  # too narrow for the table (its narrowest is 72): cards, header by value
+        assert any("piece" in line and "descent_stage" in line for line in lines), text
     if width >= 200:  # room for everything: one line per row
         _assert_one_line_per_row(text, [cells])
 
