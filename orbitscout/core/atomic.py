@@ -6,10 +6,11 @@ the process id and the process's start time), so a later run on the same machine
 of killed runs and never those of a run still going (``remove_stale``).
 
 Publishing a staged set (``staged_outputs``) first checks every target, then writes a journal
-into the staging folder naming the items, then moves them into place one by one (``summary.json``
-last). A kill before the journal leaves the outputs as they were; a kill after it leaves a
-journal that the next run on that folder follows to the end before it does anything else, so a
-killed publication is completed, never left half done.
+into the staging folder naming the items, then removes the old ``summary.json`` and moves the
+items into place one by one (``summary.json`` last), so a folder with a ``summary.json`` always
+holds that summary's whole set. A kill before the journal leaves the outputs as they were; a
+kill after it leaves a journal that the next run on that folder follows to the end before it
+does anything else, so a killed publication is completed, never left half done.
 
 ``_FAULT`` is a test hook: when set, it is called with the name of each publishing step
 (``staged``, ``journal``, ``moved:NAME`` for each item, ``published``) and may kill the process
@@ -317,6 +318,10 @@ def _publish(stage: Path, out_dir: Path) -> None:
             os.fsync(fh.fileno())
     _fsync_dir(stage)
     _fault("journal")
+    # the old summary.json goes first and the new one comes last: wherever a kill falls, a
+    # folder holding a summary.json holds the whole set of that summary's run
+    with contextlib.suppress(FileNotFoundError):
+        (out_dir / LAST).unlink()
     for name in names:
         _move(stage / name, out_dir / name)
         _fault(f"moved:{name}")
