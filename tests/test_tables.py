@@ -219,3 +219,47 @@ def test_csv_text_cells():
     got = list(csv.DictReader(io.StringIO(text)))
     assert got[0] == {"a": "1.5", "b": "", "c": "true", "d": "[1, 2]", "e": ""}
     assert got[1]["a"] == "x, y" and got[1]["e"] == "z"
+
+
+def _run_on_a_terminal(args: list[str], columns: int) -> str:
+    """Run the CLI with stdout on a pseudo-terminal ``columns`` wide; its text, colours dropped."""
+    pty = pytest.importorskip("pty")
+    import re
+    import select
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, COLUMNS=str(columns), LINES="50")
+    env.pop("FORCE_COLOR", None)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orbitscout.cli", *args],
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        os.close(slave)
+        chunks = []
+        while True:
+            ready, _, _ = select.select([master], [], [], 60)
+            if not ready:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        os.close(master)
+    text = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_relay_on_a_40_column_terminal_fits_and_cuts_nothing():
+    rows = json.loads(_run([*RELAY, "--json"], 40))
+    text = _run_on_a_terminal(RELAY, 40)
+    table = [line for line in text.splitlines() if not line.startswith(("Illustrative", "Exact"))]
+    assert max(len(line) for line in table) <= 40, text
+    _assert_cells_whole(text, [_cell(k, r[k]) for r in rows for k in RELAY_KEYS])
