@@ -24,7 +24,7 @@ ALLOWED = {
     "sim": {"core", "observe", "pipeline"},  # the demo runs find
     "pipeline": {"core", "image", "detect", "identify", "report", "edl"},
     "survey": {"core", "pipeline"},
-    "cli": {"core", "observe", "edl", "sim", "pipeline", "survey", "package"},
+    "cli": {"core", "observe", "edl", "sim", "pipeline", "survey", "report", "package"},
     "package": {"core"},  # orbitscout/__init__.py: its API is imported lazily, by name
 }
 # parts that never open a file through GDAL (pure functions over arrays and reader callbacks)

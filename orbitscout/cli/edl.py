@@ -21,6 +21,9 @@ def edl(
     as_csv: bool = typer.Option(
         False, "--csv", help="Print CSV (a header row, the JSON rows' fields) instead of a table."
     ),
+    plot: str = typer.Option(
+        None, "--plot", help="Also draw the debris ellipses into FILE (.png or .svg)."
+    ),
 ) -> None:
     """Where each jettisoned piece should lie relative to the lander (drag + wind Monte Carlo)."""
     import json
@@ -33,7 +36,17 @@ def edl(
         raise OrbitscoutError(f"wind speed must be >= 0, got {wind}", "--wind")
     if as_json and as_csv:
         raise OrbitscoutError("--json and --csv exclude each other", "--csv")
+    if plot is not None:
+        from orbitscout.report.plots import check_plot_path
+
+        check_plot_path(plot)
     priors = debris_priors(name, samples, seed, wind_speed=wind, wind_from_deg=wind_from)
+    if plot is not None:
+        from orbitscout.report.plots import edl_plot
+
+        title = f"{name}: hardware around the lander ({samples} samples, seed {seed})"
+        edl_plot([{"mission": name, **p.to_dict()} for p in priors.values()], plot, title=title)
+        typer.echo(f"plot written: {plot}", err=as_json or as_csv)
     if as_json or as_csv:
         rows = [{"mission": name, **p.to_dict()} for p in priors.values()]
         if as_csv:

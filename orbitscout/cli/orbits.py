@@ -148,14 +148,26 @@ def plan_command(
     as_csv: bool = typer.Option(
         False, "--csv", help="Print CSV: a header row, then the JSON rows' fields."
     ),
+    plot: str = typer.Option(
+        None,
+        "--plot",
+        help="Also draw the windows' timeline and ground tracks into FILE (.png or .svg).",
+    ),
 ) -> None:
     """Imaging windows: when the orbiter can see SITE in daylight, with geometry and GSD."""
     from orbitscout.observe.orbits import resolve_orbiter
     from orbitscout.observe.plan import DEFAULT_MAX_INCIDENCE_DEG, imaging_windows
 
+    if plot is not None:
+        from orbitscout.report.plots import check_plot_path
+
+        check_plot_path(plot)
     inc = DEFAULT_MAX_INCIDENCE_DEG if max_incidence is None else max_incidence
     orb = resolve_orbiter(orbiter)
     rows = imaging_windows(site, orb, start, days, max_off_nadir, inc, camera=camera, body=body)
+    if plot is not None:
+        _plot_plan(rows, plot, site, orb, start, days, f"imaging windows ({orbiter}) over {site}")
+        typer.echo(f"plot written: {plot}", err=as_json or as_csv)
     if _echo_rows(rows, as_json, as_csv):
         return
     cam = rows[0]["camera"] if rows else camera
@@ -203,13 +215,26 @@ def relay_command(
     as_csv: bool = typer.Option(
         False, "--csv", help="Print CSV: a header row, then the JSON rows' fields."
     ),
+    plot: str = typer.Option(
+        None,
+        "--plot",
+        help="Also draw the passes' elevations and data volume per sol into FILE (.png or .svg).",
+    ),
 ) -> None:
     """Relay passes: when the orbiter is above the elevation mask seen from SITE."""
     from orbitscout.observe.orbits import resolve_orbiter
     from orbitscout.observe.plan import relay_passes
 
+    if plot is not None:
+        from orbitscout.report.plots import check_plot_path
+
+        check_plot_path(plot)
     orb = resolve_orbiter(orbiter)
     rows = relay_passes(site, orb, start, days, min_elevation, rate_kbps, body=body)
+    if plot is not None:
+        title = f"relay passes ({orbiter}) over {site}"
+        _plot_relay(rows, plot, site, orb, start, min_elevation, title)
+        typer.echo(f"plot written: {plot}", err=as_json or as_csv)
     if _echo_rows(rows, as_json, as_csv):
         return
     total = sum(r["data_volume_mbit"] for r in rows)
@@ -226,6 +251,54 @@ def relay_command(
         rows,
     )
     _print_note(orb)
+
+
+def _plot_plan(rows: list[dict], plot: str, site: str, orb, start, days: float, title: str):
+    """Draw ``plan``'s windows into ``plot`` (``orbitscout.report.plots.plan_plot``)."""
+    from orbitscout.core.bodies import parse_site
+    from orbitscout.observe import marstime
+    from orbitscout.observe.orbits import ground_track
+    from orbitscout.report.plots import plan_plot
+
+    t0 = marstime.utc_seconds(start) if start is not None else marstime.parse_utc(None)
+    span = marstime.format_utc(float(t0)), marstime.format_utc(float(t0) + days * 86400.0)
+
+    def track(times):
+        lat, lon, _ = ground_track(orb.trajectory, marstime.utc_seconds(times))
+        return lat, lon
+
+    plan_plot(rows, plot, site=parse_site(site), start_utc=span[0], end_utc=span[1],
+              ground_track=track, title=f"{len(rows)} {title}")  # fmt: skip
+
+
+def _plot_relay(rows: list[dict], plot: str, site: str, orb, start, mask: float, title: str):
+    """Draw ``relay``'s passes into ``plot`` (``orbitscout.report.plots.relay_plot``); per sol
+    at the site's longitude on Mars, per UTC day from the start elsewhere."""
+    from orbitscout.core.bodies import MARS, parse_site
+    from orbitscout.observe import marstime
+    from orbitscout.observe.plan import look_geometry, site_vector
+    from orbitscout.report.plots import relay_plot
+
+    lat, lon = parse_site(site)
+    site_v = site_vector(orb.body, lat, lon)
+    t0 = marstime.utc_seconds(start) if start is not None else marstime.parse_utc(None)
+
+    def elevation(times):
+        return look_geometry(orb, site_v, marstime.utc_seconds(times)).elevation_deg
+
+    if orb.body.name == MARS.name:
+        label = f"sol (Mars sol date at {lon:g}° E)"
+
+        def sol_of(times):
+            return marstime.mars_sol_date(times) + lon / 360.0
+    else:
+        label = "UTC day from the start (1 = the first)"
+
+        def sol_of(times):
+            return 1.0 + (marstime.utc_seconds(times) - float(t0)) / 86400.0
+
+    relay_plot(rows, plot, elevation=elevation, sol_of=sol_of, sol_label=label,
+               min_elevation_deg=mask, title=f"{len(rows)} {title}")  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
