@@ -84,6 +84,7 @@ def test_plan_plot_shows_the_json_windows(monkeypatch, capsys, tmp_path):
     assert drawn["incidence_deg"] == pytest.approx([r["incidence_deg"] for r in rows], abs=1e-9)
     assert drawn["gsd_m"] == pytest.approx([r["gsd_m"] for r in rows], abs=1e-6)
     assert drawn["site"] == pytest.approx((18.44, 77.45))
+    assert rows[0]["illustrative"] and "ILLUSTRATIVE" in drawn["title"]
     # each ground track passes near the site (within the roll reach: a few degrees)
     assert len(drawn["tracks"]) == len(rows)
     for lat, lon in drawn["tracks"]:
@@ -103,6 +104,7 @@ def test_relay_plot_shows_the_json_passes(monkeypatch, capsys, tmp_path):
     assert len(rows) >= 3 and len(seen) == 1
     drawn = seen[0]
     top = [r["max_elevation_deg"] for r in rows]
+    assert rows[0]["illustrative"] and "ILLUSTRATIVE" in drawn["title"]
     assert drawn["max_elevation_deg"] == pytest.approx(top, abs=1e-9)
     # the sampled profiles peak at the passes' maxima (the time of the maximum is a sample)
     assert drawn["profile_max_deg"] == pytest.approx(top, abs=1e-3)
@@ -156,5 +158,6 @@ def test_empty_rows_still_draw(tmp_path):
         [], tmp_path / "r.png", elevation=lambda t: np.zeros(len(t)), sol_of=lambda t: t
     )
     assert plan["utc"] == [] and relay["volume_mbit"] == []
+    assert "ILLUSTRATIVE" not in plan["title"] + relay["title"]
     _check_svg(tmp_path / "p.svg")
     _check_png(tmp_path / "r.png")

@@ -166,7 +166,8 @@ def plan_plot(
     -------
     dict
         What was drawn: ``utc`` (texts), ``incidence_deg``, ``gsd_m`` (``None`` where not
-        modelled), ``labels`` (window numbers), ``tracks`` (list of (lat, lon) arrays), ``site``.
+        modelled), ``labels`` (window numbers), ``tracks`` (list of (lat, lon) arrays), ``site`` and
+        ``title`` (marked ILLUSTRATIVE where a row is).
     """
     fmt = check_plot_path(path)
     from matplotlib import dates
@@ -180,7 +181,7 @@ def plan_plot(
     fig = _figure()
     ax_t, ax_m = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1.0, 1.6]})
     fig.subplots_adjust(left=0.08, right=0.92, top=0.91, bottom=0.07, hspace=0.3)
-    fig.suptitle((title or "Imaging windows") + _illustrative(rows), fontsize=11)
+    heading = fig.suptitle((title or "Imaging windows") + _illustrative(rows), fontsize=11)
 
     # timeline
     span = _times([start_utc, end_utc])
@@ -269,6 +270,7 @@ def plan_plot(
         "labels": labels,
         "tracks": tracks,
         "site": (float(np.ravel(sy)[0]), float(np.ravel(sx)[0])),
+        "title": heading.get_text(),
     }
 
 
@@ -314,7 +316,8 @@ def relay_plot(
     dict
         What was drawn: ``rise_utc`` (texts), ``max_elevation_deg`` (the marked maxima),
         ``profile_max_deg`` (the highest sample of each drawn profile), ``sols`` (ints) and
-        ``volume_mbit`` (bar heights, one per sol).
+        ``volume_mbit`` (bar heights, one per sol) and ``title`` (marked ILLUSTRATIVE where a
+        row is).
     """
     fmt = check_plot_path(path)
     from matplotlib import colormaps
@@ -322,7 +325,7 @@ def relay_plot(
     fig = _figure()
     ax_e, ax_v = fig.subplots(2, 1)
     fig.subplots_adjust(left=0.09, right=0.97, top=0.91, bottom=0.08, hspace=0.35)
-    fig.suptitle((title or "Relay passes") + _illustrative(rows), fontsize=11)
+    heading = fig.suptitle((title or "Relay passes") + _illustrative(rows), fontsize=11)
 
     rise = _times([r["rise_utc"] for r in rows])
     sets = _times([r["set_utc"] for r in rows])
@@ -377,6 +380,7 @@ def relay_plot(
         "profile_max_deg": profile_max,
         "sols": [int(round(b.get_x() + b.get_width() / 2)) for b in bars],
         "volume_mbit": [float(b.get_height()) for b in bars],
+        "title": heading.get_text(),
     }
 
 
@@ -432,6 +436,7 @@ def edl_plot(rows: Sequence[dict], path: str | Path, *, title: str = "") -> dict
     published: dict[str, tuple[float, float]] = {}
     circles: dict[str, float] = {}
     extent = [1.0]
+    at: dict[tuple[int, int], list[tuple[str, str]]] = {}  # published positions -> pieces
     for r in rows:
         cls = str(r["class"])
         colour = PIECE_COLOURS.get(cls, "0.3")
@@ -450,8 +455,7 @@ def edl_plot(rows: Sequence[dict], path: str | Path, *, title: str = "") -> dict
             b = math.radians(float(bearing))
             pe, pn = float(dist) * math.sin(b), float(dist) * math.cos(b)
             (mark,) = ax.plot(pe, pn, "o", mfc="none", mec=colour, ms=10, mew=2)
-            ax.annotate(f"{cls} (published)", (pe, pn), xytext=(6, -10),
-                        textcoords="offset points", fontsize=8, color=colour)  # fmt: skip
+            at.setdefault((round(pe), round(pn)), []).append((cls, colour))
             mx, my = mark.get_data()
             published[cls] = (float(np.ravel(mx)[0]), float(np.ravel(my)[0]))
             extent += [abs(pe), abs(pn)]
@@ -462,6 +466,11 @@ def edl_plot(rows: Sequence[dict], path: str | Path, *, title: str = "") -> dict
             ax.add_patch(circle)
             circles[cls] = float(circle.get_radius())
             extent.append(float(dist))
+    for (pe, pn), pieces in at.items():  # one label per position (pieces may share one)
+        names = ", ".join(c for c, _ in pieces)
+        colour = pieces[0][1] if len(pieces) == 1 else "0.2"
+        ax.annotate(f"{names} (published)", (pe, pn), xytext=(7, -12),
+                    textcoords="offset points", fontsize=8, color=colour)  # fmt: skip
     ax.plot(0, 0, "s", color="k", ms=8, label="lander")
     from matplotlib.lines import Line2D
 
@@ -471,6 +480,8 @@ def edl_plot(rows: Sequence[dict], path: str | Path, *, title: str = "") -> dict
         Line2D([], [], color="0.3", lw=0.8, ls="--", label="95 % ellipse"),
         Line2D([], [], marker="o", mfc="none", mec="0.3", ls="none", ms=9, label="published"),
     ]
+    if circles:
+        handles.append(Line2D([], [], color="0.3", ls=":", lw=1.0, label="published distance"))
     ax.legend(handles=handles, fontsize=8, loc="upper right")
     half = 1.1 * max(extent)
     ax.set_xlim(-half, half)
