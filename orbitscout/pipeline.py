@@ -74,6 +74,7 @@ def find(
     detect: DetectParams | None = None,
     identify: IdentifyParams | None = None,
     max_memory: int | str | None = None,
+    names: tuple[str, str] | None = None,
 ) -> FindResult:
     """Register BEFORE to AFTER, find what changed, say what each change is, write the outputs.
 
@@ -85,7 +86,8 @@ def find(
     (None: ``IdentifyParams()``), both written into ``summary.json`` under ``"parameters"``
     with the model's provenance; ``max_memory`` (bytes, or a size such as ``"8G"``; None: half the
     machine's memory) is the budget: a pair whose estimated peak exceeds it is refused before
-    any pixel is read.
+    any pixel is read; ``names`` (BEFORE's, AFTER's) is how the outputs name the images
+    (default: their paths as given; a survey gives them relative to its pairs file).
     """
     detect = DetectParams() if detect is None else detect
     identify = IdentifyParams() if identify is None else identify
@@ -204,6 +206,8 @@ def find(
         summary = _summary(
             a, b, reg, found, counts, timings, result, gsd, site, mission, detect, identify
         )
+        if names is not None:
+            summary["before"]["path"], summary["after"]["path"] = names
         summary["hints"].update(site_hint)
         summary["scale"] = scale
         if scale is None:

@@ -477,6 +477,7 @@ def run_pair(pair: dict, out_dir: str, options: dict, max_memory: int | None = N
             mission=pair.get("mission"),
             band=(band[0], band[1]) if band else None,  # (BEFORE's, AFTER's)
             max_memory=max_memory,
+            names=(images["before"]["path"], images["after"]["path"]),
             **options,
         )
     except Exception as exc:  # a bad pair is recorded and the survey goes on

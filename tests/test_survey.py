@@ -603,3 +603,11 @@ def test_max_memory_is_each_pairs_budget(tmp_path):
     assert "--max-memory" in tight.rows[0]["error"]
     roomy = survey(pairs_csv, out, workers=1, max_memory=8 * 2**30)
     assert (roomy.ok, roomy.failed) == (1, 0)
+    # find's own outputs name the images as PAIRS.csv does, not by this machine's paths
+    summary = json.loads((out / "pair0" / "summary.json").read_text())
+    assert (summary["before"]["path"], summary["after"]["path"]) == (
+        "p0/before.tif",
+        "p0/after.tif",
+    )
+    for name in ("summary.json", "report.html", "detections.geojson"):
+        assert str(tmp_path) not in (out / "pair0" / name).read_text(), name
