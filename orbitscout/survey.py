@@ -960,6 +960,7 @@ def survey(
     result.redo_reasons = {r: reasons[r] for r in REDO_REASONS if reasons[r]}
     _write_survey(csv_path, list(kept.values()))
     if not todo:
+        _write_index(csv_path, out_dir)
         return result
     budget = max_memory
     if budget is None and scheduler is None:  # the local workers share this machine
@@ -1009,7 +1010,15 @@ def survey(
                     advance(row)
     finally:
         appender.close()
+    _write_index(csv_path, out_dir)
     return result
+
+
+def _write_index(csv_path: Path, out_dir: Path) -> None:
+    """``index.html`` over every pair of survey.csv, linking to each pair's report."""
+    from orbitscout.report.index import index_page
+
+    index_page(read_survey(csv_path), out_dir)
 
 
 @contextlib.contextmanager

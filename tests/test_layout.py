@@ -23,7 +23,7 @@ ALLOWED = {
     "report": {"core"},
     "sim": {"core", "observe", "pipeline"},  # the demo runs find
     "pipeline": {"core", "image", "detect", "identify", "report", "edl"},
-    "survey": {"core", "pipeline"},
+    "survey": {"core", "pipeline", "report"},  # its index page over the pairs
     "cli": {"core", "observe", "edl", "sim", "pipeline", "survey", "report", "package"},
     "package": {"core"},  # orbitscout/__init__.py: its API is imported lazily, by name
 }

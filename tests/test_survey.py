@@ -611,3 +611,17 @@ def test_max_memory_is_each_pairs_budget(tmp_path):
     )
     for name in ("summary.json", "report.html", "detections.geojson"):
         assert str(tmp_path) not in (out / "pair0" / name).read_text(), name
+
+
+def test_index_page_links_every_pair(tmp_path):
+    """``index.html`` lists each pair of survey.csv with its status, linking the ones done to
+    their report; it is rewritten on a rerun that has nothing to do."""
+    pairs_csv = _pairs(tmp_path, 2, broken=1)
+    out = tmp_path / "out"
+    survey(pairs_csv, out, workers=1)
+    page = (out / "index.html").read_text()
+    assert "href='pair0/report.html'" in page or 'href="pair0/report.html"' in page
+    assert "pair1" in page and "error" in page
+    (out / "index.html").unlink()
+    assert survey(pairs_csv, out, workers=1).skipped == 1
+    assert (out / "index.html").is_file()
