@@ -7,8 +7,26 @@ Only typer is imported here at module level; the library is imported inside each
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import typer
+
+# options that plan and relay share
+Site = Annotated[str, typer.Option("--site", help="LAT,LON (planetocentric, east-positive).")]
+Start = Annotated[str, typer.Option("--start", help="UTC start (ISO 8601); default now.")]
+Days = Annotated[float, typer.Option("--days", help="Span in days.")]
+SiteBody = Annotated[
+    str,
+    typer.Option(
+        "--body", help="mars or moon: the body SITE is on (an orbiter of another is refused)."
+    ),
+]
+AsJson = Annotated[
+    bool, typer.Option("--json", help="Print a JSON list; each row says if it is illustrative.")
+]
+AsCsv = Annotated[
+    bool, typer.Option("--csv", help="Print CSV: a header row, then the JSON rows' fields.")
+]
 
 
 def _echo_json(obj) -> None:
@@ -121,15 +139,15 @@ def time_command(
 
 
 def plan_command(
-    site: str = typer.Option(..., "--site", help="LAT,LON (planetocentric, east-positive)."),
+    site: Site,
     orbiter: str = typer.Option(
         ...,
         "--orbiter",
         help="tgo, mro, odyssey, maven, mex, lro (illustrative pass times), or a JSON file of "
         "your own elements or a SPICE trajectory (exact).",
     ),
-    start: str = typer.Option(None, "--start", help="UTC start (ISO 8601); default now."),
-    days: float = typer.Option(1.0, "--days", help="Span in days."),
+    start: Start = None,
+    days: Days = 1.0,
     max_off_nadir: float = typer.Option(
         None, "--max-off-nadir", help="Roll reach (deg); default per orbiter."
     ),
@@ -137,17 +155,9 @@ def plan_command(
         None, "--max-incidence", help="Largest solar incidence (deg); default 80."
     ),
     camera: str = typer.Option(None, "--camera", help="Camera for the GSD (e.g. ctx on MRO)."),
-    body: str = typer.Option(
-        "mars",
-        "--body",
-        help="mars or moon: the body SITE is on (an orbiter of another is refused).",
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print a JSON list; each row says if it is illustrative."
-    ),
-    as_csv: bool = typer.Option(
-        False, "--csv", help="Print CSV: a header row, then the JSON rows' fields."
-    ),
+    body: SiteBody = "mars",
+    as_json: AsJson = False,
+    as_csv: AsCsv = False,
     plot: str = typer.Option(
         None,
         "--plot",
@@ -189,32 +199,24 @@ def plan_command(
 
 
 def relay_command(
-    site: str = typer.Option(..., "--site", help="LAT,LON (planetocentric, east-positive)."),
+    site: Site,
     orbiter: str = typer.Option(
         ...,
         "--orbiter",
         help="tgo, mro, odyssey, maven, mex (illustrative pass times), or a JSON file of your "
         "own elements or a SPICE trajectory (exact).",
     ),
-    start: str = typer.Option(None, "--start", help="UTC start (ISO 8601); default now."),
-    days: float = typer.Option(1.0, "--days", help="Span in days."),
+    start: Start = None,
+    days: Days = 1.0,
     min_elevation: float = typer.Option(
         10.0, "--min-elevation", help="Elevation mask (deg); 10 is a common default."
     ),
     rate_kbps: float = typer.Option(
         None, "--rate-kbps", help="Link rate (kbit/s); default 256 (Odyssey UHF)."
     ),
-    body: str = typer.Option(
-        "mars",
-        "--body",
-        help="mars or moon: the body SITE is on (an orbiter of another is refused).",
-    ),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print a JSON list; each row says if it is illustrative."
-    ),
-    as_csv: bool = typer.Option(
-        False, "--csv", help="Print CSV: a header row, then the JSON rows' fields."
-    ),
+    body: SiteBody = "mars",
+    as_json: AsJson = False,
+    as_csv: AsCsv = False,
     plot: str = typer.Option(
         None,
         "--plot",
