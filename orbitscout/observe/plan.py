@@ -28,6 +28,7 @@ import numpy as np
 from orbitscout.core.bodies import Body, check_site, get_body, parse_site
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.observe import marstime
+from orbitscout.observe.cameras import get_camera
 from orbitscout.observe.orbits import Orbiter, local_solar_time_h, resolve_orbiter, sun_direction
 
 # Typical UHF relay rate: 256 kbit/s, the higher of Mars Odyssey's two fixed rates (128 or 256
@@ -250,19 +251,15 @@ def _default_step(orbiter: Orbiter, t0: float, step_s: float | None) -> float:
 
 
 def gsd_m(camera: str | None, range_m: float, off_nadir_deg: float, emission_deg: float):
-    """Ground sample distance (m/px) from ``orbitscout.cameras`` where it models the camera;
-    else IFOV × range / cos(emission) for the cameras in ``FALLBACK_IFOV_RAD``; else None."""
+    """Ground sample distance (m/px) from ``orbitscout.observe.cameras`` where it models the
+    camera; else IFOV × range / cos(emission) for the cameras in ``FALLBACK_IFOV_RAD``; else
+    None."""
     if camera is None:
         return None
     try:
-        from orbitscout.observe.cameras import get_camera
-    except ImportError:
-        get_camera = None
-    if get_camera is not None:
-        try:
-            return float(get_camera(camera).gsd(float(range_m), float(off_nadir_deg)))
-        except OrbitscoutError:
-            pass  # not a camera that module models, or a look it refuses
+        return float(get_camera(camera).gsd(float(range_m), float(off_nadir_deg)))
+    except OrbitscoutError:
+        pass  # not a camera that module models, or a look it refuses
     ifov = FALLBACK_IFOV_RAD.get(camera.lower())
     if ifov is None:
         return None

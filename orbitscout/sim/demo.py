@@ -16,7 +16,6 @@ from pathlib import Path
 
 from orbitscout.core.atomic import atomic_file, prepare_out_dir
 from orbitscout.core.classes import HARDWARE
-from orbitscout.core.errors import OrbitscoutError
 from orbitscout.core.geometry import bearing_deg, compass
 
 SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, docs/facts.md)
@@ -117,10 +116,8 @@ def run_demo(
         f"truth.json ({len(truth['items'])} items; true shift dx {mis['dx']:+.2f}, "
         f"dy {mis['dy']:+.2f} px) in {t1 - t0:.1f} s"
     )
-    try:
-        from orbitscout.pipeline import find
-    except ImportError as exc:  # the find pipeline is not installed in this checkout
-        raise OrbitscoutError(f"the find pipeline is not available ({exc})") from exc
+    from orbitscout.pipeline import find
+
     result = find(
         out / "before.tif",
         out / "after.tif",
