@@ -5,9 +5,11 @@ uint16 tiled deflate GeoTIFFs like real products (textured terrain, a shift, a g
 noise, a few hundred planted spots), then measures in this run, each in a fresh subprocess:
 - ``read``: a plain rasterio read of both files, window by window (the I/O and decompression
   floor; best of two, page cache warm);
-- ``find``: ``orbitscout.pipeline.find`` on the pair (outputs included), and its max RSS.
+- ``find``: ``orbitscout.pipeline.find`` on the pair (outputs included), and its max RSS, the
+  share of its time spent writing the report (``report_s``) and the size of its outputs.
 Prints find / read per size. Goals: <= 6 at 8k (issue 2), <= 3 at 16k (issue 6), peak memory
-<= 1.5 GB at 16k x 16k and 50k x 20k.
+<= 1.5 GB at 16k x 16k and 50k x 20k; the report under 10 % of find's time and the outputs under
+50 MB at 16k (issue 18).
 
     python bench/find_vs_read.py [--sizes 4096 8192 16384] [--extra 50000x20000] [--tile 2048]
                                  [--markdown docs/performance.md]
@@ -225,12 +227,14 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 """
 
 FIND = """
-import resource, sys, time
+import os, resource, sys, time
 from orbitscout.pipeline import find
 t = time.perf_counter()
 r = find(sys.argv[1], sys.argv[2], sys.argv[3], tile=int(sys.argv[4]))
-print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-      len(r.detections))
+elapsed = time.perf_counter() - t
+size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sys.argv[3]) for f in fs)
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(r.detections),
+      r.summary["timings"]["report_s"], size / 2**20)
 """
 
 
@@ -320,7 +324,7 @@ def main() -> None:
     print(f"cores {os.cpu_count()}; tile {args.tile}; each measurement in a fresh subprocess")
     print(
         f"{'size':>13} {'MB/file':>8} {'gen s':>7} {'read s':>7} {'find s':>7} "
-        f"{'find/read':>9} {'find MB':>8} {'det':>5}"
+        f"{'find/read':>9} {'find MB':>8} {'det':>5} {'report %':>8} {'out MB':>7}"
     )
     rows, probes = [], []
     for width, height in shapes:
@@ -331,10 +335,13 @@ def main() -> None:
         size_mb = (before.stat().st_size + after.stat().st_size) / 2 / 2**20
         read = min(_run(READ, str(before), str(after))[0] for _ in range(2))
         with tempfile.TemporaryDirectory() as tmp:
-            find_s, find_mb, det = _run(FIND, str(before), str(after), tmp, str(args.tile))
+            find_s, find_mb, det, report_s, out_mb = _run(
+                FIND, str(before), str(after), tmp, str(args.tile)
+            )
+        report_pct = 100 * report_s / find_s
         print(
             f"{width:>6}x{height:<6} {size_mb:8.0f} {gen:7.1f} {read:7.2f} {find_s:7.2f} "
-            f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f}",
+            f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f} {report_pct:8.1f} {out_mb:7.1f}",
             flush=True,
         )
         rows.append(
@@ -346,6 +353,8 @@ def main() -> None:
                 f"{find_s / read:.2f}",
                 f"{find_mb:.0f}",
                 f"{det:.0f}",
+                f"{report_pct:.1f}",
+                f"{out_mb:.1f}",
             ]
         )
         if args.dask:
@@ -358,7 +367,8 @@ def main() -> None:
             probes.append([f"{width} × {height}", *probe_row])
     if args.markdown:
         header = ["pair (px)", "MB/file", "read s", "find s", "find / read", "find peak MB"]
-        lines = markdown_table([*header, "detections"], rows)
+        header += ["detections", "report % of find", "outputs MB"]
+        lines = markdown_table(header, rows)
         lines.insert(0, f"Tile {args.tile} px; read = best of two; each run in a fresh process.")
         lines.insert(1, "")
         if probes:
