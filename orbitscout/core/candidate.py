@@ -29,7 +29,20 @@ class Candidate:
     dark_xy: tuple[float, float] | None
     linear: bool
     novelty: float = math.inf  # change energy over the BEFORE image's own local structure
+    # which way the ground changed: "appeared" (something new in AFTER), "vanished" (something
+    # of BEFORE gone in AFTER) or "altered" (both images hold structure there that differs)
+    change: str = "appeared"
+    # probability that the ground really changed here (not noise, not re-shaded relief)
+    change_score: float | None = None
+    # a possible move: the id of the detection this one may be the other end of (a vanished
+    # object and a like one that appeared nearby), with the distance (m, or px without a
+    # scale) and the bearing (degrees clockwise from north) from that one to this one
+    moved_from: int | None = None
+    move: dict | None = None
     cls: str = "unknown"
+    # the second most probable class and its probability (None when no other class is left)
+    alternative: str | None = None
+    alternative_score: float | None = None
     gsd_m: float | None = None
     lon: float | None = None
     lat: float | None = None
