@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -120,8 +121,21 @@ def _noise_grid(rng, width: int, height: int, cell: int):
     return rng.normal(size=(height // cell + 6, width // cell + 6)).astype(np.float32)
 
 
-def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Path, Path]:
-    """Write before.tif / after.tif (width x height) window by window in bounded memory."""
+# the sun-changed pairs: relief of this RMS slope lit from BEFORE's sun, then from AFTER's,
+# whose incidence is ``sun_change`` degrees higher and azimuth 1.5 times that further round
+RMS_SLOPE_DEG = 8.0
+SUN_BEFORE = (120.0, 45.0)  # azimuth clockwise from north, incidence (degrees)
+
+
+def make_pair(
+    folder: Path, width: int, height: int, seed: int = 0, sun_change: float = 0.0
+) -> tuple[Path, Path]:
+    """Write before.tif / after.tif (width x height) window by window in bounded memory.
+
+    With ``sun_change`` (degrees) > 0 the ground also has relief (RMS slope RMS_SLOPE_DEG),
+    shaded by a Lambert law under SUN_BEFORE in BEFORE and under a sun ``sun_change`` degrees
+    higher in incidence and ``1.5 * sun_change`` further in azimuth in AFTER: unchanged relief
+    whose shading changed, the planted spots the only changes of the ground."""
     import cv2
     import numpy as np
     import rasterio
@@ -140,6 +154,10 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
         (cell, amp, _noise_grid(rng, width, height, cell))
         for cell, amp in ((2, 0.6), (6, 1.0), (24, 2.0), (96, 4.0), (384, 6.0))
     ]
+    relief = [
+        (cell, amp, _noise_grid(rng, width, height, cell))
+        for cell, amp in ((6, 0.5), (24, 2.0), (96, 6.0), (384, 12.0))
+    ]
     n_spots = max(20, width * height // 1_000_000)
     spots = np.column_stack(
         [
@@ -150,11 +168,11 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
         ]
     )
 
-    def ground(x0, y0, w, h, dx=0.0, dy=0.0):
+    def ground(x0, y0, w, h, dx=0.0, dy=0.0, fields=octaves):
         xs = np.arange(x0, x0 + w, dtype=np.float64) - dx
         ys = np.arange(y0, y0 + h, dtype=np.float64) - dy
         out = np.zeros((h, w), np.float32)
-        for cell, amp, grid in octaves:
+        for cell, amp, grid in fields:
             # grid node k sits at ground position (k - 3) * cell
             map_x = np.broadcast_to((xs / cell + 3).astype(np.float32), (h, w))
             map_y = np.broadcast_to((ys / cell + 3).astype(np.float32)[:, None], (h, w))
@@ -165,6 +183,22 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
 
     crs = local_map_crs(MARS, 18.4, 77.5)
     gsd = 0.25
+    # relief heights in m per unit of the relief field: its RMS gradient is ~0.28 units / px
+    metres = math.tan(math.radians(RMS_SLOPE_DEG)) * gsd / 0.28
+    sun_after = (SUN_BEFORE[0] + 1.5 * sun_change, SUN_BEFORE[1] + sun_change)
+
+    def shading(x0, y0, w, h, sun, dx=0.0, dy=0.0):
+        """Lambert shading of the relief under ``sun`` over a window, 1 on flat ground."""
+        if not sun_change:
+            return 1.0
+        z = ground(x0 - 1, y0 - 1, w + 2, h + 2, dx, dy, relief) * metres
+        gx = (z[1:-1, 2:] - z[1:-1, :-2]) / (2 * gsd)  # dz/dx, x east
+        gy = (z[:-2, 1:-1] - z[2:, 1:-1]) / (2 * gsd)  # dz/dnorth (rows run south)
+        az, inc = (math.radians(v) for v in sun)
+        se, sn, su = math.sin(inc) * math.sin(az), math.sin(inc) * math.cos(az), math.cos(inc)
+        cos_i = (-gx * se - gy * sn + su) / np.sqrt(1 + gx * gx + gy * gy)
+        return np.clip(cos_i, 0.0, None) / su
+
     transform = from_origin(-width / 2 * gsd, height / 2 * gsd, gsd, gsd)
     profile = dict(
         driver="GTiff",
@@ -190,7 +224,8 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
             for x0 in range(0, width, BLOCK):
                 w, h = min(BLOCK, width - x0), min(BLOCK, height - y0)
                 window = Window(x0, y0, w, h)
-                before = 1000 + 60 * ground(x0, y0, w, h) + rng.normal(0, 4, (h, w))
+                shade_b = shading(x0, y0, w, h, SUN_BEFORE)
+                before = (1000 + 60 * ground(x0, y0, w, h)) * shade_b + rng.normal(0, 4, (h, w))
                 after = ground(x0, y0, w, h, *SHIFT)
                 near = spots[
                     (spots[:, 0] > x0 - 20)
@@ -206,10 +241,14 @@ def make_pair(folder: Path, width: int, height: int, seed: int = 0) -> tuple[Pat
                     yy, xx = np.mgrid[r0:r1, c0:c1]
                     disc = np.clip(radius + 0.5 - np.hypot(xx - sx, yy - sy), 0, 1)
                     after[r0 - y0 : r1 - y0, c0 - x0 : c1 - x0] += amp * disc
-                after = 1300 + 78 * after + rng.normal(0, 4, (h, w))
+                shade_a = shading(x0, y0, w, h, sun_after, *SHIFT)
+                after = (1300 + 78 * after) * shade_a + rng.normal(0, 4, (h, w))
                 b_ds.write(np.clip(before, 0, 65535).astype(np.uint16), 1, window=window)
                 a_ds.write(np.clip(after, 0, 65535).astype(np.uint16), 1, window=window)
-    (folder / "done").write_text(json.dumps({"width": width, "height": height, "spots": n_spots}))
+    done = {"width": width, "height": height, "spots": n_spots, "sun_change_deg": sun_change}
+    if sun_change:
+        done |= {"sun_before": SUN_BEFORE, "sun_after": sun_after, "rms_slope_deg": RMS_SLOPE_DEG}
+    (folder / "done").write_text(json.dumps(done))
     return before_path, after_path
 
 
@@ -308,6 +347,15 @@ def main() -> None:
     )
     parser.add_argument("--tile", type=int, default=2048)
     parser.add_argument(
+        "--sun-changes",
+        type=float,
+        nargs="*",
+        default=[0.0, 10.0],
+        metavar="DEG",
+        help="pairs at each of these sun changes (degrees of incidence; 0: flat ground, as "
+        "before issue 16; default 0 10)",
+    )
+    parser.add_argument(
         "--dask",
         action="store_true",
         help="also time one filter pass by windowed reads + threads against "
@@ -321,16 +369,17 @@ def main() -> None:
     args = parser.parse_args()
     shapes = [(s, s) for s in args.sizes]
     shapes += [tuple(int(v) for v in e.lower().split("x")) for e in args.extra]
+    shapes = [(w, h, sun) for w, h in shapes for sun in args.sun_changes]
     print(f"cores {os.cpu_count()}; tile {args.tile}; each measurement in a fresh subprocess")
     print(
-        f"{'size':>13} {'MB/file':>8} {'gen s':>7} {'read s':>7} {'find s':>7} "
+        f"{'size':>13} {'sun':>4} {'MB/file':>8} {'gen s':>7} {'read s':>7} {'find s':>7} "
         f"{'find/read':>9} {'find MB':>8} {'det':>5} {'report %':>8} {'out MB':>7}"
     )
     rows, probes = [], []
-    for width, height in shapes:
-        folder = DATA / f"pair_{width}x{height}"
+    for width, height, sun in shapes:
+        folder = DATA / (f"pair_{width}x{height}" + (f"_sun{sun:g}" if sun else ""))
         t = time.perf_counter()
-        before, after = make_pair(folder, width, height)
+        before, after = make_pair(folder, width, height, sun_change=sun)
         gen = time.perf_counter() - t
         size_mb = (before.stat().st_size + after.stat().st_size) / 2 / 2**20
         read = min(_run(READ, str(before), str(after))[0] for _ in range(2))
@@ -340,13 +389,14 @@ def main() -> None:
             )
         report_pct = 100 * report_s / find_s
         print(
-            f"{width:>6}x{height:<6} {size_mb:8.0f} {gen:7.1f} {read:7.2f} {find_s:7.2f} "
+            f"{width:>6}x{height:<6} {sun:4g} {size_mb:8.0f} {gen:7.1f} {read:7.2f} {find_s:7.2f} "
             f"{find_s / read:9.2f} {find_mb:8.0f} {det:5.0f} {report_pct:8.1f} {out_mb:7.1f}",
             flush=True,
         )
         rows.append(
             [
                 f"{width} × {height}",
+                f"{sun:g}°",
                 f"{size_mb:.0f}",
                 f"{read:.2f}",
                 f"{find_s:.2f}",
@@ -364,16 +414,18 @@ def main() -> None:
                 times[how] = probe
                 print(f"{'':>13} filter pass, {how:>8}: {probe:6.2f} s", flush=True)
             probe_row = [f"{times['windowed']:.2f}", f"{times['dask']:.2f}"]
-            probes.append([f"{width} × {height}", *probe_row])
+            probes.append([f"{width} × {height}", f"{sun:g}°", *probe_row])
     if args.markdown:
-        header = ["pair (px)", "MB/file", "read s", "find s", "find / read", "find peak MB"]
-        header += ["detections", "report % of find", "outputs MB"]
+        header = ["pair (px)", "sun change", "MB/file", "read s", "find s", "find / read"]
+        header += ["find peak MB", "detections", "report % of find", "outputs MB"]
         lines = markdown_table(header, rows)
         lines.insert(0, f"Tile {args.tile} px; read = best of two; each run in a fresh process.")
         lines.insert(1, "")
         if probes:
             lines += ["", "One filter pass (`--dask`), best of two:", ""]
-            lines += markdown_table(["pair (px)", "windowed + threads s", "dask.array s"], probes)
+            lines += markdown_table(
+                ["pair (px)", "sun change", "windowed + threads s", "dask.array s"], probes
+            )
         write_section(args.markdown, "find_vs_read", lines)
 
 
