@@ -96,6 +96,53 @@ class DeblendParams:
 
 
 @dataclass(frozen=True)
+class ShadingParams:
+    """How a changed sun's re-shading of unchanged relief is modelled
+    (``orbitscout.detect.shading``; docs/algorithms.md, "Re-shading").
+
+    Chosen on the synthetic power-law relief of ``tests/test_shading.py`` (tuning data, not
+    held out); none is fitted.
+
+    Attributes
+    ----------
+    enabled : bool
+        Whether a changed sun is modelled at all (False: the residual is tested as it is).
+    scale : float
+        Gaussian sigma separating BEFORE's shading structure from its level (px): relief
+        narrower than this is modelled. Wider than ``DetectParams.structure`` because the
+        photometry's 256-px blocks leave shading up to about this scale in the residual.
+    kernel : int
+        Side of the across-sun kernel (px, odd): how far the slope across BEFORE's sun is
+        integrated from its shading.
+    eps : float
+        Tikhonov regularisation of that integration (dimensionless): spatial frequencies
+        within about ``atan(eps)`` of running across the sun, where shading shows no relief,
+        are damped.
+    min_change_deg : float
+        Suns known and nearer than this (degrees between their directions): nothing is
+        modelled.
+    min_explained : float
+        Least share of the reduced residual's robust variance the model must remove to be used
+        (dimensionless, 0-1); below it the pair is treated as having no re-shading.
+    """
+
+    enabled: bool = True
+    scale: float = 24.0
+    kernel: int = 65
+    eps: float = 0.3
+    min_change_deg: float = 1.0
+    min_explained: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (self.scale > 0 and self.eps > 0):
+            raise ValueError("shading scale and eps must be positive")
+        if self.kernel < 3 or self.kernel % 2 == 0:
+            raise ValueError(f"shading kernel must be odd and at least 3 (got {self.kernel})")
+        if not (self.min_change_deg >= 0 and 0.0 <= self.min_explained < 1.0):
+            raise ValueError("need min_change_deg >= 0 and 0 <= min_explained < 1")
+
+
+@dataclass(frozen=True)
 class DetectParams:
     """The thresholds of change detection (``orbitscout.detect``): significance, regions,
     candidates and, nested, deblending.
@@ -146,6 +193,8 @@ class DetectParams:
         (dimensionless, below ``bright_share``).
     deblend : DeblendParams
         How candidates holding several objects are split.
+    shading : ShadingParams
+        How a changed sun's re-shading of unchanged relief is modelled.
     """
 
     t_high: float = 5.5
@@ -164,11 +213,14 @@ class DetectParams:
     bright_share: float = 0.8
     dark_share: float = 0.2
     deblend: DeblendParams = field(default_factory=DeblendParams)
+    shading: ShadingParams = field(default_factory=ShadingParams)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         if isinstance(self.deblend, dict):
             object.__setattr__(self, "deblend", DeblendParams(**self.deblend))
+        if isinstance(self.shading, dict):
+            object.__setattr__(self, "shading", ShadingParams(**self.shading))
         if not 0 < self.t_low <= self.t_high:
             raise ValueError(f"need 0 < t_low <= t_high (got {self.t_low}, {self.t_high})")
         if not self.scales or min(self.scales) < 0:
@@ -193,8 +245,8 @@ class DetectParams:
         return self.deblend.peak * self.t_high
 
     def as_dict(self) -> dict[str, Any]:
-        """The fields as plain JSON values (``scales`` a list, ``deblend`` a dict); the
-        inverse of ``DetectParams(**d)``."""
+        """The fields as plain JSON values (``scales`` a list, ``deblend`` and ``shading``
+        dicts); the inverse of ``DetectParams(**d)``."""
         out = asdict(self)
         out["scales"] = list(self.scales)
         return out
