@@ -248,6 +248,29 @@ def test_a_mission_hint_says_a_lander_is_in_view():
     assert hinted[0].cls == "lander"
 
 
+def test_every_candidate_gets_a_second_class_that_leaves_room_for_the_first():
+    """The alternative is another possible class, its probability at most what the label's
+    score leaves; on the Moon it is never a jettisoned piece."""
+    for moon in (False, True):
+        found = list(landing().values())
+        run(found, moon=moon)
+        for c in found:
+            assert c.alternative in CLASSES and c.alternative != c.cls
+            assert 0.0 <= c.alternative_score <= 1.0 - c.score + 1e-9
+            if moon:
+                assert c.alternative not in ("parachute", "backshell", "heat_shield")
+
+
+def test_an_ambiguous_dark_patch_has_a_strong_second_class():
+    """A weak dark patch alone could be several things (a crash scar, a new crater's halo, a
+    dust patch): its second class holds more than a tenth, a bright canopy's far less."""
+    scene = [cand(500, 500, 30, 27, 0.05, 9), cand(1900, 300, 20, 14, 0.98, 60)]
+    run(scene)
+    patch, canopy = scene
+    assert patch.score < 0.8 and patch.alternative_score > 0.1
+    assert canopy.cls == "parachute" and canopy.alternative_score < patch.alternative_score / 3
+
+
 def test_empty_and_single():
     identify([], gsd_m=1.0)
     one = [cand(10, 10, 30, 20, 0.98, 40)]

@@ -98,6 +98,38 @@ def _restricted(c, gsd, moon: bool, z: np.ndarray, params: IdentifyParams) -> di
     return out
 
 
+def _group(cls: str) -> str:
+    return "hardware" if cls in HARDWARE else "natural"
+
+
+def _alternative(
+    scores: Mapping[str, float], label: str, score: float
+) -> tuple[str | None, float | None]:
+    """The likeliest class but ``label``, and its probability: what the calibrated score
+    leaves (``1 - score``) shared among the other classes as their raw posteriors are.
+
+    Parameters
+    ----------
+    scores : mapping
+        Class to log score (``-inf`` where it cannot be).
+    label : str
+        The chosen class.
+    score : float
+        The label's calibrated score.
+
+    Returns
+    -------
+    (str, float) or (None, None)
+        The second class and its probability; None where no other class is possible.
+    """
+    others = {k: v for k, v in scores.items() if k != label and v > -math.inf}
+    if not others:
+        return None, None
+    alt = max(others, key=others.__getitem__)
+    rest = float(np.logaddexp.reduce(list(others.values())))
+    return alt, round((1.0 - score) * math.exp(others[alt] - rest), 4)
+
+
 def identify(
     found: Sequence[Candidate],
     *,
@@ -108,7 +140,8 @@ def identify(
     params: IdentifyParams = DEFAULT_PARAMS,
     model: Model | None = None,
 ) -> None:
-    """Set ``cls``, ``score`` and ``features`` of each candidate (in place).
+    """Set ``cls``, ``score``, ``alternative``, ``alternative_score`` and ``features`` of
+    each candidate (in place).
 
     The lander, if one is chosen, is moved onto its vehicle, and every candidate gets its
     distance and bearing from it (``features["from_lander"]``).
@@ -169,9 +202,9 @@ def identify(
         label = assigned.get(i) or max(NATURAL, key=lambda k: scores[k])
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
-        p_raw = math.exp(scores[label] - z)
         c.cls = label
-        c.score = round(model.calibrate(p_raw, "hardware" if label in HARDWARE else "natural"), 4)
+        c.score = round(model.calibrate(math.exp(scores[label] - z), _group(label)), 4)
+        c.alternative, c.alternative_score = _alternative(scores, label, c.score)
         c.features["class_loglik"] = {k: round(v, 2) for k, v in ll[i].items() if v > -math.inf}
     if lander is None:
         return
