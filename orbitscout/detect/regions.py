@@ -11,7 +11,15 @@ import numpy as np
 from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
-from orbitscout.detect.significance import BlockNoise, Support, halo, significance
+from orbitscout.detect.shading import Reshading
+from orbitscout.detect.significance import (
+    PYRAMID,
+    BlockNoise,
+    Support,
+    clutter_reach,
+    halo,
+    significance,
+)
 
 MOMENTS = (
     "n",
@@ -259,10 +267,12 @@ def tile_maps(
     width: int,
     height: int,
     params: DetectParams = DEFAULT,
+    reshading: Reshading | None = None,
+    read_dtm: Callable[[Window], np.ndarray] | None = None,
 ) -> TileMaps:
     """Residual and significance over ``core`` (read with ``significance.halo(params)`` px
-    around it): the same values whatever the tiling, for any core whose edges lie on the BLOCK
-    grid or the image's edge.
+    around it, or more for ``reshading``'s reach): the same values whatever the tiling, for
+    any core whose edges lie on the BLOCK grid or the image's edge.
 
     Parameters
     ----------
@@ -276,6 +286,10 @@ def tile_maps(
         The AFTER image's size (px).
     params : DetectParams
         The thresholds and filters.
+    reshading : Reshading or None
+        The changed sun's predicted residual, subtracted before the significance.
+    read_dtm : callable or None
+        Read a window of the DTM on AFTER's grid (m), for a ``"dtm"`` re-shading.
 
     Returns
     -------
@@ -283,6 +297,8 @@ def tile_maps(
         The core's maps.
     """
     margin = halo(params)
+    if reshading is not None:
+        margin = max(margin, -(-(reshading.reach + clutter_reach(params)) // PYRAMID) * PYRAMID)
     x0 = max(0, core.col_off - margin)
     y0 = max(0, core.row_off - margin)
     x1 = min(width, core.col_off + int(core.width) + margin)
@@ -304,6 +320,9 @@ def tile_maps(
         resid[~valid] = 0.0
         level[~valid] = 0.0
         support = Support(valid)
+    if reshading is not None:
+        dtm = read_dtm(window) if read_dtm is not None else None
+        resid -= reshading.predict(level, resid, support, (-y0, -x0), dtm)
     cy, cx = core.row_off - y0, core.col_off - x0
     sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
     # noise blocks are anchored at the image origin, in the core's array coordinates

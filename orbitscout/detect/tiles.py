@@ -13,6 +13,7 @@ from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
 from orbitscout.detect.regions import Regions, UnionFind, combine_regions, tile_maps
+from orbitscout.detect.shading import Reshading
 from orbitscout.detect.significance import BLOCK
 
 
@@ -59,6 +60,8 @@ def detect_changes(
     progress: Callable[[int], None] | None = None,
     threads: int | None = None,
     params: DetectParams = DEFAULT,
+    reshading: Reshading | None = None,
+    read_dtm: Callable[[Window], np.ndarray] | None = None,
 ) -> ChangeResult:
     """Run the tile loop: residual, significance, regions; then stitch across tile borders.
 
@@ -83,6 +86,11 @@ def detect_changes(
         Threads for the tiles.
     params : DetectParams
         The thresholds and filters.
+    reshading : Reshading or None
+        The changed sun's predicted residual (``shading.plan_reshading``), subtracted in
+        every tile.
+    read_dtm : callable or None
+        Read a window of the DTM on AFTER's grid (m), for a ``"dtm"`` re-shading.
 
     Returns
     -------
@@ -98,7 +106,9 @@ def detect_changes(
 
     def process(core: Window) -> tuple:
         """All of one tile that does not depend on other tiles (runs in a worker thread)."""
-        maps = tile_maps(core, read_after, read_before, phot, width, height, params)
+        maps = tile_maps(
+            core, read_after, read_before, phot, width, height, params, reshading, read_dtm
+        )
         region = maps.region
         count, labels = cv2.connectedComponents(
             region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
