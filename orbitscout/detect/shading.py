@@ -81,17 +81,23 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
     fy = np.fft.fftfreq(data.shape[0])[:, None]
     fx = np.fft.rfftfreq(data.shape[1])[None, :]
     radius = np.hypot(fx, fy)
-    # band 1/64 .. 1/3 cycles per px, axes out; rfft's half plane holds each direction once
-    # (the moment of angle 2 phi is the same for f and -f), except fx == 0, which is left out
-    use = (radius > 1 / 64) & (radius < 1 / 3) & (np.abs(fy) > 1.5 / data.shape[0])
+    # band 1/64 .. 1/6 cycles per px (finer, the pixel grid's own derivatives pull the angle
+    # toward the diagonals: 6 degrees at 1/3), axes out; rfft's half plane holds each
+    # direction once (the moment of angle 2 phi is the same for f and -f)
+    use = (radius > 1 / 64) & (radius < 1 / 6) & (np.abs(fy) > 1.5 / data.shape[0])
     use &= fx > 1.5 / data.shape[1]
     phi = np.arctan2(fy, fx)
-    weight = power * use
+    # the power relative to its mean over rings of radius, so that every scale counts alike
+    rings = np.minimum((radius * 64).astype(np.intp), 32)
+    mean = np.bincount(rings[use], power[use], 33) / np.maximum(
+        np.bincount(rings[use], None, 33), 1
+    )
+    weight = np.where(use, power / np.maximum(mean[rings], 1e-30), 0.0)
     moment = np.sum(weight * np.exp(2j * phi))
     total = float(np.sum(weight))
     if total <= 0:
         return 0.0, 0.0
-    direction = 0.5 * math.atan2(moment.imag, moment.real)  # (col, row) angle of d
+    direction = 0.5 * math.atan2(moment.imag, moment.real)
     # d = (sin az, -cos az) in (col, row)
     azimuth = math.degrees(math.atan2(math.cos(direction), -math.sin(direction))) % 180.0
     return azimuth, float(abs(moment) / total)
@@ -105,26 +111,27 @@ def _directions(azimuth_deg: float) -> tuple[tuple[float, float], tuple[float, f
 
 
 @functools.lru_cache(maxsize=16)
-def perpendicular_kernel(azimuth_deg: float, size: int, eps: float) -> np.ndarray:
-    """The real symmetric kernel that turns shading under a sun at ``azimuth_deg`` into the
-    slope across it: the multiplier ``(f . p)(f . d) / ((f . d)^2 + eps^2 |f|^2)`` on a grid
-    four times the kernel's size, back to space, cut to ``size`` x ``size`` px and tapered
-    (Hann, radially) so that it ends smoothly.
+def sun_kernels(azimuth_deg: float, size: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two real symmetric kernels that split shading under a sun at ``azimuth_deg``: the
+    part along the sun, multiplier ``(f . d)^2 / D``, where shading dominates an isotropic
+    albedo, and the slope across the sun, ``(f . p)(f . d) / D``, with
+    ``D = (f . d)^2 + eps^2 |f|^2``. Each is made on a grid four times the kernel's size,
+    brought back to space, cut to ``size`` x ``size`` px and tapered (Hann, radially).
 
     Parameters
     ----------
     azimuth_deg : float
         BEFORE's sun azimuth (degrees clockwise from north; modulo 180 is enough).
     size : int
-        Side of the kernel (px, odd).
+        Side of the kernels (px, odd).
     eps : float
         Tikhonov regularisation: how far the ratio is damped where the spatial frequency runs
         across the sun (where shading shows nothing of the relief).
 
     Returns
     -------
-    numpy.ndarray
-        The kernel, float32, ``size`` x ``size``.
+    along, across : numpy.ndarray
+        The kernels, float32, ``size`` x ``size``.
     """
     if size % 2 == 0 or size < 3:
         raise ValueError(f"kernel size must be odd and at least 3 (got {size})")
@@ -135,26 +142,31 @@ def perpendicular_kernel(azimuth_deg: float, size: int, eps: float) -> np.ndarra
     along = fx * dx + fy * dy
     across = fx * px + fy * py
     denom = along**2 + eps**2 * (fx**2 + fy**2)
-    multiplier = np.divide(across * along, denom, out=np.zeros((n, n)), where=denom > 0)
-    full = np.fft.fftshift(np.real(np.fft.ifft2(multiplier)))
     half = size // 2
     centre = n // 2
-    kernel = full[centre - half : centre + half + 1, centre - half : centre + half + 1]
     yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     r = np.hypot(xx, yy) / (half + 1)
-    kernel = kernel * np.where(r < 1, 0.5 * (1 + np.cos(np.pi * r)), 0.0)
-    kernel = 0.5 * (kernel + kernel[::-1, ::-1])  # exactly symmetric: correlation = convolution
-    return kernel.astype(np.float32)
+    taper = np.where(r < 1, 0.5 * (1 + np.cos(np.pi * r)), 0.0)
+    out = []
+    for numerator in (along * along, across * along):
+        multiplier = np.divide(numerator, denom, out=np.zeros((n, n)), where=denom > 0)
+        full = np.fft.fftshift(np.real(np.fft.ifft2(multiplier)))
+        kernel = full[centre - half : centre + half + 1, centre - half : centre + half + 1]
+        kernel = kernel * taper
+        kernel = 0.5 * (kernel + kernel[::-1, ::-1])  # exactly symmetric: correlation = convolution
+        out.append(kernel.astype(np.float32))
+    return out[0], out[1]
 
 
 @dataclass(frozen=True, eq=False)
 class Reshading:
     """How the shading of BEFORE's relief changes under AFTER's sun, decided once per pair.
 
-    The shading structure and its across-sun part are split in two bands: what the reduced
-    images hold, computed once over the whole image (the across-sun integration needs a reach
-    of hundreds of px there) and interpolated bilinearly, and the full-resolution detail (the
-    level less the reduced level interpolated), integrated over the kernel's ``kernel`` px. A
+    The shading structure and its along- and across-sun parts are split in two bands: what
+    the reduced images hold, computed once over the whole image (the across-sun integration
+    needs a reach of hundreds of px there) and interpolated bilinearly, and the full-resolution
+    detail (the level less the reduced level interpolated), filtered by the kernels' ``kernel``
+    px. A
     tile's prediction thus reads only ``reach`` px around it.
 
     Attributes
@@ -163,17 +175,18 @@ class Reshading:
         ``"sfs"`` (linear shape from shading of BEFORE) or ``"dtm"`` (hillshades of a DTM).
     azimuth_deg : float
         BEFORE's sun azimuth the across-sun kernel is built for (degrees).
-    a, b : numpy.ndarray
-        Per 256-px block (anchored at the image origin): the coefficients of BEFORE's shading
-        structure and of its across-sun part (``"sfs"``), or ``a`` the gain of the hillshade
-        prediction and ``b`` zero (``"dtm"``).
+    coef : numpy.ndarray
+        Per 256-px block (anchored at the image origin), (rows, cols, k): the coefficients of
+        BEFORE's shading structure, of its along-sun part and of its across-sun slope
+        (``"sfs"``, k = 3), or the gain of the hillshade prediction (``"dtm"``, k = 1).
     params : ShadingParams
         The filters and limits used.
     factor : int
         The reduction of the reduced fields (``significance.COARSE``).
-    base_small, level_small, across_small : numpy.ndarray or None
+    base_small, level_small, along_small, across_small : numpy.ndarray or None
         Over the reduced grid (``"sfs"``): BEFORE's level blurred over ``params.scale``, the
-        level itself, and the across-sun part of its structure (no-data filled).
+        level itself, and the along- and across-sun parts of its structure (no-data
+        filled).
     sun_before, sun_after : Sun or None
         The suns used (None: not known; ``azimuth_deg`` then estimated).
     azimuth_source : str
@@ -186,12 +199,12 @@ class Reshading:
 
     method: str
     azimuth_deg: float
-    a: np.ndarray
-    b: np.ndarray
+    coef: np.ndarray
     params: ShadingParams
     factor: int
     base_small: np.ndarray | None = None
     level_small: np.ndarray | None = None
+    along_small: np.ndarray | None = None
     across_small: np.ndarray | None = None
     sun_before: Sun | None = None
     sun_after: Sun | None = None
@@ -201,7 +214,7 @@ class Reshading:
 
     @property
     def reach(self) -> int:
-        """Pixels beyond a crop that its prediction reads: the across-sun kernel's half-width
+        """Pixels beyond a crop that its prediction reads: the sun kernels' half-width
         (``"sfs"``), or the blur of the level and the DTM gradient's pixel (``"dtm"``)."""
         if self.method == "dtm":
             return blur_reach(self.params.scale) + 1
@@ -239,30 +252,32 @@ class Reshading:
         """
         rows = np.arange(level.shape[0]) - origin[0]
         cols = np.arange(level.shape[1]) - origin[1]
-        a = _bilinear(
-            self.a, _axis(rows, self.a.shape[0], BLOCK), _axis(cols, self.a.shape[1], BLOCK)
-        )
+        block_rows = _axis(rows, self.coef.shape[0], BLOCK)
+        block_cols = _axis(cols, self.coef.shape[1], BLOCK)
+        coef = [
+            _bilinear(self.coef[..., j], block_rows, block_cols) for j in range(self.coef.shape[-1])
+        ]
         if self.method == "dtm":
             if dtm is None:
                 raise ValueError("a DTM re-shading needs the DTM over the tile")
             out = self._hillshade_change(level, support, dtm)
-            out *= a
+            out *= coef[0]
         else:
             up_rows = _axis(rows, self.level_small.shape[0], self.factor)
             up_cols = _axis(cols, self.level_small.shape[1], self.factor)
-            b = _bilinear(
-                self.b, _axis(rows, self.b.shape[0], BLOCK), _axis(cols, self.b.shape[1], BLOCK)
-            )
             detail = level - _bilinear(self.level_small, up_rows, up_cols)
             if support.mask is not None:
                 detail[~support.mask] = 0.0
-            kernel = perpendicular_kernel(self.azimuth_deg, self.params.kernel, self.params.eps)
-            across = cv2.filter2D(detail, -1, kernel, borderType=cv2.BORDER_REFLECT)
-            across += _bilinear(self.across_small, up_rows, up_cols)
-            across *= b
             out = level - _bilinear(self.base_small, up_rows, up_cols)
-            out *= a
-            out += across
+            out *= coef[0]
+            kernels = sun_kernels(self.azimuth_deg, self.params.kernel, self.params.eps)
+            for kernel, small, c in zip(
+                kernels, (self.along_small, self.across_small), coef[1:], strict=True
+            ):
+                part = cv2.filter2D(detail, -1, kernel, borderType=cv2.BORDER_REFLECT)
+                part += _bilinear(small, up_rows, up_cols)
+                part *= c
+                out += part
         if support.mask is not None:
             out[~support.mask] = 0.0
         return out.astype(resid.dtype, copy=False)
@@ -287,10 +302,15 @@ class Reshading:
             else sun_change(self.sun_before, self.sun_after),
             "azimuth_before_deg": round(self.azimuth_deg, 2),
             "azimuth_source": self.azimuth_source,
-            "coefficients": {
-                "structure": round(float(np.median(self.a)), 4),
-                "across_sun": round(float(np.median(self.b)), 4),
-            },
+            "coefficients": dict(
+                zip(
+                    ("structure", "along_sun", "across_sun")
+                    if self.method == "sfs"
+                    else ("hillshade_gain",),
+                    (round(float(v), 4) for v in np.median(self.coef, axis=(0, 1))),
+                    strict=True,
+                )
+            ),
             "explained": round(self.explained, 4),
         }
 
@@ -448,20 +468,22 @@ def plan_reshading(
         azimuth, source = estimate_sun_azimuth(np.where(ok, level, np.nan))[0], "estimated"
     base = cv2.GaussianBlur(level, (0, 0), params.scale / factor, borderType=cv2.BORDER_REFLECT)
     structure = level - base
-    kernel = perpendicular_kernel(azimuth, params.kernel, params.eps)
-    across = cv2.filter2D(structure, -1, kernel, borderType=cv2.BORDER_REFLECT)
-    coef, explained = _fit_blocks(resid, [structure, across], ok, per)
+    along, across = (
+        cv2.filter2D(structure, -1, kernel, borderType=cv2.BORDER_REFLECT)
+        for kernel in sun_kernels(azimuth, params.kernel, params.eps)
+    )
+    coef, explained = _fit_blocks(resid, [structure, along, across], ok, per)
     if explained < params.min_explained:
         return None
     return Reshading(
         "sfs",
         azimuth,
-        coef[..., 0],
-        coef[..., 1],
+        coef,
         params,
         factor,
         base,
         level,
+        along,
         across,
         sun_before,
         sun_after,
@@ -485,19 +507,18 @@ def _plan_dtm(
     """The DTM's hillshade model, its gain per block fitted where the reduced DTM is given."""
     per = max(1, BLOCK // factor)
     ny, nx = math.ceil(level.shape[0] / per), math.ceil(level.shape[1] / per)
-    gain = np.ones((ny, nx), np.float32)
+    gain = np.ones((ny, nx, 1), np.float32)
     explained = 0.0
     if dtm_small is not None:
         ratio = hillshade_ratio(dtm_small, gsd_m * factor, sun_before, sun_after)
         mean = support.smoothed(level, params.scale / factor)
         basis = np.where(np.isfinite(ratio), mean * (ratio - 1.0), 0.0).astype(np.float32)
         coef, explained = _fit_blocks(resid, [basis], ok & np.isfinite(ratio), per)
-        gain = coef[..., 0]
+        gain = coef
     return Reshading(
         "dtm",
         sun_before.azimuth_deg,
         gain,
-        np.zeros_like(gain),
         params,
         factor,
         sun_before=sun_before,
