@@ -228,3 +228,35 @@ def test_kernels_are_symmetric_and_turn_shading_across_the_sun():
     turned = cv2.filter2D((-gx).astype(np.float32), -1, across, borderType=cv2.BORDER_REFLECT)
     inner = (slice(48, -48), slice(48, -48))
     assert np.corrcoef(turned[inner].ravel(), -gy[inner].ravel())[0, 1] > 0.7
+
+
+def test_a_dtm_predicts_the_reshading():
+    rng = np.random.default_rng(5)
+    height = _power_field(SIZE, 4.0, rng)
+    gy, gx = np.gradient(height)
+    height *= 0.1 / np.hypot(gx, gy).std()  # metres, at 1 m/px
+    albedo = 0.25 * (1 + 0.07 * _power_field(SIZE, 3.0, rng))
+    before = (_lambert(albedo, height, *SUN_BEFORE) * 4000).astype(np.float32)
+    after = (_lambert(albedo, height, *SUN_AFTER) * 4800 + 30).astype(np.float32)
+    suns = (Sun(SUN_BEFORE[1], SUN_BEFORE[0]), Sun(SUN_AFTER[1], SUN_AFTER[0]))
+    a_small, b_small = _reduced(after), _reduced(before)
+    phot = photometry.fit_photometry(a_small, b_small, COARSE)
+    dtm_small = _reduced(height.astype(np.float32))
+    plan = shading.plan_reshading(
+        a_small,
+        b_small,
+        COARSE,
+        *suns,
+        True,
+        ShadingParams(),
+        phot=phot,
+        dtm_small=dtm_small,
+        gsd_m=1.0,
+    )
+    assert plan is not None and plan.method == "dtm"
+    level = phot.level(before.copy(), Window(0, 0, SIZE, SIZE))
+    resid = after - level
+    left = resid - plan.predict(level, resid, Support(None), (0, 0), dtm=height)
+    # measured 0.39: the photometry's block gain already took a share of the contrast change
+    assert _robust_var(left[INNER]) < 0.5 * _robust_var(resid[INNER])
+    assert plan.as_dict()["coefficients"]["hillshade_gain"] > 0.3
