@@ -21,6 +21,7 @@ from orbitscout.core.atomic import check_out_dir, staged_outputs
 from orbitscout.core.candidate import Candidate
 from orbitscout.core.classes import CLASSES, HARDWARE
 from orbitscout.core.errors import OrbitscoutError, warn
+from orbitscout.core.illumination import Sun, sun_change
 from orbitscout.core.registration import Registration
 from orbitscout.core.window import Window
 from orbitscout.detect import (
@@ -28,6 +29,7 @@ from orbitscout.detect import (
     deblend,
     photometry,
     register,
+    shading,
     significance,
     tiles,
 )
@@ -36,8 +38,10 @@ from orbitscout.identify import classify
 from orbitscout.identify.model import MODEL_FILE, default_model
 from orbitscout.identify.parameters import IdentifyParams
 from orbitscout.image import gdal, memory
+from orbitscout.image.dtm import Dtm, open_dtm
 from orbitscout.image.grid import grid_map
 from orbitscout.image.product import Product, open_product, probe, site_pixel
+from orbitscout.image.sun import north_on_grid, on_grid, read_sun
 
 DEFAULT_TILE = 2048
 MIN_TILE = 256  # the least --tile: a tile core must hold a few noise blocks (significance.BLOCK)
@@ -75,6 +79,9 @@ def find(
     identify: IdentifyParams | None = None,
     max_memory: int | str | None = None,
     names: tuple[str, str] | None = None,
+    sun_before: Sun | None = None,
+    sun_after: Sun | None = None,
+    dtm: str | Path | None = None,
 ) -> FindResult:
     """Register BEFORE to AFTER, find what changed, say what each change is, write the outputs.
 
@@ -88,11 +95,22 @@ def find(
     machine's memory) is the budget: a pair whose estimated peak exceeds it is refused before
     any pixel is read; ``names`` (BEFORE's, AFTER's) is how the outputs name the images
     (default: their paths as given; a survey gives them relative to its pairs file).
+
+    ``sun_before`` and ``sun_after`` are the suns of the two images (azimuth clockwise from
+    north at the image's centre, or from the image's top where the images have no CRS;
+    :func:`parse_sun` reads ``"AZ,INC"``); where one is None, the product's label gives it
+    where it can (``image.sun``), else the shading model estimates BEFORE's azimuth from the
+    image. ``dtm`` is a raster of heights in metres (``image.dtm``): with both suns known and a
+    pixel size, the changed sun's re-shading is predicted from its hillshades rather than from
+    BEFORE's shading. How the illumination was handled is ``summary.json``'s
+    ``"illumination"``.
     """
     detect = DetectParams() if detect is None else detect
     identify = IdentifyParams() if identify is None else identify
     band_before, band_after = _bands(band)
     _check_options(min_score, gsd_m, tile)
+    _check_sun(sun_before, "--sun-before")
+    _check_sun(sun_after, "--sun-after")
     limit = _memory_limit(max_memory)
     out_dir = check_out_dir(out_dir)
     _check_writable(out_dir)
@@ -117,6 +135,10 @@ def find(
         gmap = grid_map(b, a)
         probe(b)  # a damaged file fails here, before the reads of the image's size
         probe(a)
+        heights: Dtm | None = None
+        if dtm is not None:
+            heights = open_dtm(dtm, a)
+            stack.callback(heights.close)
         notes = [*b.warnings, *a.warnings]
         gsd = a.gsd_m if a.gsd_m is not None else gsd_m
         scale = None if gsd is None else {"gsd_m": gsd, "from": "crs" if a.gsd_m else "--gsd"}
@@ -166,11 +188,21 @@ def find(
         timings["photometry_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
+        light = _plan_illumination(
+            a, b, sun_before, sun_after, heights, after_small, before_reg, phot, whole, gsd, detect
+        )
+        notes.extend(light.warnings)
+        timings["illumination_s"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
         # tiles run in threads; a GDAL dataset is used by one thread at a time
         read_after = _one_at_a_time(gdal.in_thread(lambda w: a.read(window=w)))
         read_before = _one_at_a_time(
             gdal.in_thread(lambda w: gmap.sample(w, registration=to_before))
         )
+        read_dtm = None
+        if light.reshading is not None and light.reshading.method == "dtm":
+            read_dtm = _one_at_a_time(gdal.in_thread(heights.read))
         with _progress_bar(progress, a.width * a.height) as advance:
             result = tiles.detect_changes(
                 read_after,
@@ -181,6 +213,8 @@ def find(
                 tile=tile,
                 progress=advance,
                 params=detect,
+                reshading=light.reshading,
+                read_dtm=read_dtm,
             )
         if result.valid_fraction < 0.01:
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
@@ -210,6 +244,7 @@ def find(
             summary["before"]["path"], summary["after"]["path"] = names
         summary["hints"].update(site_hint)
         summary["scale"] = scale
+        summary["illumination"] = light.summary
         if scale is None:
             summary["identification"] = NO_SCALE
         summary["warnings"] = notes
@@ -263,6 +298,153 @@ def _check_options(min_score: float, gsd_m: float | None, tile: int | None) -> N
         raise OrbitscoutError(f"must be a pixel size in metres above 0, got {gsd_m}", "--gsd")
     if tile is not None and tile < MIN_TILE:
         raise OrbitscoutError(f"must be at least {MIN_TILE} px, got {tile}", "--tile")
+
+
+def parse_sun(text: str, source: str = "option") -> Sun:
+    """``--sun-before`` / ``--sun-after``: ``AZ,INC`` in degrees, the azimuth toward the sun
+    clockwise from north (0-360) and the solar incidence from the vertical (0 to under 90).
+
+    Parameters
+    ----------
+    text : str
+        ``"AZ,INC"``, e.g. ``"135,40"``.
+    source : str
+        The returned sun's ``source``.
+
+    Returns
+    -------
+    Sun
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not two finite numbers in those ranges.
+    """
+    parts = [part.strip() for part in str(text).split(",")]
+    try:
+        azimuth, incidence = (float(part) for part in parts)
+    except ValueError:
+        raise ValueError(
+            f"give the sun as AZ,INC in degrees (azimuth from north, incidence), got {text!r}"
+        ) from None
+    if not (math.isfinite(azimuth) and 0.0 <= azimuth <= 360.0):
+        raise ValueError(f"the azimuth must be 0 to 360 degrees from north, got {parts[0]}")
+    if not (math.isfinite(incidence) and 0.0 <= incidence < 90.0):
+        raise ValueError(f"the incidence must be 0 to under 90 degrees, got {parts[1]}")
+    return Sun(azimuth, incidence, source)
+
+
+def _check_sun(sun: Sun | None, what: str) -> None:
+    if sun is not None and not isinstance(sun, Sun):
+        raise OrbitscoutError(
+            f"must be a core.illumination.Sun (parse_sun reads 'AZ,INC'), got {sun!r}", what
+        )
+
+
+@dataclass
+class _Illumination:
+    """How a pair's illumination is handled: the re-shading model (None: none) and what
+    summary.json says of it."""
+
+    reshading: shading.Reshading | None
+    summary: dict
+    warnings: list[str]
+
+
+def _plan_illumination(
+    a: Product,
+    b: Product,
+    sun_before: Sun | None,
+    sun_after: Sun | None,
+    heights: Dtm | None,
+    after_small: np.ndarray,
+    before_reg: np.ndarray,
+    phot,
+    whole: Window,
+    gsd: float | None,
+    detect: DetectParams,
+) -> _Illumination:
+    """The suns (given, else from the labels), put on AFTER's grid, and the re-shading model
+    ``shading.plan_reshading`` decides on over the reduced images."""
+    mapped = a.georeferenced and b.georeferenced  # else both are plain pixel grids
+    given_b = sun_before if sun_before is not None else read_sun(b, north=mapped)
+    given_a = sun_after if sun_after is not None else read_sun(a, north=mapped)
+    grid_b, grid_a = (
+        None if sun is None else (on_grid(sun, a) if mapped else sun) for sun in (given_b, given_a)
+    )
+    notes: list[str] = []
+    heights_small = None
+    dtm_path = None if heights is None else str(heights.path)
+    if heights is not None:
+        heights_small = heights.read(whole, out_shape=after_small.shape)
+        covered = float(np.isfinite(heights_small).mean())
+        if covered == 0.0:
+            raise OrbitscoutError("holds no heights over the AFTER image", heights.path)
+        if grid_b is None or grid_a is None or not gsd:
+            why = "both suns must be known (labels or --sun-before and --sun-after)"
+            if not gsd:
+                why = "the AFTER image has no pixel size (no CRS, no --gsd)"
+            notes.append(warn(f"not used: {why}; re-shading modelled from BEFORE", heights.path))
+            heights, heights_small = None, None
+        elif covered < 0.99:
+            notes.append(
+                warn(
+                    f"covers {covered:.0%} of the AFTER image; no re-shading is predicted "
+                    "elsewhere",
+                    heights.path,
+                )
+            )
+    params = detect.shading
+    reshading = shading.plan_reshading(
+        after_small,
+        before_reg,
+        significance.COARSE,
+        grid_b,
+        grid_a,
+        heights is not None,
+        params,
+        phot=phot,
+        dtm_small=heights_small,
+        gsd_m=gsd,
+    )
+    if reshading is not None:
+        described = reshading.as_dict()
+    else:
+        described = shading.no_reshading_dict(grid_b, grid_a, _why_not(grid_b, grid_a, params))
+    for key in ("sun_before", "sun_after", "sun_change"):  # on AFTER's grid: given below
+        described.pop(key, None)
+    summary = {
+        "before": _sun_dict(given_b),
+        "after": _sun_dict(given_a),
+        "sun_change": None if given_b is None or given_a is None else sun_change(given_b, given_a),
+        "north_on_grid_deg": round(north_on_grid(a)[0], 2) if mapped else None,
+        **described,
+        "dtm": dtm_path,
+    }
+    return _Illumination(reshading, summary, notes)
+
+
+def _why_not(sun_before: Sun | None, sun_after: Sun | None, params) -> str:
+    """Why ``plan_reshading`` modelled nothing, in a short phrase."""
+    if not params.enabled:
+        return "re-shading disabled (detect.shading.enabled)"
+    if sun_before is not None and sun_after is not None:
+        angle = sun_change(sun_before, sun_after)["angle_deg"]
+        if angle < params.min_change_deg:
+            return f"the suns differ by {angle:g} deg, under {params.min_change_deg:g} deg"
+    return (
+        f"a modelled re-shading removed under {params.min_explained:.0%} of the residual's variance"
+    )
+
+
+def _sun_dict(sun: Sun | None) -> dict | None:
+    if sun is None:
+        return None
+    return {
+        "azimuth_deg": round(sun.azimuth_deg, 2),
+        "incidence_deg": round(sun.incidence_deg, 2),
+        "source": sun.source,
+    }
 
 
 def parse_max_memory(text: str | int | float) -> int:

@@ -16,6 +16,19 @@ from orbitscout.cli.app import (
     parse_site,
     score_option,
 )
+from orbitscout.core.illumination import Sun
+
+
+def sun_option(value: str | None) -> Sun | None:
+    """``--sun-before`` / ``--sun-after``: ``AZ,INC`` (degrees) as a ``Sun`` from the option."""
+    if value is None:
+        return None
+    from orbitscout.pipeline import parse_sun
+
+    try:
+        return parse_sun(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command()
@@ -56,6 +69,29 @@ def find(
         help="Refuse a pair whose estimated peak memory is above this (e.g. 8G, 512M; "
         "default: half of this machine's memory).",
     ),
+    sun_before: str = typer.Option(
+        None,
+        "--sun-before",
+        callback=sun_option,
+        metavar="AZ,INC",
+        help="BEFORE's sun: azimuth toward it, degrees clockwise from north (from the image's "
+        "top without a CRS), and solar incidence (default: the product's label, else "
+        "estimated).",
+    ),
+    sun_after: str = typer.Option(
+        None,
+        "--sun-after",
+        callback=sun_option,
+        metavar="AZ,INC",
+        help="AFTER's sun, as --sun-before.",
+    ),
+    dtm: str = typer.Option(
+        None,
+        "--dtm",
+        metavar="FILE",
+        help="Heights in metres (any GDAL raster) to predict a changed sun's shading from "
+        "(needs both suns and a pixel size).",
+    ),
 ) -> None:
     """Find where the ground changed between BEFORE and AFTER, and what each change is."""
     from orbitscout.pipeline import find as run_find
@@ -73,6 +109,9 @@ def find(
         tile=tile,
         progress=True,
         max_memory=max_memory,
+        sun_before=sun_before,
+        sun_after=sun_after,
+        dtm=dtm,
     )
     reg = result.registration
     console.print(
