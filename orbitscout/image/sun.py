@@ -38,8 +38,10 @@ from orbitscout.core.illumination import Sun
 LABEL_BYTES = 4 * 2**20  # the most of a file read as its label
 SIDECARS = (".LBL", ".lbl", ".xml", ".XML", ".pvl", ".PVL")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_PVL = re.compile(rf"^\s*([A-Za-z][\w:]*)\s*=\s*({_NUMBER})\s*(?:<\s*([^>]*?)\s*>)?", re.M)
-_PVL_WORD = re.compile(r"^\s*([A-Za-z][\w:]*)\s*=\s*\"?([A-Za-z_]+)\"?\s*$", re.M)
+_PVL = re.compile(
+    rf"^[ \t]*([A-Za-z][\w:]*)[ \t]*=[ \t]*({_NUMBER})[ \t]*(?:<[ \t]*([^>\n]*?)[ \t]*>)?", re.M
+)
+_PVL_WORD = re.compile(r"^[ \t]*([A-Za-z][\w:]*)[ \t]*=[ \t]*\"?([A-Za-z_]+)\"?[ \t]*\r?$", re.M)
 
 
 def read_sun(product, north: bool | None = None) -> Sun | None:
@@ -59,26 +61,39 @@ def read_sun(product, north: bool | None = None) -> Sun | None:
         ``source`` ``"label"``; None where no label is found, or it gives no incidence below 90
         degrees or no azimuth.
     """
-    text = label_text(Path(product.path))
-    if text is None:
-        return None
-    values = label_values(text)
+    for text in label_texts(Path(product.path)):
+        sun = _label_sun(label_values(text), product, north)
+        if sun is not None:
+            return sun
+    return None
+
+
+def _label_sun(values: dict[str, float], product, north: bool | None) -> Sun | None:
+    """The sun one label's ``values`` give (see :func:`read_sun`)."""
     incidence = values.get("incidenceangle")
     if incidence is None or not 0.0 <= incidence < 90.0:
         return None
     north = product.georeferenced if north is None else north
-    ground = _ground_azimuth(values)
-    frame = _frame_azimuth(values)
-    label_north = _frame_north(values)
-    if ground is not None:
-        if north or label_north is None:
-            azimuth = ground
-        else:
-            azimuth = ground + label_north
-    elif frame is not None:
-        azimuth = frame_to_north(frame, product) if north else frame
-    else:
+    ground, frame, label_north = (
+        _ground_azimuth(values),
+        _frame_azimuth(values),
+        _frame_north(values),
+    )
+    if ground is None and frame is None:
         return None
+    if north:  # from north: the ground's azimuth, else the image plane's turned by the grid
+        if ground is not None:
+            azimuth = ground
+        elif product.georeferenced:
+            azimuth = frame_to_north(frame, product)
+        else:
+            azimuth = frame - (label_north or 0.0)
+    elif frame is not None:  # from the top of the image
+        azimuth = frame
+    elif product.georeferenced:
+        azimuth = on_grid(Sun(ground % 360.0, incidence), product).azimuth_deg
+    else:
+        azimuth = ground + (label_north or 0.0)
     return Sun(azimuth % 360.0, incidence, "label")
 
 
@@ -135,7 +150,7 @@ def north_on_grid(product) -> tuple[float, bool]:
 
     crs = CRS.from_user_input(product.crs.to_wkt())
     to_map = Transformer.from_crs(crs.geodetic_crs, crs, always_xy=True)
-    centre = product.transform * (product.width / 2, product.height / 2)
+    centre = product.transform @ (product.width / 2, product.height / 2)
     lon, lat = to_map.transform(*centre, direction="INVERSE")
     step = 1e-3  # degrees: tens of metres on Mars, where the projection is locally linear
     if not (math.isfinite(lon) and math.isfinite(lat)) or abs(lat) > 90.0 - 10 * step:
@@ -144,8 +159,8 @@ def north_on_grid(product) -> tuple[float, bool]:
     to_pixel = ~product.transform
 
     def direction(dlon: float, dlat: float) -> float:
-        col0, row0 = to_pixel * centre
-        col, row = to_pixel * to_map.transform(lon + dlon, lat + dlat)
+        col0, row0 = to_pixel @ centre
+        col, row = to_pixel @ to_map.transform(lon + dlon, lat + dlat)
         return math.degrees(math.atan2(col - col0, row0 - row))
 
     up, right = direction(0.0, step), direction(east, 0.0)
@@ -154,10 +169,11 @@ def north_on_grid(product) -> tuple[float, bool]:
     return up % 360.0, (right - up) % 360.0 > 180.0
 
 
-def label_text(path: Path) -> str | None:
-    """The text of the label of the product at ``path``: the file itself where it is a label
-    or starts with one (PDS3, ISIS3, PDS4 XML), else a label beside it with the same name
-    (``SIDECARS``); None where there is none."""
+def label_texts(path: Path) -> list[str]:
+    """The texts of the labels of the product at ``path``: the file itself where it is a label
+    or starts with one (PDS3, ISIS3, PDS4 XML), then those beside it with the same name
+    (``SIDECARS``), in that order."""
+    texts = []
     candidates = [path, *(path.with_suffix(s) for s in SIDECARS if path.suffix != s)]
     for candidate in candidates:
         if not candidate.is_file():
@@ -171,9 +187,9 @@ def label_text(path: Path) -> str | None:
             text = fh.read(LABEL_BYTES).decode("latin-1")
         if pvl:  # an attached label ends at its END line, where the pixels may follow
             end = re.search(r"^\s*END\s*$", text, re.M | re.I)
-            return text[: end.start()] if end else text
-        return text
-    return None
+            text = text[: end.start()] if end else text
+        texts.append(text)
+    return texts
 
 
 def label_values(text: str) -> dict[str, float]:
