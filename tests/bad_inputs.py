@@ -153,3 +153,28 @@ def snapshot(folder: Path) -> dict[str, bytes] | None:
         str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
         for p in sorted(folder.rglob("*"))
     }
+
+
+def dtm_like(src: Path, dst: Path, crs: str | None = "same", east_m: float = 0.0) -> Path:
+    """A DTM of heights 0-100 m on ``src``'s grid: in ``src``'s CRS (``"same"``), another
+    (``crs``) or none (None), moved ``east_m`` metres east."""
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+
+    with rasterio.open(src) as ds:
+        profile = ds.profile | {"dtype": "float32", "nodata": None}
+    profile["transform"] = profile["transform"] * profile["transform"].translation(
+        east_m / profile["transform"].a, 0
+    )
+    if crs is None:
+        profile.pop("crs")
+        profile.pop("transform")
+    elif crs != "same":
+        profile["crs"] = crs
+    heights = np.linspace(0, 100, profile["width"] * profile["height"], dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(dst, "w", **profile) as out:
+            out.write(heights.reshape(profile["height"], profile["width"]), 1)
+    return dst

@@ -39,6 +39,11 @@ def _one_error(code: int, err: str) -> str:
     return lines[0]
 
 
+def _text(path: Path) -> Path:
+    path.write_text("heights, but not a raster\n")
+    return path
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
     """The crafted inputs, made once: a good pair and what is wrong with each of the rest."""
@@ -58,6 +63,11 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         "truncated": bi.truncated(after, d / "truncated.tif"),
         "earth": bi.regrid(after, d / "earth.tif", "EPSG:32633"),
         "sparse_before": bi.masked(before, d / "sparse_before.tif"),
+        "dtm_no_crs": bi.dtm_like(after, d / "dtm_no_crs.tif", crs=None),
+        "dtm_earth": bi.dtm_like(after, d / "dtm_earth.tif", crs="EPSG:32633"),
+        "dtm_away": bi.dtm_like(after, d / "dtm_away.tif", east_m=50_000.0),
+        "dtm_text": _text(d / "dtm.txt"),
+        "dtm_truncated": bi.truncated(bi.dtm_like(after, d / "dtm.tif"), d / "dtm_cut.tif"),
     }
 
 
@@ -97,6 +107,26 @@ CASES = [
     ("--site not a site", ["{before}", "{after}", "--site", "north"], ["--site", "LAT,LON"]),
     ("--site latitude 95", ["{before}", "{after}", "--site", "95,0"], ["--site", "95"]),
     ("--site not finite", ["{before}", "{after}", "--site", "nan,0"], ["--site", "finite"]),
+    ("--sun-before azimuth 400", ["{before}", "{after}", "--sun-before", "400,20"],
+     ["--sun-before", "azimuth", "400"]),
+    ("--sun-after incidence 90", ["{before}", "{after}", "--sun-after", "120,90"],
+     ["--sun-after", "incidence", "90"]),
+    ("--sun-before one number", ["{before}", "{after}", "--sun-before", "120"],
+     ["--sun-before", "AZ,INC"]),
+    ("--sun-after not finite", ["{before}", "{after}", "--sun-after", "120,nan"],
+     ["--sun-after", "nan"]),
+    ("--dtm missing", ["{before}", "{after}", "--dtm", "{before}.missing"],
+     ["before.tif.missing", "DTM file not found"]),
+    ("--dtm not a raster", ["{before}", "{after}", "--dtm", "{dtm_text}"],
+     ["dtm.txt", "not a readable DTM"]),
+    ("--dtm without a CRS", ["{before}", "{after}", "--dtm", "{dtm_no_crs}"],
+     ["dtm_no_crs.tif", "has no CRS"]),
+    ("--dtm of the Earth", ["{before}", "{after}", "--dtm", "{dtm_earth}"],
+     ["dtm_earth.tif", "neither Mars nor the Moon"]),
+    ("--dtm elsewhere", ["{before}", "{after}", "--dtm", "{dtm_away}"],
+     ["dtm_away.tif", "does not cover the AFTER image"]),
+    ("--dtm truncated", ["{before}", "{after}", "--dtm", "{dtm_truncated}"],
+     ["dtm_cut.tif", "cannot read pixels"]),
 ]  # fmt: skip
 
 
