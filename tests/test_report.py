@@ -319,3 +319,147 @@ def test_index_page_links_each_pair(tmp_path):
     assert "b&lt;2&gt;" in page and "<2>" not in page
     assert "file not found" in page and 'name="viewport"' in page
     assert re.search(r"<td class=''>1</td>", page)
+
+
+def _changes() -> list[Candidate]:
+    """A vanished object, a like one 30 px (15 m) east of it linked as its move, and an altered
+    spot with a second class."""
+    gone = _candidate(1, 300.0, 300.0, "unknown", radius=5)
+    gone.change, gone.change_score, gone.polarity = "vanished", 0.91, "dark"
+    moved = _candidate(2, 330.0, 300.0, "unknown", radius=5)
+    moved.change_score, moved.moved_from = 0.88, 1
+    moved.move = {"distance_m": 15.0, "bearing_deg": 90.0}
+    other = _candidate(3, 150.0, 420.0, "lander", radius=6)
+    other.change, other.change_score = "altered", 0.6649
+    other.alternative, other.alternative_score = "new_crater", 0.271
+    return [gone, moved, other]
+
+
+def test_outputs_carry_change_move_and_alternative(tmp_path):
+    """detections.geojson, detections.gpkg, the viewer's data, report.html and summary.json
+    hold issue 16's and 17's fields with their types; a missing value is null, not a string."""
+    import geopandas as gpd
+    import pyogrio
+
+    from orbitscout.report.outputs import write_all
+
+    width, height = 640, 512
+    scene = Scene(width, height, seed=2)
+    found = _changes()
+    for c in found:
+        scene.plant(c, -0.4 if c.change == "vanished" else 0.4)
+    write_all(
+        tmp_path, _grid(width, height), MARS, scene.read_after, scene.read_before, found,
+        _summary(width, height),
+    )  # fmt: skip
+    props = {
+        f["properties"]["id"]: f["properties"]
+        for f in json.loads((tmp_path / "detections.geojson").read_text())["features"]
+    }
+    assert props[1]["change"] == "vanished" and props[1]["change_score"] == 0.91
+    assert props[1]["moved_from"] is None and props[1]["move"] is None
+    assert props[2]["change"] == "appeared" and props[2]["moved_from"] == 1
+    assert props[2]["move"] == {"distance_m": 15.0, "bearing_deg": 90.0}
+    assert props[3]["change"] == "altered" and props[3]["change_score"] == pytest.approx(0.6649)
+    assert props[3]["alternative"] == "new_crater" and props[3]["alternative_score"] == 0.271
+    assert props[1]["alternative"] is None and props[1]["alternative_score"] is None
+    assert isinstance(props[2]["moved_from"], int) and isinstance(props[3]["x"], float)
+
+    frame = gpd.read_file(tmp_path / "detections.gpkg").set_index("id")
+    assert list(frame.loc[[1, 2, 3], "change"]) == ["vanished", "appeared", "altered"]
+    assert frame.loc[2, "moved_from"] == 1 and np.isnan(frame.loc[1, "moved_from"])
+    assert frame.loc[2, "move_distance_m"] == 15.0 and frame.loc[2, "move_bearing_deg"] == 90.0
+    assert np.isnan(frame.loc[2, "move_distance_px"]) and np.isnan(frame.loc[1, "move_bearing_deg"])
+    assert frame.loc[3, "alternative"] == "new_crater" and pd_isna(frame.loc[1, "alternative"])
+    assert frame.loc[3, "alternative_score"] == pytest.approx(0.271)
+    info = pyogrio.read_info(tmp_path / "detections.gpkg")
+    types = dict(zip(info["fields"], info["ogr_types"], strict=True))
+    assert types["moved_from"] == "OFTInteger64" and types["change"] == "OFTString"
+    for key in ("change_score", "alternative_score", "move_distance_m", "move_bearing_deg"):
+        assert types[key] == "OFTReal"
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["changes"] == {"appeared": 1, "vanished": 1, "altered": 1, "moves": 1}
+    data = {d["id"]: d for d in _data(tmp_path / "report")["detections"]}
+    assert data[2]["move"]["compass"] == "E" and data[1]["change"] == "vanished"
+    page = (tmp_path / "report.html").read_text()
+    assert "<tr data-id='1' data-change='vanished'>" in page
+    assert "from #1: 15 m at 90° (E)" in page and "to #2: 15 m at 90° (E)" in page
+    assert "new crater 0.27" in page and ">0.66<" in page
+    assert "1 appeared, 1 vanished, 1 altered, 1 possible moves" in page
+    assert "lander (vanished)" not in page and "border:3px dashed" in page
+
+
+def pd_isna(value) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def test_empty_gpkg_keeps_its_column_types(tmp_path):
+    """No detections: the GeoPackage still has every column, numbers as numbers."""
+    import pyogrio
+
+    from orbitscout.report.vectors import write_gpkg
+
+    write_gpkg(tmp_path / "d.gpkg", [], _grid(100, 100))
+    info = pyogrio.read_info(tmp_path / "d.gpkg")
+    types = dict(zip(info["fields"], info["ogr_types"], strict=True))
+    assert types["score"] == types["change_score"] == "OFTReal"
+    assert types["id"] == types["moved_from"] == "OFTInteger64"
+    assert info["features"] == 0
+
+
+def test_move_in_pixels_and_counted_once():
+    """Without a pixel size a move is in pixels; two detections naming each other are one
+    move, drawn towards the one that did not vanish."""
+    from orbitscout.report.outputs import change_counts
+    from orbitscout.report.page import move_ends, move_text
+
+    gone, moved, _ = _changes()
+    moved.move = {"distance_px": 30.0, "bearing_deg": 270.0}
+    gone.moved_from = 2
+    assert change_counts([gone, moved]) == {"appeared": 1, "vanished": 1, "altered": 0, "moves": 1}
+    assert pictures._moves([gone, moved]) == [(gone, moved)]
+    assert move_text(moved, move_ends([gone, moved])) == "from #1: 30 px at 270° (W)"
+    moved.moved_from = 99  # the other end not among the detections: no move counted
+    gone.moved_from = None
+    assert change_counts([gone, moved])["moves"] == 0 and pictures._moves([gone, moved]) == []
+
+
+def test_overview_marks_vanished_dashed_and_moves_as_arrows():
+    """A vanished detection's circle is dashed (gaps round it, where a solid one has none); a
+    move is an arrow between the two; the legend says both."""
+    grid = _grid(800, 600)
+    image = np.tile(np.linspace(0.0, 1.0, 800, dtype=np.float32), (600, 1))  # grey ground
+
+    def draw(found):
+        png = pictures.overview_png(grid, lambda window=None, out_shape=None: image, found, "t")
+        return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR).astype(int)
+
+    gone, moved, _ = _changes()
+    solid = _candidate(1, 300.0, 300.0, "unknown", radius=5)
+    plain = draw([])
+    y0 = pictures.TITLE_PX
+
+    def gaps(picture, c):
+        """Gaps in the ink round ``c``'s circle (radius 8 here), walking round it by degrees."""
+        angles = np.radians(np.arange(0, 360, 1))
+        inked = np.abs(picture - plain).sum(axis=2) > 60
+        ring = np.zeros(angles.size, bool)
+        for r in (7.0, 7.5, 8.0, 8.5, 9.0):  # across the ring
+            xs = np.round(c.x + r * np.cos(angles)).astype(int)
+            ys = np.round(c.y + y0 + r * np.sin(angles)).astype(int)
+            ring |= inked[ys, xs]
+        assert ring.mean() > 0.3  # a circle is drawn
+        return int((ring & ~np.roll(ring, -1)).sum())  # ink followed by ground
+
+    assert gaps(draw([solid]), solid) == 0
+    assert gaps(draw([gone]), gone) >= 5
+    linked = draw([gone, moved])
+    unlinked = draw([gone, Candidate(**{**vars(moved), "moved_from": None})])
+    between = (slice(y0 + 296, y0 + 305), slice(310, 320))
+    assert (np.abs(linked[between] - unlinked[between]).sum(axis=2) > 60).any()  # the arrow
+    h, w = plain.shape[:2]
+    legend = (slice(h - 100, h), slice(w - 220, w))
+    assert (np.abs(linked[legend] - unlinked[legend]).sum(axis=2) > 60).any()  # its entry

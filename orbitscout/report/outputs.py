@@ -49,13 +49,14 @@ def write_all(
     found : list of Candidate
         The detections, identified and located.
     summary : dict
-        What ``summary.json`` holds.
+        What ``summary.json`` holds; given ``"changes"`` (``change_counts``) where it has none.
     preview : numpy.ndarray, optional
         The AFTER image at reduced resolution, if read already.
     before_preview : numpy.ndarray, optional
         The BEFORE image registered on ``preview``'s grid (``find``'s reduced read): the
         viewer's BEFORE and difference layers below full resolution.
     """
+    summary.setdefault("changes", change_counts(found))
     name = body.name if body else summary.get("body")
     code = body.iau_code if body else None
     (stage / "detections.geojson").write_text(json.dumps(geojson(found, name, code), indent=1))
@@ -93,3 +94,32 @@ def write_all(
         gpkg.result()
     (stage / "report.html").write_text(html_report(found, summary, viewer), encoding="utf-8")
     (stage / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+CHANGES = ("appeared", "vanished", "altered")
+
+
+def change_counts(found: list[Candidate]) -> dict[str, int]:
+    """Detections per way the ground changed, and the possible moves among them.
+
+    Parameters
+    ----------
+    found : list of Candidate
+        The detections.
+
+    Returns
+    -------
+    dict
+        ``{"appeared": n, "vanished": n, "altered": n, "moves": n}``; a move is one pair of
+        detections linked by ``moved_from`` (counted once when both ends name the other), its
+        other end among ``found``.
+    """
+    counts = {change: sum(c.change == change for c in found) for change in CHANGES}
+    ids = {c.id for c in found}
+    pairs = {
+        frozenset((c.id, c.moved_from))
+        for c in found
+        if c.moved_from is not None and c.moved_from in ids and c.moved_from != c.id
+    }
+    counts["moves"] = len(pairs)
+    return counts

@@ -41,11 +41,16 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
     viewer = viewer or {"layers": [], "chips": {}}
     present = [k for k in CLASSES if any(c.cls == k for c in found)]
     rows = []
+    ends = move_ends(found)
     for c in found:
         where = f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else "—"
         rows.append(
-            f"<tr data-id='{c.id}'><td>{c.id}</td><td class='l'>{_swatch(c.cls)}{esc(c.cls)}</td>"
-            f"<td>{c.score:.2f}</td><td>{c.x:.1f}, {c.y:.1f}</td><td>{where}</td>"
+            f"<tr data-id='{c.id}' data-change='{esc(c.change)}'><td>{c.id}</td>"
+            f"<td class='l'>{_swatch(c.cls, c.change)}{esc(c.cls)}</td>"
+            f"<td>{c.score:.2f}</td><td class='l change'>{esc(c.change)}</td>"
+            f"<td>{_fmt(c.change_score, 2)}</td><td class='l'>{esc(move_text(c, ends))}</td>"
+            f"<td class='l'>{esc(_alternative(c))}</td>"
+            f"<td>{c.x:.1f}, {c.y:.1f}</td><td>{where}</td>"
             f"<td>{esc(_from_lander(c))}</td><td class='l'>{esc(c.polarity)}</td>"
             f"<td>{_fmt(c.area_m2)}</td><td>{_fmt(c.length_m)}</td><td>{c.contrast:+.3f}</td>"
             f"<td>{c.peak_sigma:.1f}</td></tr>"
@@ -57,8 +62,9 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
                 f"{c.lat:.5f}, {c.lon:.5f}" if c.lon is not None else f"x {c.x:.0f}, y {c.y:.0f}"
             )
             hardware.append(
-                f"<tr data-id='{c.id}'><td class='l'>{_swatch(cls)}{esc(cls.replace('_', ' '))}"
-                f"</td><td>#{c.id}</td><td>{where}</td>"
+                f"<tr data-id='{c.id}'><td class='l'>{_swatch(cls, c.change)}"
+                f"{esc(cls.replace('_', ' '))}{_vanished_mark(c)}</td><td>#{c.id}</td>"
+                f"<td>{where}</td>"
                 f"<td>{esc(_from_lander(c) or '—')}</td><td>{c.score:.2f}</td></tr>"
             )
     hardware_html = (
@@ -87,6 +93,10 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
     r = summary["registration"]
     tiles = f" over {r['tiles']} tiles" if r.get("tiles") is not None else ""
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items() if v) or "none"
+    changes = summary.get("changes") or {}
+    change_line = ", ".join(
+        f"{v} {'possible moves' if k == 'moves' else k}" for k, v in changes.items() if v
+    )
     body = summary.get("body")
     body_text = esc(str(body)) if body else "not known (the files do not say)"
     gsd = summary["after"].get("gsd_m")
@@ -139,9 +149,15 @@ Body: {body_text}; AFTER pixel size: {gsd_text}.</p>
 renderer only; it has not been checked on real images or on scenes of another renderer.</p>
 {hardware_html}
 <h2>Detections</h2>
-<p>{len(found)} detections ({esc(counts)}). Click a row to see it on the map.</p>
+<p>{len(found)} detections ({esc(counts)}){"; " + esc(change_line) if change_line else ""}.
+A vanished detection (something of BEFORE gone in AFTER) is outlined dashed; a possible move
+(a vanished object and a like one that appeared nearby) is drawn as an arrow from the one to the
+other. Click a row to see it on the map.</p>
 <div class="scroll tall"><table class="data" id="detections"><tr><th>id</th>
-<th class="l">class</th><th>score</th><th>x, y (px)</th><th>lat, lon (°)</th>
+<th class="l">class</th><th>score</th><th class="l">change</th>
+<th title="probability that the ground really changed">changed (0–1)</th>
+<th class="l">possible move</th><th class="l">or else (0–1)</th>
+<th>x, y (px)</th><th>lat, lon (°)</th>
 <th>from lander</th><th class="l">polarity</th><th>area (m²)</th><th>length (m)</th>
 <th>contrast</th><th>peak σ</th></tr>
 {"".join(rows)}
@@ -175,8 +191,63 @@ def _name(path: str) -> str:
     return str(path).replace("\\", "/").rsplit("/", 1)[-1]
 
 
-def _swatch(cls: str) -> str:
-    return f"<span class='swatch' style='border-color:{CLASS_COLOURS.get(cls, '#fff')}'></span>"
+def _swatch(cls: str, change: str = "appeared") -> str:
+    style = "dashed" if change == "vanished" else "solid"
+    colour = CLASS_COLOURS.get(cls, "#fff")
+    return f"<span class='swatch' style='border:3px {style} {colour}'></span>"
+
+
+def move_text(c: Candidate, ends: dict[int, Candidate]) -> str:
+    """'from #3: 12 m at 45° (NE)' (or 'to #7: ...' at the move's other end, which names no
+    ``moved_from`` of its own); '' for no possible move.
+
+    Parameters
+    ----------
+    c : Candidate
+        The detection.
+    ends : dict
+        Per id, the detection whose ``moved_from`` names it (``move_ends``).
+
+    Returns
+    -------
+    str
+        The text.
+    """
+    if c.moved_from is not None:
+        return f"from #{c.moved_from}" + (f": {_distance_bearing(c.move)}" if c.move else "")
+    other = ends.get(c.id)
+    if other is None:
+        return ""
+    return f"to #{other.id}" + (f": {_distance_bearing(other.move)}" if other.move else "")
+
+
+def move_ends(found: list[Candidate]) -> dict[int, Candidate]:
+    """Per id, the detection whose ``moved_from`` names it (a move's far end)."""
+    return {c.moved_from: c for c in found if c.moved_from is not None and c.moved_from != c.id}
+
+
+def _vanished_mark(c: Candidate) -> str:
+    return " (vanished)" if c.change == "vanished" else ""
+
+
+def _distance_bearing(move: dict) -> str:
+    bearing = move.get("bearing_deg")
+    if move.get("distance_m") is not None:
+        distance = f"{move['distance_m']:.0f} m"
+    elif move.get("distance_px") is not None:
+        distance = f"{move['distance_px']:.0f} px"
+    else:
+        distance = "?"
+    if bearing is None:
+        return distance
+    return f"{distance} at {bearing:.0f}° ({compass(bearing)})"
+
+
+def _alternative(c: Candidate) -> str:
+    if c.alternative is None:
+        return ""
+    score = "" if c.alternative_score is None else f" {c.alternative_score:.2f}"
+    return f"{c.alternative.replace('_', ' ')}{score}"
 
 
 def _from_lander(c: Candidate) -> str:
@@ -192,5 +263,5 @@ def _from_lander(c: Candidate) -> str:
     return f"{rel.get('distance_px', 0):.0f} px at {bearing:.0f}° ({compass(bearing)})"
 
 
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"

@@ -492,9 +492,8 @@ def _detection(c: Candidate, chip: str | None) -> dict:
             "chip": chip,
         }
     )
-    for key in ("alternative", "change"):
-        if c.features.get(key) is not None:
-            d[key] = c.features[key]
+    if d["move"] and d["move"].get("bearing_deg") is not None:
+        d["move"]["compass"] = compass(d["move"]["bearing_deg"])
     rel = c.features.get("from_lander")
     if rel:
         d["from_lander"] = dict(rel, compass=compass(rel["bearing_deg"]))
