@@ -10,20 +10,22 @@ detections and calibration of the score, per camera, as a markdown table.
     python bench/identify_table.py --fit-model      # fit the logistic layer on them
     python bench/identify_table.py --fit-trees      # fit the boosted trees (scikit-learn)
     python bench/identify_table.py --fit-columns 1  # refit only its last feature's weights
+    python bench/identify_table.py --ablation  # class accuracy without each feature group
 
 The fits write the model file (``orbitscout/identify/data/model.npz``, atomically): the part
 refit, the seeds it was fit on and ``git describe`` of the code, the other parts kept.
 
 Each scene is rendered by ``orbitscout.simulate`` (1024 x 1024 px), passed through ``find``'s
 detection and then ``identify`` with no hint (``--site``, ``--mission``: with the true site or the
-layout's mission); candidates are cached in ``bench/.data``, keyed by a hash of the rendering
-and detection sources (a change there renders the scenes again). Metrics:
+layout's mission); candidates are kept in ``bench/.data/identify_frozen`` with the hash of the
+rendering and detection sources they were made with, and are not made again when those change
+(delete the files to): fits and tables compare models on the same candidates. Metrics:
 - recall: hardware items at least 2 px across (their own size; the lander's blast zone or crash
   scar counts as the lander) matched by a detection of any class;
 - class accuracy: matched truth items (hardware and natural) whose detection has their class;
 - false hw / scene: detections given a hardware class that match no hardware item;
 - calibration: expected calibration error of the score (all detections; an unmatched detection
-  is right when it says ``unknown``) and the fraction right among scores >= 0.8.
+  is right when it says ``unknown``) and the fraction wrong among scores >= 0.8.
 Scenes of natural changes only (layout ``natural``) are in the fits and reported apart.
 """
 
@@ -34,6 +36,7 @@ import dataclasses
 import datetime
 import functools
 import math
+import pickle
 import shlex
 import subprocess
 import sys
@@ -42,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scenes import scene_candidates  # noqa: E402
+from _scenes import code_version, scene_candidates  # noqa: E402
 
 from orbitscout.core.classes import CLASSES, HARDWARE, NATURAL  # noqa: E402
 from orbitscout.identify.classify import identify  # noqa: E402
@@ -63,6 +66,7 @@ NATURAL_LAYOUT = "natural"
 TRAINING_LAYOUTS = {cam: [*layouts, NATURAL_LAYOUT] for cam, layouts in CAMERAS.items()}
 TUNING_SEEDS = tuple(range(88))
 REPORTING_SEEDS = tuple(range(100, 112))
+ABLATION_FIT_SEEDS = tuple(range(24))  # tuning seeds the ablation's fits are made on
 SIZE = 1024
 
 
@@ -89,11 +93,32 @@ def _priors(mission: str) -> dict:
     return debris_priors(mission, n_samples=200, seed=0)
 
 
-def run_scene(camera, layout, seed, size=SIZE, site=False, mission=False, model=None):
+BASE = "base"  # today's renderer, no family drawn
+STORE = Path(__file__).resolve().parent / ".data" / "identify_frozen"
+
+
+def scene(camera: str, layout: str, seed: int, family: str = BASE):
+    """(candidates, truth) of one scene of ``family`` (``base``: the renderer's own ranges),
+    identify not applied; None where ``find`` could not register the pair. Kept in
+    :data:`STORE` with the detection code's hash of the day it was rendered, and not rendered
+    again when that code changes (delete the file to): the fits and tables of one session
+    see the same candidates while the detection is being worked on."""
+    key = STORE / f"{family}_{camera}_{layout}_{seed}.pkl"
+    if key.exists():
+        return pickle.loads(key.read_bytes())["out"]
+    if family != BASE:
+        raise SystemExit(f"no scene family {family!r}")
+    out = scene_candidates(camera, layout, seed, SIZE, cache=False)
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_bytes(pickle.dumps({"code": code_version(), "out": out}))
+    return out
+
+
+def run_scene(camera, layout, seed, site=False, mission=False, model=None, family=BASE):
     """Candidates of one scene identified with no hint, or with the true site (``site``) or the
     layout's mission (``mission``, where edl knows it), by ``model`` (the shipped one by
     default)."""
-    got = scene_candidates(camera, layout, seed, size)
+    got = scene(camera, layout, seed, family)
     if got is None:
         return None
     found, truth = got
@@ -167,78 +192,86 @@ def ece(pairs, bins=10) -> float:
     return total / len(s)
 
 
+def _split(seeds) -> dict:
+    """Family to seeds: ``seeds`` as given (a mapping) or of the base renderer."""
+    return dict(seeds) if isinstance(seeds, dict) else {BASE: tuple(seeds)}
+
+
+def camera_stats(seeds, site=False, mission=False, verbose=False, scenes=None, model=None):
+    """Per camera, the counts over ``scenes`` (layouts per camera; CAMERAS by default) of
+    ``seeds`` (a sequence of the base renderer, or family to seeds) identified by ``model``
+    (the shipped one by default): scenes, recall, matched and right, false hardware, and the
+    (score, right, class) of every detection."""
+    stats = {}
+    for cam, layouts in (scenes or CAMERAS).items():
+        agg = dict.fromkeys(
+            ("scenes", "hw_total", "hw_found", "matched", "right", "hw_matched", "hw_right"), 0
+        )
+        agg.update(false_hw=0, failed=0, pairs=[], conf={})
+        for family, fam_seeds in _split(seeds).items():
+            for layout in layouts:
+                for seed in fam_seeds:
+                    got = run_scene(cam, layout, seed, site, mission, model, family)
+                    if got is None:
+                        agg["failed"] += 1
+                        continue
+                    m = scene_metrics(*got)
+                    agg["scenes"] += 1
+                    for k in ("hw_total", "hw_found", "matched", "right", "hw_matched"):
+                        agg[k] += m[k]
+                    agg["hw_right"] += m["hw_right"]
+                    agg["false_hw"] += m["false_hw"]
+                    agg["pairs"] += m["pairs"]
+                    for t, row in m["confusion"].items():
+                        for d, v in row.items():
+                            agg["conf"].setdefault(t, {}).setdefault(d, 0)
+                            agg["conf"][t][d] += v
+                    if verbose:
+                        print(cam, family, layout, seed, m["confusion"])
+        if verbose:
+            print(cam, "confusion (truth -> detected):", agg["conf"])
+        stats[cam] = agg
+    return stats
+
+
+def _share(k: int, n: int, digits: int = 2) -> str:
+    """``k / n`` with its counts, or a dash where ``n`` is 0."""
+    return f"{k / n:.{digits}f} ({k}/{n})" if n else "–"
+
+
+def wrong_when_sure(pairs, at=0.8) -> tuple[float, int]:
+    """Share of the detections scored at least ``at`` whose label is wrong, and how many."""
+    hi = [p for p in pairs if p[0] >= at]
+    return (1 - sum(p[1] for p in hi) / len(hi)) if hi else math.nan, len(hi)
+
+
 def table(
     seeds, site=False, mission=False, verbose=False, scenes=None, model=None
 ) -> tuple[str, dict]:
-    """The markdown table over ``scenes`` (layouts per camera; CAMERAS by default) of
-    ``seeds`` identified by ``model`` (the shipped one by default), and the (score, right,
-    class) of every detection per camera."""
-    rows, allpairs = [], {}
-    for cam, layouts in (scenes or CAMERAS).items():
-        agg = {
-            "scenes": 0,
-            "hw_total": 0,
-            "hw_found": 0,
-            "matched": 0,
-            "right": 0,
-            "hw_matched": 0,
-            "hw_right": 0,
-            "false_hw": 0,
-        }
-        pairs, conf, failed = [], {}, 0
-        for layout in layouts:
-            for seed in seeds:
-                got = run_scene(cam, layout, seed, site=site, mission=mission, model=model)
-                if got is None:
-                    failed += 1
-                    continue
-                m = scene_metrics(*got)
-                agg["scenes"] += 1
-                for k in agg:
-                    if k != "scenes":
-                        agg[k] += m[k]
-                pairs += m["pairs"]
-                for t, row in m["confusion"].items():
-                    for d, v in row.items():
-                        conf.setdefault(t, {}).setdefault(d, 0)
-                        conf[t][d] += v
-                if verbose:
-                    print(cam, layout, seed, {k: m[k] for k in agg if k in m}, m["confusion"])
-        allpairs[cam] = pairs
-        hi = [p for p in pairs if p[0] >= 0.8]
-        rows.append(
-            (
-                cam,
-                f"{agg['scenes']}" + (f" (+{failed} not registered)" if failed else ""),
-                agg["hw_found"] / agg["hw_total"] if agg["hw_total"] else math.nan,
-                agg["hw_total"],
-                (agg["right"], agg["matched"]),
-                agg["hw_right"] / agg["hw_matched"] if agg["hw_matched"] else math.nan,
-                agg["false_hw"] / agg["scenes"],
-                ece(pairs),
-                (sum(p[1] for p in hi) / len(hi)) if hi else math.nan,
-                len(hi),
-                [p for p in pairs if p[2] in HARDWARE],
-            )
-        )
-        if verbose:
-            print(cam, "confusion (truth -> detected):", conf)
+    """The markdown table of :func:`camera_stats`, and the (score, right, class) of every
+    detection per camera."""
+    stats = camera_stats(seeds, site, mission, verbose, scenes, model)
     out = [
         "| camera | scenes | hardware recall (≥2 px) | class accuracy | hardware class "
-        "accuracy | false hardware / scene | calibration error (ECE) | right when score ≥ 0.8 "
+        "accuracy | false hardware / scene | calibration error (ECE) | wrong when score ≥ 0.8 "
         "| hardware labels: mean score / right |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for cam, n, rec, nhw, acc, hwacc, fh, e, hi, nhi, hw in rows:
+    for cam, a in stats.items():
+        hw = [p for p in a["pairs"] if p[2] in HARDWARE]
         hw_s = np.mean([p[0] for p in hw]) if hw else math.nan
         hw_r = np.mean([p[1] for p in hw]) if hw else math.nan
-        right, matched = acc
-        acc_s = f"{right / matched:.3f} ({right}/{matched})" if matched else "–"
+        n = f"{a['scenes']}" + (f" (+{a['failed']} not registered)" if a["failed"] else "")
+        rec = a["hw_found"] / a["hw_total"] if a["hw_total"] else math.nan
+        acc = _share(a["right"], a["matched"], 3)
+        hwacc = a["hw_right"] / a["hw_matched"] if a["hw_matched"] else math.nan
+        wrong, nhi = wrong_when_sure(a["pairs"])
         out.append(
-            f"| {cam} | {n} | {rec:.2f} (of {nhw}) | {acc_s} | {hwacc:.2f} | {fh:.2f} "
-            f"| {e:.3f} | {hi:.2f} (of {nhi}) | {hw_s:.2f} / {hw_r:.2f} (of {len(hw)}) |"
+            f"| {cam} | {n} | {rec:.2f} (of {a['hw_total']}) | {acc} | {hwacc:.2f} "
+            f"| {a['false_hw'] / max(a['scenes'], 1):.2f} | {ece(a['pairs']):.3f} "
+            f"| {wrong:.3f} (of {nhi}) | {hw_s:.2f} / {hw_r:.2f} (of {len(hw)}) |"
         )
-    return "\n".join(out), allpairs
+    return "\n".join(out), {cam: a["pairs"] for cam, a in stats.items()}
 
 
 def _pav(y: np.ndarray, w: np.ndarray) -> list[list[float]]:
@@ -253,22 +286,35 @@ def _pav(y: np.ndarray, w: np.ndarray) -> list[list[float]]:
     return blocks
 
 
-def fit(seeds) -> None:
-    """Isotonic map from the raw posterior logit to P(right), per group (hardware / natural
-    class), written as the model file's calibration; each block's rate is Laplace-smoothed.
-    The layer and the trees are refit on each half of ``seeds`` and score the other half, so
-    the map sees the scores of scenes they were not fit on, as in use (the trees are surer of
-    the scenes they were fit on)."""
-    _require_sklearn()
-    halves = (seeds[::2], seeds[1::2])
+def out_of_fold_pairs(folds, columns=None) -> list:
+    """(score, right, class) of every detection of each fold's scored scenes, by a layer and
+    trees fit on its fitting scenes (``folds``: (fit on, score on) pairs, each a family to
+    seeds mapping) and not calibrated; ``columns``, where given, the features kept."""
     pairs = []
-    for fit_on, score_on in (halves, halves[::-1]):
-        x, y = training_set(fit_on)
-        weights = fit_model(fit_on, data=(x, y))
-        trees = Trees.from_sklearn(_tree_model(x, y))
-        uncalibrated = Model(weights=weights, trees=trees, calibration=None)
-        _, allpairs = table(score_on, scenes=TRAINING_LAYOUTS, model=uncalibrated)
+    for fit_on, score_on in folds:
+        model = uncalibrated_model(fit_on, columns)
+        _, allpairs = table(score_on, scenes=TRAINING_LAYOUTS, model=model)
         pairs += [p for v in allpairs.values() for p in v]
+    return pairs
+
+
+def uncalibrated_model(fit_on, columns=None) -> Model:
+    """Layer and trees fit on ``fit_on`` (family to seeds), features outside ``columns``
+    (indices; all by default) held at 0 so that neither part can use them."""
+    x, y = training_set(fit_on)
+    if columns is not None:
+        keep = np.zeros(x.shape[1], bool)
+        keep[list(columns)] = True
+        keep[-1] = True  # the intercept
+        x = np.where(keep, x, 0.0)
+    weights = fit_model(fit_on, data=(x, y))
+    trees = Trees.from_sklearn(_tree_model(x, y))
+    return Model(weights=weights, trees=trees, calibration=None)
+
+
+def isotonic(pairs) -> dict:
+    """Isotonic map from the raw posterior logit to P(right) per group (hardware / natural
+    class) over (score, right, class) ``pairs``; each block's rate Laplace-smoothed."""
     calibration = {}
     for group, classes in (("hardware", HARDWARE), ("natural", NATURAL)):
         sel = sorted((s, r) for s, r, c in pairs if c in classes)
@@ -289,6 +335,17 @@ def fit(seeds) -> None:
             np.array([round(float(v), 3) for v in knots_p]),
         )
         print(f"# {group}: {len(y)} detections, {y.mean():.2f} right, {len(blocks)} knots")
+    return calibration
+
+
+def fit(seeds) -> None:
+    """The score's calibration (:func:`isotonic`) written into the model file. The layer and
+    the trees are refit on each half of ``seeds`` and score the other half, so the map sees the
+    scores of scenes they were not fit on, as in use (the trees are surer of the scenes they
+    were fit on)."""
+    _require_sklearn()
+    halves = ({BASE: seeds[::2]}, {BASE: seeds[1::2]})
+    calibration = isotonic(out_of_fold_pairs((halves, halves[::-1])))
     _write_model(lambda m: dataclasses.replace(m, calibration=calibration), "calibration", seeds)
 
 
@@ -323,25 +380,16 @@ def _write_model(change, part: str, seeds) -> None:
     print(f"# {part} fit on seeds {seeds[0]}-{seeds[-1]} -> {MODEL_FILE}")
 
 
-def natural_line(seeds) -> str:
+def natural_line(seeds, model=None) -> str:
     """False hardware detections per scene and class accuracy on scenes of natural changes
     only, per camera."""
-    parts = []
-    for cam in CAMERAS:
-        got = [run_scene(cam, NATURAL_LAYOUT, seed) for seed in seeds]
-        metrics = [scene_metrics(*g) for g in got if g is not None]
-        false_hw = sum(m["false_hw"] for m in metrics) / max(len(metrics), 1)
-        matched = sum(m["matched"] for m in metrics)
-        right = sum(m["right"] for m in metrics) / max(matched, 1)
-        parts.append(
-            f"{cam} {false_hw:.2f} false hardware / scene, class accuracy {right:.2f} "
-            f"(of {matched})"
-        )
-    return (
-        f"Scenes of natural changes only (layout `{NATURAL_LAYOUT}`, {len(seeds)} per camera): "
-        + "; ".join(parts)
-        + "."
-    )
+    stats = camera_stats(seeds, scenes={c: [NATURAL_LAYOUT] for c in CAMERAS}, model=model)
+    parts = [
+        f"{cam} {a['false_hw'] / max(a['scenes'], 1):.2f} false hardware / scene "
+        f"(of {a['scenes']}), class accuracy {_share(a['right'], a['matched'])}"
+        for cam, a in stats.items()
+    ]
+    return f"Scenes of natural changes only (layout `{NATURAL_LAYOUT}`): " + "; ".join(parts) + "."
 
 
 def _inside_item(c, truth) -> bool:
@@ -353,27 +401,38 @@ def _inside_item(c, truth) -> bool:
 
 
 def training_set(seeds):
-    """Features and truth class of every candidate in the scenes of ``seeds`` (a candidate that
-    matches no truth item is ``unknown``: noise, clutter, a fragment)."""
+    """Features and truth class of every candidate in the scenes of ``seeds`` (a sequence of
+    the base renderer, or family to seeds; a candidate that matches no truth item is
+    ``unknown``: noise, clutter, a fragment)."""
     xs, ys = [], []
-    for cam, layouts in TRAINING_LAYOUTS.items():
-        for layout in layouts:
-            for seed in seeds:
-                got = scene_candidates(cam, layout, seed, SIZE)
-                if got is None:
-                    continue
-                found, truth = got
-                moon = truth["body"].lower() == "moon"
-                dets = [{"x": c.x, "y": c.y, "class": "unknown"} for c in found]
-                res = evaluate_lists(dets, truth)
-                cls = {m["detection_id"]: m["truth_class"] for m in res["matches"]}
-                context = scene_context(found, truth["gsd_m"])
-                for i, c in enumerate(found):
-                    if i not in cls and _inside_item(c, truth):
-                        continue  # a fragment of a truth item: neither it nor something else
-                    xs.append(features(c, truth["gsd_m"], moon, context[i]))
-                    ys.append(CLASSES.index(cls.get(i, "unknown")))
+    for family, fam_seeds in _split(seeds).items():
+        for cam, layouts in TRAINING_LAYOUTS.items():
+            for layout in layouts:
+                for seed in fam_seeds:
+                    got = scene(cam, layout, seed, family)
+                    if got is None:
+                        continue
+                    found, truth = got
+                    x, y = _scene_rows(found, truth)
+                    xs += x
+                    ys += y
     return np.array(xs), np.array(ys)
+
+
+def _scene_rows(found, truth) -> tuple[list, list]:
+    """Feature rows and truth classes of one scene's candidates (fragments left out)."""
+    moon = truth["body"].lower() == "moon"
+    dets = [{"x": c.x, "y": c.y, "class": "unknown"} for c in found]
+    res = evaluate_lists(dets, truth)
+    cls = {m["detection_id"]: m["truth_class"] for m in res["matches"]}
+    context = scene_context(found, truth["gsd_m"])
+    xs, ys = [], []
+    for i, c in enumerate(found):
+        if i not in cls and _inside_item(c, truth):
+            continue  # a fragment of a truth item: neither it nor something else
+        xs.append(features(c, truth["gsd_m"], moon, context[i]))
+        ys.append(CLASSES.index(cls.get(i, "unknown")))
+    return xs, ys
 
 
 def _class_weights(y: np.ndarray) -> np.ndarray:
@@ -509,6 +568,85 @@ def _seed_range(text: str) -> tuple[int, ...]:
     return tuple(range(start, stop))
 
 
+# feature groups for the ablation (prefixes of FEATURE_NAMES); what is physics and should carry
+# over to other scenes: sizes in metres against the classes' blurred sizes, polarity, where a
+# change lies among the others; what a renderer sets: pixel lengths, strength and contrast (its
+# reflectances, noise and PSF), how full the box is (its profiles)
+GROUPS = {
+    "physical log-likelihoods": ("loglik_",),
+    "size in metres, elongation": ("log_length", "elongation"),
+    "length in pixels": ("log_length_px",),
+    "polarity": ("bright_fraction", "bright_mixed", "moon_bright_fraction"),
+    "strength and contrast": ("log_peak_sigma", "log_contrast_"),
+    "scene context": ("log1p_neighbours", "log_sigma_of_strongest", "log_length_of_longest"),
+    "fill of its box": ("log_fill",),
+}
+
+
+def group_columns(name: str) -> list[int]:
+    """Indices of the features of group ``name`` (exact names or prefixes ending in ``_``)."""
+    prefixes = GROUPS[name]
+    return [
+        i
+        for i, f in enumerate(FEATURE_NAMES)
+        if any(f == p or (p.endswith("_") and f.startswith(p)) for p in prefixes)
+    ]
+
+
+def accuracy_row(fit_on, score_on, columns=None) -> tuple[list[str], dict]:
+    """Class accuracy per camera (with counts) on ``score_on``'s landing and natural scenes
+    by a layer and trees fit on ``fit_on`` with ``columns`` kept, not calibrated; and the
+    per-camera stats."""
+    model = uncalibrated_model(fit_on, columns)
+    stats = camera_stats(score_on, scenes=TRAINING_LAYOUTS, model=model)
+    return [_share(a["right"], a["matched"]) for a in stats.values()], stats
+
+
+def ablation(fit_on, score_on) -> str:
+    """Class accuracy per camera with every feature, without each group of :data:`GROUPS`,
+    and with the groups that a renderer sets all left out (markdown)."""
+    every = list(range(len(FEATURE_NAMES)))
+    renderer = {"length in pixels", "strength and contrast", "fill of its box"}
+    variants = [("all features", every)]
+    for name in GROUPS:
+        drop = set(group_columns(name))
+        variants.append((f"without {name}", [i for i in every if i not in drop]))
+    drop = {i for name in renderer for i in group_columns(name)}
+    variants.append(
+        (
+            "physics only (" + ", ".join(sorted(renderer)) + " left out)",
+            [i for i in every if i not in drop],
+        )
+    )
+    out = [
+        "| features | " + " | ".join(CAMERAS) + " |",
+        "|---|" + "---|" * len(CAMERAS),
+    ]
+    for label, columns in variants:
+        cells, _ = accuracy_row(fit_on, score_on, columns)
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+        print(out[-1], flush=True)
+    return "\n".join(out)
+
+
+def weight_table(splits: dict) -> str:
+    """Weight of each feature group in the logistic layer fit on each of ``splits`` (label to
+    family-to-seeds): the sum over classes and the group's features of |weight| times the
+    feature's spread in that fit's training set, as a share of the sum over all groups
+    (markdown)."""
+    out = ["| feature group | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    shares = {}
+    for label, split in splits.items():
+        x, y = training_set(split)
+        w = fit_model(split, data=(x, y))
+        size = np.abs(w).sum(axis=0) * x.std(axis=0)
+        total = sum(size[group_columns(g)].sum() for g in GROUPS)
+        shares[label] = {g: size[group_columns(g)].sum() / total for g in GROUPS}
+    for g in GROUPS:
+        out.append(f"| {g} | " + " | ".join(f"{shares[k][g]:.2f}" for k in splits) + " |")
+    return "\n".join(out)
+
+
 # |incidence AFTER - incidence BEFORE| bins (degrees): the simulated pairs differ by up to 12;
 # LROC's survey took pairs within 3 (Speyerer et al. 2016, docs/facts.md)
 INCIDENCE_BINS = (0.0, 3.0, 6.0, 9.0, 12.0)
@@ -633,6 +771,12 @@ def main() -> None:
         metavar="FILE",
         help=f"also write the table into FILE between {BEGIN} and {END}",
     )
+    ap.add_argument(
+        "--ablation",
+        action="store_true",
+        help="class accuracy without each feature group: fit on seeds 0-23, scored on the "
+        "reporting seeds (or --seeds), base renderer",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     fits = args.fit or args.fit_model or args.fit_trees or args.fit_columns
@@ -655,6 +799,13 @@ def main() -> None:
     seeds = TUNING_SEEDS if args.tuning else REPORTING_SEEDS
     if args.seeds:
         seeds = args.seeds
+    if args.ablation:
+        fit_on = {BASE: ABLATION_FIT_SEEDS}
+        score_on = {BASE: args.seeds or REPORTING_SEEDS}
+        print(ablation(fit_on, score_on))
+        print()
+        print(weight_table({"base": fit_on}))
+        return
     if args.by_illumination:
         print(f"Seeds {seeds[0]}-{seeds[-1]}, landing layouts, no hint.\n")
         print(illumination_table(seeds))
