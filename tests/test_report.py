@@ -386,7 +386,7 @@ def test_outputs_carry_change_move_and_alternative(tmp_path):
     assert "<tr data-id='1' data-change='vanished'>" in page
     assert "from #1: 15 m at 90° (E)" in page and "to #2: 15 m at 90° (E)" in page
     assert "new crater 0.27" in page and ">0.66<" in page
-    assert "1 appeared, 1 vanished, 1 altered, 1 possible moves" in page
+    assert "1 appeared, 1 vanished, 1 altered, 1 possible move." in page
     assert "lander (vanished)" not in page and "border:3px dashed" in page
 
 

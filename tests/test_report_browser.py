@@ -44,6 +44,88 @@ def report(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def changes_report(tmp_path_factory) -> Path:
+    """A report of hand-made detections on a hand-made pair: a dark boulder of BEFORE gone
+    (vanished), the like one 30 px (15 m) east of it in AFTER linked as its move, and an
+    altered spot with a second class."""
+    import cv2
+    from affine import Affine
+
+    from orbitscout.core.bodies import MARS, local_map_crs
+    from orbitscout.core.candidate import Candidate
+    from orbitscout.core.grid import PixelGrid
+    from orbitscout.report.outputs import write_all
+
+    width, height, gsd = 640, 512, 0.5
+    rng = np.random.default_rng(7)
+    small = rng.normal(1.0, 0.05, (height // 16, width // 16)).astype(np.float32)
+    ground = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+    before, after = ground.copy(), ground.copy()
+    yy, xx = np.mgrid[0:height, 0:width]
+    before -= 0.5 * np.exp(-((xx - 300) ** 2 + (yy - 300) ** 2) / (2 * 3.0**2))
+    after -= 0.5 * np.exp(-((xx - 330) ** 2 + (yy - 300) ** 2) / (2 * 3.0**2))
+    after += 0.4 * np.exp(-((xx - 150) ** 2 + (yy - 420) ** 2) / (2 * 4.0**2))
+
+    def candidate(i, x, y, cls, **fields):
+        return Candidate(
+            id=i, x=x, y=y, area_px=80.0, length_px=10.0, width_px=10.0, orientation_deg=0.0,
+            polarity="dark", contrast=-0.4, contrast_bright=0.0, contrast_dark=-0.4,
+            bright_fraction=0.0, peak_sigma=25.0, score=0.8, bbox=(0, 0, 1, 1),
+            bright_xy=None, dark_xy=None, linear=False, cls=cls, gsd_m=gsd, **fields,
+        )  # fmt: skip
+
+    found = [
+        candidate(1, 300.0, 300.0, "unknown", change="vanished", change_score=0.91),
+        candidate(
+            2,
+            330.0,
+            300.0,
+            "unknown",
+            change_score=0.88,
+            moved_from=1,
+            move={"distance_m": 15.0, "bearing_deg": 90.0},
+        ),  # fmt: skip
+        candidate(
+            3,
+            150.0,
+            420.0,
+            "lander",
+            change="altered",
+            change_score=0.66,
+            alternative="new_crater",
+            alternative_score=0.27,
+        ),  # fmt: skip
+    ]
+    crs = local_map_crs(MARS, 18.4, 77.5)
+    transform = Affine.translation(-1000.0, 1_092_000.0) @ Affine.scale(gsd, -gsd)
+    grid = PixelGrid(width, height, transform, crs.to_wkt())
+
+    def read(image):
+        def reader(window=None, out_shape=None):
+            if window is None:
+                if out_shape is None:
+                    return image.copy()
+                return cv2.resize(image, out_shape[::-1], interpolation=cv2.INTER_AREA)
+            w = window
+            return image[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width]
+
+        return reader
+
+    summary = {
+        "before": {"path": "before.tif"},
+        "after": {"path": "after.tif", "width": width, "height": height, "gsd_m": gsd},
+        "body": "mars",
+        "registration": {"dx": 0.0, "dy": 0.0, "rotation_deg": 0.0, "residual_px": 0.1},
+        "counts": {"lander": 1, "unknown": 2},
+        "timings": {"detect_s": 1.0},
+        "versions": {"orbitscout": "test"},
+    }
+    folder = tmp_path_factory.mktemp("changes")
+    write_all(folder, grid, MARS, read(after), read(before), found, summary)
+    return folder / "report.html"
+
+
+@pytest.fixture(scope="module")
 def browser():
     webdriver = pytest.importorskip(
         "selenium.webdriver", reason="selenium is not installed (pip install selenium)"
@@ -315,3 +397,61 @@ def test_no_network_request_and_reads_at_420_px(browser, report, tmp_path):
     assert width <= 420  # nothing runs off the side: wide tables scroll in their own box
     assert browser.execute_script("return innerWidth") == 420
     _artefact(browser, tmp_path, "report_420px.png")
+
+
+def test_vanished_move_and_alternative_show(browser, changes_report, tmp_path):
+    """A vanished detection is outlined dashed, a move drawn as an arrow between its two ends;
+    the details and the table say the change, its probability, the move and the second class."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    _open(browser, changes_report)
+    browser.execute_script("orbitscoutViewer.map.setView(orbitscoutViewer.ll(260, 340), 2)")
+    _wait_tiles(browser)
+    vanished = browser.find_element("css selector", "path.change-vanished")
+    assert vanished.get_attribute("stroke-dasharray")  # dashed
+    appeared = browser.find_element("css selector", "path.change-appeared")
+    assert not appeared.get_attribute("stroke-dasharray")  # solid
+    moves = browser.find_elements("css selector", "path.move")
+    assert len(moves) == 1
+    # the arrow runs between the two outlines, from the vanished end towards the other
+    box = browser.execute_script(
+        "const b = arguments[0].getBBox(); return [b.x, b.y, b.width, b.height];", moves[0]
+    )
+    start, end = (
+        browser.execute_script(
+            "const p = orbitscoutViewer.map.latLngToLayerPoint(orbitscoutViewer.ll(arguments[0],"
+            " arguments[1])); return [p.x, p.y];",
+            x,
+            300.0,
+        )
+        for x in (300.0, 330.0)
+    )
+    assert start[0] < box[0] and box[0] + box[2] < end[0]
+    assert "vanished" in browser.find_element("css selector", ".leaflet-tooltip-pane").text
+    _artefact(browser, tmp_path, "report_vanished_move.png")
+
+    ActionChains(browser).move_to_element(vanished).click().perform()
+    details = browser.find_element("id", "details").text
+    assert "#1 unknown" in details and "vanished (in BEFORE, gone in AFTER)" in details
+    assert "changed (0–1) 0.91" in details
+    assert "possible move to #2: 15 m at 90° (E)" in details
+    assert vanished.get_attribute("stroke-dasharray")  # still dashed when selected
+    browser.find_element("css selector", "#details a[data-go='2']").click()
+    assert browser.execute_script("return orbitscoutViewer.state.selected") == 2
+    assert "possible move from #1: 15 m at 90° (E)" in browser.find_element("id", "details").text
+    assert vanished.get_attribute("stroke-dasharray")  # deselected: dashed again
+
+    browser.find_element("css selector", "#detections tr[data-id='3']").click()
+    details = browser.find_element("id", "details").text
+    assert "altered" in details and "or else (0–1) new crater 0.27" in details
+    _artefact(browser, tmp_path, "report_vanished_move_details.png")
+    row = browser.find_element("css selector", "#detections tr[data-id='1']").text
+    assert "vanished" in row and "0.91" in row and "to #2: 15 m at 90° (E)" in row
+
+    # a move whose end is filtered out is not drawn
+    browser.find_element("css selector", "input[data-class=unknown]").click()
+    assert browser.find_elements("css selector", "path.move") == []
+    browser.find_element("css selector", "input[data-class=unknown]").click()
+    assert len(browser.find_elements("css selector", "path.move")) == 1
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == []

@@ -95,7 +95,9 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items() if v) or "none"
     changes = summary.get("changes") or {}
     change_line = ", ".join(
-        f"{v} {'possible moves' if k == 'moves' else k}" for k, v in changes.items() if v
+        f"{v} {k if k != 'moves' else 'possible move' if v == 1 else 'possible moves'}"
+        for k, v in changes.items()
+        if v
     )
     body = summary.get("body")
     body_text = esc(str(body)) if body else "not known (the files do not say)"

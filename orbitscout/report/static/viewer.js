@@ -208,16 +208,46 @@
   }
 
   function label(d) {
-    return d["class"] === "unknown" ? String(d.id) : d.id + " " + d["class"].replace("_", " ");
+    var text = d["class"] === "unknown" ? String(d.id) : d.id + " " + d["class"].replace("_", " ");
+    return d.change === "vanished" ? text + " (vanished)" : text;
   }
+
+  // a vanished detection (something of BEFORE gone in AFTER) is outlined dashed
+  function dash(d) { return d.change === "vanished" ? "7 5" : null; }
+
+  // possible moves: an arrow from the vanished end (moved_from) to the one that appeared,
+  // between the outlines, one per pair of detections
+  var moves = {};
+  D.detections.forEach(function (d) {
+    var from = d.moved_from !== null && d.moved_from !== undefined ? byId[d.moved_from] : null;
+    if (!from || from.id === d.id) {
+      return;
+    }
+    var key = Math.min(d.id, from.id) + "_" + Math.max(d.id, from.id);
+    if (moves[key] && !(moves[key].to.change === "vanished" && d.change !== "vanished")) {
+      return;  // both ends name each other: the arrow points at the one that appeared
+    }
+    moves[key] = { from: from, to: d };
+  });
+  var moveKeys = Object.keys(moves);
+  // a move's labels sit on its outer sides, off the arrow between them
+  var labelSide = {};
+  moveKeys.forEach(function (key) {
+    var m = moves[key];
+    var east = m.to.x >= m.from.x;
+    labelSide[m.from.id] = east ? "left" : "right";
+    labelSide[m.to.id] = east ? "right" : "left";
+  });
 
   D.detections.forEach(function (d) {
     var colour = D.colours[d["class"]] || "#ffffff";
     var shape = L.polygon(ellipse(d), {
-      color: colour, weight: 2, fill: true, fillOpacity: 0.01, className: "det det-" + d["class"]
+      color: colour, weight: 2, fill: true, fillOpacity: 0.01, dashArray: dash(d),
+      className: "det det-" + d["class"] + " change-" + (d.change || "appeared")
     });
+    var side = labelSide[d.id] || "right";
     shape.bindTooltip(label(d), {
-      permanent: true, direction: "right", offset: [6, 0], className: "lbl",
+      permanent: true, direction: side, offset: [side === "left" ? -6 : 6, 0], className: "lbl",
       opacity: 1
     });
     shape.on("click", function (e) {
@@ -226,6 +256,41 @@
     });
     shape.detection = d;
     shapes[d.id] = shape;
+  });
+
+
+  function arrow(m) {
+    var scale = Math.pow(2, map.getZoom());
+    var minimum = 8 / scale;
+    var dx = m.to.x - m.from.x, dy = m.to.y - m.from.y;
+    var length = Math.hypot(dx, dy) || 1;
+    var ux = dx / length, uy = dy / length;
+    var r0 = Math.min(Math.max(m.from.length_px * 0.65 + 2, minimum), length / 3);
+    var r1 = Math.min(Math.max(m.to.length_px * 0.65 + 2, minimum), length / 3);
+    var x0 = m.from.x + ux * r0, y0 = m.from.y + uy * r0;
+    var x1 = m.to.x - ux * r1, y1 = m.to.y - uy * r1;
+    var head = Math.min(12 / scale, length / 3);
+    var wing = function (sign) {
+      return ll(x1 - head * (ux * 0.87 - sign * uy * 0.5), y1 - head * (uy * 0.87 + sign * ux * 0.5));
+    };
+    return [[ll(x0, y0), ll(x1, y1)], [wing(1), ll(x1, y1), wing(-1)]];
+  }
+
+  var moveLines = {};
+  moveKeys.forEach(function (key) {
+    var m = moves[key];
+    var colour = D.colours[m.to["class"]] || "#ffffff";
+    var casing = L.polyline(arrow(m), { color: "#000", weight: 5, opacity: 0.7, interactive: false });
+    var line = L.polyline(arrow(m), {
+      color: colour, weight: 2.5, lineCap: "round", lineJoin: "round", className: "move"
+    });
+    line.bindTooltip("possible move #" + m.from.id + " → #" + m.to.id, { sticky: true });
+    line.on("click", function (e) {
+      L.DomEvent.stopPropagation(e);
+      select(m.to.id, false);
+    });
+    line.move = m;
+    moveLines[key] = [casing, line];
   });
 
   function labelsWanted() {
@@ -255,6 +320,17 @@
     var n = D.detections.filter(function (d) {
       return !state.hidden[d["class"]] && d.score >= state.minScore;
     }).length;
+    moveKeys.forEach(function (key) {
+      var m = moves[key];
+      var keep = group.hasLayer(shapes[m.from.id]) && group.hasLayer(shapes[m.to.id]);
+      moveLines[key].forEach(function (line) {
+        if (keep && !group.hasLayer(line)) {
+          group.addLayer(line);
+        } else if (!keep && group.hasLayer(line)) {
+          group.removeLayer(line);
+        }
+      });
+    });
     $("shown-count").textContent = n + " of " + D.detections.length + " shown";
     declutterSoon();
   }
@@ -306,6 +382,9 @@
   map.on("moveend", declutterSoon);
   map.on("zoomend", function () {
     D.detections.forEach(function (d) { shapes[d.id].setLatLngs(ellipse(d)); });
+    moveKeys.forEach(function (key) {
+      moveLines[key].forEach(function (line) { line.setLatLngs(arrow(moves[key])); });
+    });
     map.getContainer().classList.toggle("zoomed-in", map.getZoom() > 0);
     applyFilter();
   });
@@ -323,17 +402,59 @@
     return div.innerHTML;
   }
 
+  var CHANGE_NOTE = {
+    appeared: "new in AFTER",
+    vanished: "in BEFORE, gone in AFTER",
+    altered: "both hold something there, and it differs"
+  };
+
+  function distanceBearing(move) {
+    if (!move) {
+      return "";
+    }
+    var dist = move.distance_m !== undefined ? fmt(move.distance_m, 0, "m")
+      : (move.distance_px !== undefined ? fmt(move.distance_px, 0, "px") : "");
+    var bearing = move.bearing_deg !== undefined
+      ? " at " + fmt(move.bearing_deg, 0) + "° (" + esc(move.compass) + ")" : "";
+    return ": " + dist + bearing;
+  }
+
+  function go(id) { return "<a href='#' class='go' data-go='" + id + "'>#" + id + "</a>"; }
+
+  // "from #3: 12 m at 45° (NE)" on the end that appeared, "to #7: ..." on the vanished one
+  function moveText(d) {
+    for (var k = 0; k < moveKeys.length; k++) {
+      var m = moves[moveKeys[k]];
+      if (m.to.id === d.id) {
+        return "from " + go(m.from.id) + esc(distanceBearing(m.to.move));
+      }
+      if (m.from.id === d.id) {
+        return "to " + go(m.to.id) + esc(distanceBearing(m.to.move));
+      }
+    }
+    return "";
+  }
+
   function details(d) {
     var rows = [
       ["class", "<span class='swatch' style='border-color:" + (D.colours[d["class"]] || "#fff") +
         "'></span>" + esc(d["class"].replace("_", " "))],
       ["score (0–1)", fmt(d.score, 2)]
     ];
-    if (d.alternative !== undefined) {
-      rows.push(["alternative", esc(typeof d.alternative === "object" ? JSON.stringify(d.alternative) : d.alternative)]);
+    if (d.alternative !== null && d.alternative !== undefined) {
+      rows.push(["or else (0–1)", esc(d.alternative.replace("_", " ")) +
+        (d.alternative_score !== null && d.alternative_score !== undefined ? " " + fmt(d.alternative_score, 2) : "")]);
     }
-    if (d.change !== undefined) {
-      rows.push(["change", esc(typeof d.change === "object" ? JSON.stringify(d.change) : d.change)]);
+    if (d.change) {
+      rows.push(["change", "<span class='change-" + esc(d.change) + "'>" + esc(d.change) + "</span>" +
+        (CHANGE_NOTE[d.change] ? " <span class='note'>(" + CHANGE_NOTE[d.change] + ")</span>" : "")]);
+    }
+    if (d.change_score !== null && d.change_score !== undefined) {
+      rows.push(["changed (0–1)", fmt(d.change_score, 2)]);
+    }
+    var moved = moveText(d);
+    if (moved) {
+      rows.push(["possible move", moved]);
     }
     rows.push(["size", d.length_m !== null
       ? fmt(d.length_m, 1) + " × " + fmt(d.width_m, 1) + " m, " + fmt(d.area_m2, 0) + " m²"
@@ -364,7 +485,7 @@
   function select(id, fly) {
     var previous = state.selected !== null ? shapes[state.selected] : null;
     if (previous) {
-      previous.setStyle({ weight: 2, dashArray: null });
+      previous.setStyle({ weight: 2, dashArray: dash(previous.detection) });
     }
     document.querySelectorAll("tr.selected").forEach(function (r) { r.classList.remove("selected"); });
     state.selected = id;
@@ -388,6 +509,14 @@
     }
     applyFilter();
   }
+
+  $("details").addEventListener("click", function (e) {
+    var link = e.target.closest("a[data-go]");
+    if (link) {
+      e.preventDefault();
+      select(Number(link.getAttribute("data-go")), true);
+    }
+  });
 
   document.querySelectorAll(".gallery figure[data-id]").forEach(function (figure) {
     figure.addEventListener("click", function () {
@@ -531,7 +660,7 @@
 
   // for tests and the console
   window.orbitscoutViewer = {
-    map: map, state: state, panes: panes, shapes: shapes, select: select, blink: blink,
+    map: map, state: state, panes: panes, shapes: shapes, moves: moveLines, select: select, blink: blink,
     render: render, setBlinking: setBlinking, ll: ll,
     setSwipe: function (on, divider) {
       state.swipe = on;
