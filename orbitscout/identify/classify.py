@@ -189,16 +189,12 @@ def identify(
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
     for i, c in enumerate(found):
         # posterior over classes with the chosen layout as context: the hardware class this
-        # candidate holds (if any) against its own non-hardware alternatives
+        # candidate holds (if any) against its non-hardware alternatives and the hardware
+        # classes the layout gave to others (or to none), each of those at a cost
         scores = {cls: ll[i][cls] for cls in NATURAL}
-        if i in assigned:
-            cls = assigned[i]
+        for cls in HARDWARE:
             gain = joint.context_gain(cls, i, layout, pos, gsd, priors, shape, params)
-            scores[cls] = ll[i][cls] + gain
-        else:
-            for cls in HARDWARE:
-                gain = joint.context_gain(cls, i, layout, pos, gsd, priors, shape, params)
-                scores[cls] = ll[i][cls] + gain - 2.0
+            scores[cls] = ll[i][cls] + gain - (0.0 if assigned.get(i) == cls else 2.0)
         label = assigned.get(i) or max(NATURAL, key=lambda k: scores[k])
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
