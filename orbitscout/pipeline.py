@@ -45,6 +45,7 @@ from orbitscout.image.sun import north_on_grid, on_grid, read_sun
 
 DEFAULT_TILE = 2048
 MIN_TILE = 256  # the least --tile: a tile core must hold a few noise blocks (significance.BLOCK)
+MIN_SHADING_SIDE = 32  # reduced px: the least side shading.estimate_sun_azimuth takes
 
 
 @dataclass
@@ -395,22 +396,31 @@ def _plan_illumination(
                 )
             )
     params = detect.shading
-    reshading = shading.plan_reshading(
-        after_small,
-        before_reg,
-        significance.COARSE,
-        grid_b,
-        grid_a,
-        heights is not None,
-        params,
-        phot=phot,
-        dtm_small=heights_small,
-        gsd_m=gsd,
-    )
+    reshading = None
+    small = min(after_small.shape) < MIN_SHADING_SIDE
+    if not small:
+        reshading = shading.plan_reshading(
+            after_small,
+            before_reg,
+            significance.COARSE,
+            grid_b,
+            grid_a,
+            heights is not None,
+            params,
+            phot=phot,
+            dtm_small=heights_small,
+            gsd_m=gsd,
+        )
     if reshading is not None:
         described = reshading.as_dict()
     else:
-        described = shading.no_reshading_dict(grid_b, grid_a, _why_not(grid_b, grid_a, params))
+        why = _why_not(grid_b, grid_a, params)
+        if small and params.enabled:
+            why = (
+                f"the image is under {MIN_SHADING_SIDE * significance.COARSE} px on a side: too "
+                "small to model re-shading"
+            )
+        described = shading.no_reshading_dict(grid_b, grid_a, why)
     for key in ("sun_before", "sun_after", "sun_change"):  # on AFTER's grid: given below
         described.pop(key, None)
     summary = {

@@ -81,7 +81,9 @@ class Pair:
     """One row of PAIRS.csv, with paths resolved against the CSV's folder.
 
     ``before_rel`` and ``after_rel`` are the same paths relative to that folder, as written
-    into the survey's outputs; ``band`` is (BEFORE band, AFTER band), 1-based.
+    into the survey's outputs; ``band`` is (BEFORE band, AFTER band), 1-based;
+    ``sun_before`` and ``sun_after`` are (azimuth, incidence) in degrees (``find``'s
+    ``--sun-before``); ``dtm`` is the heights' file (``--dtm``), ``dtm_rel`` as written.
     """
 
     name: str
@@ -93,6 +95,10 @@ class Pair:
     band: tuple[int, int] | None = None
     before_rel: str = ""
     after_rel: str = ""
+    sun_before: tuple[float, float] | None = None
+    sun_after: tuple[float, float] | None = None
+    dtm: str | None = None
+    dtm_rel: str | None = None
 
 
 @dataclass
@@ -155,6 +161,21 @@ def _parse_band(text: str, path: Path, line: int) -> tuple[int, int] | None:
     return (bands[0], bands[-1])
 
 
+def _parse_sun(text: str, path: Path, line: int, column: str) -> tuple[float, float] | None:
+    """A ``sun_before``/``sun_after`` cell ('AZ,INC', quoted in the CSV) as (azimuth,
+    incidence), checked as ``find --sun-before`` checks it."""
+    parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
+    if not parts:
+        return None
+    from orbitscout.pipeline import parse_sun
+
+    try:
+        sun = parse_sun(",".join(parts))
+    except ValueError as exc:
+        raise OrbitscoutError(f"line {line}: {column}: {exc}", path) from None
+    return (sun.azimuth_deg, sun.incidence_deg)
+
+
 def _safe_name(text: str) -> str:
     return _NAME_BAD.sub("_", text).strip("._") or "pair"
 
@@ -171,7 +192,9 @@ def read_pairs(csv_path: str | Path) -> list[Pair]:
     """Read PAIRS.csv.
 
     Columns ``before,after`` and optionally ``name``, ``site`` ('LAT,LON'), ``mission``,
-    ``body``, ``band`` ('B' for both images or 'B1,B2'). Relative paths resolve against the
+    ``body``, ``band`` ('B' for both images or 'B1,B2'), ``sun_before`` and ``sun_after``
+    ('AZ,INC' degrees, as ``find --sun-before``) and ``dtm`` (a heights file, as
+    ``find --dtm``). Relative paths resolve against the
     CSV's folder; a missing name is derived from the AFTER file's path (made unique with the
     line number). A name that is one of the survey's own files (``survey.csv``) is refused.
 
@@ -201,7 +224,8 @@ def read_pairs(csv_path: str | Path) -> list[Pair]:
     if missing:
         raise OrbitscoutError(
             f"has no {' or '.join(missing)} column (a pairs file needs a header line "
-            f"'before,after' and optionally name, site, mission, body, band)",
+            f"'before,after' and optionally name, site, mission, body, band, sun_before, "
+            f"sun_after, dtm)",
             csv_path,
         )
     reader.fieldnames = columns
@@ -242,6 +266,13 @@ def read_pairs(csv_path: str | Path) -> list[Pair]:
             name = f"{name}-{line}"
         names[name.lower()] = line
         band = _parse_band(row.get("band", ""), csv_path, line)
+        dtm = None
+        if row.get("dtm"):
+            dtm = Path(row["dtm"]).expanduser()
+            dtm = dtm if dtm.is_absolute() else folder / dtm
+            if not dtm.is_file():
+                raise OrbitscoutError(f"line {line}: dtm not found: {row['dtm']}", csv_path)
+            dtm = str(dtm.resolve())
         pairs.append(
             Pair(
                 name=name,
@@ -253,6 +284,10 @@ def read_pairs(csv_path: str | Path) -> list[Pair]:
                 band=band,
                 before_rel=os.path.relpath(paths["before"], folder),
                 after_rel=os.path.relpath(paths["after"], folder),
+                sun_before=_parse_sun(row.get("sun_before", ""), csv_path, line, "sun_before"),
+                sun_after=_parse_sun(row.get("sun_after", ""), csv_path, line, "sun_after"),
+                dtm=dtm,
+                dtm_rel=None if dtm is None else os.path.relpath(dtm, folder),
             )
         )
     if not pairs:
@@ -311,7 +346,11 @@ def _options(pair: Pair | dict, options: dict) -> dict:
         "site": pair.get("site"),
         "mission": pair.get("mission"),
         "band": pair.get("band"),
+        "sun_before": pair.get("sun_before"),
+        "sun_after": pair.get("sun_after"),
     }
+    if pair.get("dtm"):  # the heights decide the results as the images do
+        keyed["dtm"] = {"path": pair.get("dtm_rel"), **fingerprint(pair["dtm"])}
     return json.loads(json.dumps(keyed))
 
 
@@ -452,12 +491,14 @@ def run_pair(pair: dict, out_dir: str, options: dict, max_memory: int | None = N
     dict
         The pair's row, ``SURVEY_COLUMNS`` keys.
     """
+    from orbitscout.core.illumination import Sun
     from orbitscout.pipeline import find
 
     folder = Path(out_dir) / pair["name"]
     shown = {
         pair["before"]: pair.get("before_rel") or pair["before"],
         pair["after"]: pair.get("after_rel") or pair["after"],
+        **({pair["dtm"]: pair.get("dtm_rel") or pair["dtm"]} if pair.get("dtm") else {}),
         str(folder): pair["name"],
         str(out_dir) + os.sep: "",
     }
@@ -478,6 +519,9 @@ def run_pair(pair: dict, out_dir: str, options: dict, max_memory: int | None = N
             band=(band[0], band[1]) if band else None,  # (BEFORE's, AFTER's)
             max_memory=max_memory,
             names=(images["before"]["path"], images["after"]["path"]),
+            sun_before=Sun(*pair["sun_before"]) if pair.get("sun_before") else None,
+            sun_after=Sun(*pair["sun_after"]) if pair.get("sun_after") else None,
+            dtm=pair.get("dtm"),
             **options,
         )
     except Exception as exc:  # a bad pair is recorded and the survey goes on

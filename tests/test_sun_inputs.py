@@ -358,3 +358,33 @@ def test_cli_takes_the_sun_options_and_the_dtm(sun_pair, tmp_path, monkeypatch, 
     assert code in (0, None), capsys.readouterr().err
     light = json.loads((tmp_path / "out" / "summary.json").read_text())["illumination"]
     assert light["method"] == "dtm" and light["after"]["azimuth_deg"] == 110.0
+
+
+def test_survey_pairs_carry_the_suns_and_the_dtm(sun_pair, tmp_path):
+    from dataclasses import asdict
+
+    from orbitscout.survey import _options, read_pairs, run_pair
+
+    before, after, dtm = sun_pair
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(
+        "before,after,name,sun_before,sun_after,dtm\n"
+        f'{before},{after},lit,"90,40","110,50",{dtm}\n{before},{after},plain,,,\n'
+    )
+    lit, plain = read_pairs(pairs)
+    assert lit.sun_before == (90.0, 40.0) and lit.sun_after == (110.0, 50.0)
+    assert lit.dtm == str(dtm.resolve()) and plain.sun_before is None and plain.dtm is None
+    assert _options(lit, {})["dtm"]["sha256_ends"] and "dtm" not in _options(plain, {})
+    row = run_pair(asdict(lit), str(tmp_path / "out"), {})
+    assert row["status"] == "ok", row["error"]
+    light = json.loads((tmp_path / "out" / "lit" / "summary.json").read_text())["illumination"]
+    assert light["method"] == "dtm" and light["before"]["source"] == "option"
+    pairs.write_text(f'before,after,sun_after\n{before},{after},"110,95"\n')
+    with pytest.raises(OrbitscoutError, match="line 2: sun_after: the incidence"):
+        read_pairs(pairs)
+
+
+def test_an_image_too_small_to_model_is_searched_without_reshading(tmp_path):
+    before, after = make_pair(tmp_path, size=128)  # 16 reduced px: no azimuth to estimate
+    light = find(before, after, tmp_path / "out").summary["illumination"]
+    assert light["method"] == "none" and "too small" in light["reason"]

@@ -124,7 +124,9 @@ def find(
 
 @app.command()
 def survey(
-    pairs: str = typer.Argument(..., help="CSV: before,after[,name,site,mission,body,band]."),
+    pairs: str = typer.Argument(
+        ..., help="CSV: before,after[,name,site,mission,body,band,sun_before,sun_after,dtm]."
+    ),
     out: str = typer.Option(..., "--out", help="Output folder (one subfolder per pair)."),
     scheduler: str = typer.Option(
         None,
