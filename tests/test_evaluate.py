@@ -7,7 +7,13 @@ import json
 import pytest
 
 from orbitscout.core.errors import OrbitscoutError
-from orbitscout.sim.evaluate import evaluate, evaluate_lists, match, match_radius_px
+from orbitscout.sim.evaluate import (
+    evaluate,
+    evaluate_lists,
+    format_report,
+    match,
+    match_radius_px,
+)
 
 TRUTH = {
     "gsd_m": 5.0,
@@ -133,3 +139,91 @@ def test_cli_evaluate(tmp_path):
     assert out["recall"] == pytest.approx(2 / 3) and out["precision"] == 1.0
     res = CliRunner().invoke(app, ["evaluate", str(dp), str(tp)])
     assert res.exit_code == 0 and "recall 67%" in res.output
+
+
+MOVED = {
+    "gsd_m": 1.0,
+    "items": [
+        {"id": 0, "class": "lander", "x": 100.0, "y": 100.0, "size_m": 6.0},
+        {"id": 1, "class": "unknown", "x": 200.0, "y": 200.0, "size_m": 6.0, "change": "vanished"},
+        {"id": 2, "class": "unknown", "x": 215.0, "y": 200.0, "size_m": 6.0, "moved_from": 1},
+        {"id": 3, "class": "unknown", "x": 300.0, "y": 300.0, "size_m": 6.0, "change": "vanished"},
+    ],
+}
+
+
+def _moved_dets():
+    return [
+        {**_det(100.5, 100.0, "lander", i=1), "change": "appeared"},
+        {**_det(200.0, 201.0, "unknown", i=2), "change": "vanished"},
+        {**_det(215.0, 200.0, "unknown", i=3), "change": "appeared", "moved_from": 2},
+        {**_det(50.0, 50.0, "unknown", i=4), "change": "appeared", "moved_from": 1},  # false
+    ]
+
+
+def test_recall_per_change_and_moves():
+    """Appeared and vanished items are counted apart; a move is found when both ends are
+    matched and their detections linked; a link between unrelated detections costs precision."""
+    res = evaluate_lists(_moved_dets(), MOVED)
+    assert res["recall"] == pytest.approx(3 / 4) and res["matched"] == 3
+    appeared, vanished = res["per_change"]["appeared"], res["per_change"]["vanished"]
+    assert (appeared["truth"], appeared["found"], appeared["recall"]) == (2, 2, 1.0)
+    assert (vanished["truth"], vanished["found"], vanished["recall"]) == (2, 1, 0.5)
+    assert appeared["change_accuracy"] == vanished["change_accuracy"] == 1.0
+    assert res["change_accuracy"] == 1.0
+    assert res["moves"] == {"truth": 1, "found": 1, "recall": 1.0, "linked": 2, "precision": 0.5}
+    assert {m["truth_id"]: m["detection_change"] for m in res["matches"]} == {
+        0: "appeared",
+        1: "vanished",
+        2: "appeared",
+    }
+    assert res["missed"] == [
+        {"truth_id": 3, "class": "unknown", "x": 300.0, "y": 300.0, "change": "vanished"}
+    ]
+    text = format_report(res)
+    assert "vanished" in text and "moves found 1 of 1, 2 linked (precision 50%)" in text
+
+
+def test_change_disagreement_and_a_link_either_way():
+    """A detection without ``change`` counts as appeared (wrong on a vanished item); the link
+    named from the vanished end finds the move as well; an end unmatched loses it."""
+    dets = _moved_dets()
+    del dets[1]["change"]
+    dets[2]["moved_from"] = None
+    dets[1]["moved_from"] = 3  # the vanished end names the other
+    res = evaluate_lists(dets[:3], MOVED)
+    assert res["per_change"]["vanished"]["change_accuracy"] == 0.0
+    assert res["change_accuracy"] == pytest.approx(2 / 3)
+    assert res["moves"]["found"] == 1 and res["moves"]["precision"] == 1.0
+    res = evaluate_lists([dets[0], dets[2]], MOVED)  # the vanished end not found
+    assert res["moves"] == {"truth": 1, "found": 0, "recall": 0.0, "linked": 0, "precision": None}
+
+
+def test_old_truth_keeps_its_figures_and_keys():
+    """Truth without change or moved_from: the keys and figures of before, whatever the
+    detections carry."""
+    plain = [_det(101.0, 100.0, "lander"), _det(203.0, 50.0, "unknown")]
+    tagged = [{**d, "change": "vanished", "moved_from": 0} for d in plain]
+    res, res_tagged = evaluate_lists(plain, TRUTH), evaluate_lists(tagged, TRUTH)
+    assert res == res_tagged
+    assert set(res) == {
+        "recall", "precision", "class_accuracy", "median_error_px", "median_error_m", "truth",
+        "detections", "matched", "gsd_m", "min_radius_px", "per_class", "confusion", "matches",
+        "missed",
+    }  # fmt: skip
+    assert set(res["matches"][0]) == {
+        "truth_id", "truth_class", "detection_id", "detection_class", "error_px", "error_m",
+    }  # fmt: skip
+    assert "change" not in format_report(res)
+
+
+def test_cli_evaluate_json_has_the_changes(tmp_path):
+    from typer.testing import CliRunner
+
+    from orbitscout.cli import app
+
+    dp, tp = _write(tmp_path, _moved_dets(), MOVED)
+    res = CliRunner().invoke(app, ["evaluate", str(dp), str(tp), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["per_change"]["vanished"]["recall"] == 0.5 and out["moves"]["found"] == 1

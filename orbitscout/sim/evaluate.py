@@ -10,6 +10,13 @@ debris fan), never less than ``min_radius_px``.
 Reported: recall (matched truth / truth), precision (matched detections / detections), class
 accuracy (matched pairs whose classes agree), median localisation error in pixels and metres,
 and the same per truth class.
+
+Where the truth says which way the ground changed (items with ``change``: ``appeared``, the
+default, or ``vanished``; and ``moved_from``: the id of the truth item at a move's other end),
+also: recall per change, how often a matched detection's ``change`` agrees with its truth item's
+(a detection without one counts as ``appeared``), and the moves found (both ends matched and
+the two detections linked by ``moved_from``, either way). Truth without those keys gives the
+same figures and keys as before.
 """
 
 from __future__ import annotations
@@ -152,6 +159,7 @@ def evaluate_lists(
         row = confusion.setdefault(items[ti]["class"], {})
         row[dets[di]["class"]] = row.get(dets[di]["class"], 0) + 1
     med = _median(errs)
+    changes = _changes_in(items)
     matches = [
         {
             "truth_id": items[ti].get("id", ti),
@@ -160,15 +168,21 @@ def evaluate_lists(
             "detection_class": dets[di]["class"],
             "error_px": round(dd, 3),
             "error_m": round(dd * gsd, 3) if gsd else None,
+            **(
+                {"truth_change": _change(items[ti]), "detection_change": _change(dets[di])}
+                if changes
+                else {}
+            ),
         }
         for di, ti, dd in sorted(pairs, key=lambda p: p[1])
     ]
     missed = [
         {"truth_id": it.get("id", i), "class": it["class"], "x": it["x"], "y": it["y"]}
+        | ({"change": _change(it)} if changes else {})
         for i, it in enumerate(items)
         if i not in matched_t
     ]
-    return {
+    result = {
         "recall": n_m / n_t if n_t else None,
         "precision": n_m / n_d if n_d else None,
         "class_accuracy": correct / n_m if n_m else None,
@@ -184,6 +198,70 @@ def evaluate_lists(
         "matches": matches,
         "missed": missed,
     }
+    if changes:
+        result.update(_by_change(dets, items, pairs))
+    return result
+
+
+CHANGES = ("appeared", "vanished")  # reported always when the truth has changes; others as met
+
+
+def _change(row: dict) -> str:
+    """Which way the ground changed at a truth item or detection (``appeared`` when unsaid)."""
+    return str(row.get("change") or "appeared")
+
+
+def _changes_in(items: list[dict]) -> bool:
+    """Whether the truth says which way each change went (or names moves)."""
+    return any("change" in it or "moved_from" in it for it in items)
+
+
+def _move_pairs(rows: list[dict], key: str = "id") -> set[frozenset[int]]:
+    """Unordered pairs of row indices linked by ``moved_from`` (naming another row's ``key``,
+    or its index without one)."""
+    index = {row.get(key, i): i for i, row in enumerate(rows)}
+    pairs = set()
+    for i, row in enumerate(rows):
+        other = index.get(row.get("moved_from")) if row.get("moved_from") is not None else None
+        if other is not None and other != i:
+            pairs.add(frozenset((i, other)))
+    return pairs
+
+
+def _by_change(dets: list[dict], items: list[dict], pairs: list[tuple[int, int, float]]) -> dict:
+    """Recall per change, agreement of the detections' ``change`` and the moves found."""
+    det_of = {ti: di for di, ti, _ in pairs}
+    per_change = {}
+    kinds = list(CHANGES) + sorted({_change(it) for it in items} - set(CHANGES))
+    for kind in kinds:
+        t_idx = [i for i, it in enumerate(items) if _change(it) == kind]
+        found = [i for i in t_idx if i in det_of]
+        right = [i for i in found if _change(dets[det_of[i]]) == kind]
+        per_change[kind] = {
+            "truth": len(t_idx),
+            "found": len(found),
+            "recall": len(found) / len(t_idx) if t_idx else None,
+            "change_right": len(right),
+            "change_accuracy": len(right) / len(found) if found else None,
+        }
+    right = sum(1 for di, ti, _ in pairs if _change(dets[di]) == _change(items[ti]))
+    truth_moves = _move_pairs(items)
+    linked = _move_pairs(dets)
+    # a truth move is found when both its ends matched detections that name each other
+    as_detections = {m: frozenset(det_of[t] for t in m) for m in truth_moves if m <= det_of.keys()}
+    found_moves = [m for m, ends in as_detections.items() if ends in linked]
+    true_links = {as_detections[m] for m in found_moves}
+    return {
+        "change_accuracy": right / len(pairs) if pairs else None,
+        "per_change": per_change,
+        "moves": {
+            "truth": len(truth_moves),
+            "found": len(found_moves),
+            "recall": len(found_moves) / len(truth_moves) if truth_moves else None,
+            "linked": len(linked),
+            "precision": len(true_links) / len(linked) if linked else None,
+        },
+    }
 
 
 def evaluate(
@@ -194,7 +272,9 @@ def evaluate(
 ) -> dict:
     """Score ``detections.geojson`` against ``truth.json``: a dict with ``recall``,
     ``precision``, ``class_accuracy``, ``median_error_px``, ``median_error_m``, ``per_class``,
-    ``confusion``, ``matches`` and ``missed``."""
+    ``confusion``, ``matches`` and ``missed``; where the truth has ``change`` or ``moved_from``
+    also ``change_accuracy``, ``per_change`` (``appeared``, ``vanished``: truth, found, recall,
+    change_right, change_accuracy) and ``moves`` (truth, found, recall, linked, precision)."""
     return evaluate_lists(
         load_detections(detections_path), load_truth(truth_path), min_radius_px, min_score
     )
@@ -220,5 +300,17 @@ def format_report(res: dict) -> str:
         lines.append(
             f"{c:<14}{r['truth']:>6}{r['found']:>6}{f(r['recall']):>8}"
             f"{f(r['class_accuracy']):>7}{r['detections']:>6}{f(r['precision']):>7}"
+        )
+    if "per_change" in res:
+        lines.append(f"{'change':<14}{'truth':>6}{'found':>6}{'recall':>8}{'right':>7}")
+        for c, r in res["per_change"].items():
+            lines.append(
+                f"{c:<14}{r['truth']:>6}{r['found']:>6}{f(r['recall']):>8}"
+                f"{f(r['change_accuracy']):>7}"
+            )
+        m = res["moves"]
+        lines.append(
+            f"change right {f(res['change_accuracy'])}  moves found {m['found']} of "
+            f"{m['truth']}, {m['linked']} linked (precision {f(m['precision'])})"
         )
     return "\n".join(lines)
