@@ -647,6 +647,76 @@ def weight_table(splits: dict) -> str:
     return "\n".join(out)
 
 
+def _calibrated(pairs, calibration) -> list:
+    """(score, right, class) ``pairs`` of raw posteriors through ``calibration``."""
+    model = Model(weights=np.zeros((1, 1)), trees=None, calibration=calibration)
+    groups = {c: "hardware" if c in HARDWARE else "natural" for c in CLASSES}
+    return [(model.calibrate(s, groups[c]), r, c) for s, r, c in pairs]
+
+
+def _family_rows(label: str, landing: dict, natural: dict) -> list[str]:
+    """Markdown rows, one per camera, of landing and natural-only stats."""
+    rows = []
+    for cam in CAMERAS:
+        a, n = landing[cam], natural[cam]
+        pairs = a["pairs"] + n["pairs"]
+        wrong, nhi = wrong_when_sure(pairs)
+        rows.append(
+            f"| {label} | {cam} | {a['scenes']} + {n['scenes']} "
+            f"| {_share(a['right'], a['matched'])} "
+            f"| {_share(a['hw_right'], a['hw_matched'])} "
+            f"| {ece(pairs):.3f} | {wrong:.3f} (of {nhi}) "
+            f"| {n['false_hw'] / max(n['scenes'], 1):.2f} |"
+        )
+    return rows
+
+
+FAMILY_HEADER = [
+    "| scored on | camera | scenes (landing + natural) | class accuracy (landings) | hardware "
+    "class accuracy | ECE | wrong when score ≥ 0.8 | false hardware / natural scene |",
+    "|---|---|---|---|---|---|---|---|",
+]
+
+
+def _stats_pair(split, model):
+    """Landing and natural-only stats of ``split`` by ``model``."""
+    natural = {c: [NATURAL_LAYOUT] for c in CAMERAS}
+    return (
+        camera_stats(split, scenes=CAMERAS, model=model),
+        camera_stats(split, scenes=natural, model=model),
+    )
+
+
+def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS):
+    """Leave one family out: for each of ``fitting`` a layer and trees fit on the others'
+    ``seeds``, scored on it (its scores calibrated on the other folds' held-out scores); then
+    the model fit on every fitting family, calibrated on all the held-out scores, scored on
+    ``holdout`` (never fit or calibrated on), on the fitting families' own scenes (tuned) and
+    on the base renderer's ``base_seeds``. Returns the markdown and the final model."""
+    raw, scores = {}, {}
+    for f in fitting:
+        model = uncalibrated_model({g: seeds for g in fitting if g != f})
+        raw[f] = _stats_pair({f: seeds}, model)
+        scores[f] = [p for part in raw[f] for a in part.values() for p in a["pairs"]]
+    rows = []
+    for f in fitting:
+        cal = isotonic([p for g in fitting if g != f for p in scores[g]])
+        for part in raw[f]:
+            for a in part.values():
+                a["pairs"] = _calibrated(a["pairs"], cal)
+        rows += _family_rows(f"{f} (held out)", *raw[f])
+    final = dataclasses.replace(
+        uncalibrated_model({g: seeds for g in fitting}),
+        calibration=isotonic([p for f in fitting for p in scores[f]]),
+    )
+    rows += _family_rows(f"{holdout} (holdout)", *_stats_pair({holdout: seeds}, final))
+    rows += _family_rows(
+        "fitting families (tuned)", *_stats_pair({g: seeds for g in fitting}, final)
+    )
+    rows += _family_rows("base renderer", *_stats_pair({BASE: base_seeds}, final))
+    return "\n".join(FAMILY_HEADER + rows), final
+
+
 # |incidence AFTER - incidence BEFORE| bins (degrees): the simulated pairs differ by up to 12;
 # LROC's survey took pairs within 3 (Speyerer et al. 2016, docs/facts.md)
 INCIDENCE_BINS = (0.0, 3.0, 6.0, 9.0, 12.0)
