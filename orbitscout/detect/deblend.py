@@ -29,6 +29,7 @@ from orbitscout.core.window import Window
 from orbitscout.detect import candidates, regions
 from orbitscout.detect.parameters import DEFAULT, DeblendParams, DetectParams
 from orbitscout.detect.photometry import Photometry
+from orbitscout.detect.shading import Reshading
 from orbitscout.detect.significance import BLOCK
 
 
@@ -41,6 +42,8 @@ def deblend(
     height: int,
     gsd_m: float | None = None,
     params: DetectParams = DEFAULT,
+    reshading: Reshading | None = None,
+    read_dtm: Callable[[Window], np.ndarray] | None = None,
 ) -> list[Candidate]:
     """``found`` with every candidate that holds several objects replaced by one candidate per
     object, renumbered.
@@ -56,6 +59,11 @@ def deblend(
     params : DetectParams
         The tile loop's parameters; ``params.deblend`` says how candidates are split
         (``enabled`` False: ``found`` is returned renumbered, unsplit).
+    reshading : Reshading or None
+        The tile loop's modelled re-shading (``tiles.detect_changes``), so that the recomputed
+        significance is the tile loop's.
+    read_dtm : callable or None
+        The tile loop's DTM reader, for a ``"dtm"`` re-shading.
 
     Returns
     -------
@@ -71,7 +79,9 @@ def deblend(
         side = max(x1 - x0, y1 - y0) + 1
         if d.enabled and d.min_side <= side <= d.max_side and cand.peak_sigma >= params.peak_sigma:
             core = _block_window(cand.bbox, width, height)
-            maps = regions.tile_maps(core, read_after, read_before, phot, width, height, params)
+            maps = regions.tile_maps(
+                core, read_after, read_before, phot, width, height, params, reshading, read_dtm
+            )
             others = [c.bbox for c in found if c is not cand]
             parts = split(maps, cand.bbox, others, gsd_m)
         out.extend(parts or [cand])
