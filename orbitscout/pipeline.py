@@ -221,7 +221,16 @@ def find(
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
         found = candidates.candidates(result, gsd, detect)
         found = deblend.deblend(
-            found, read_after, read_before, phot, a.width, a.height, gsd, detect
+            found,
+            read_after,
+            read_before,
+            phot,
+            a.width,
+            a.height,
+            gsd,
+            detect,
+            reshading=light.reshading,
+            read_dtm=read_dtm,
         )
         timings["detect_s"] = time.perf_counter() - clock
 
