@@ -134,6 +134,7 @@ class ItemKind:
     name: ClassVar[str]
     cls: ClassVar[str]  # truth class (orbitscout.core.classes)
     natural: ClassVar[bool] = False
+    placed: ClassVar[bool] = True  # scene._natural places it (others only on request)
 
     def draw(self, d: Draw) -> Drawn:
         """Draw one item's parameters from ``d.rng``, always in the same order.
@@ -654,6 +655,40 @@ class DustPatch(ItemKind):
         return factor, zero, zero
 
 
+class Boulder(ItemKind):
+    name = "boulder"
+    cls = "unknown"
+    natural = True
+    placed = False  # only where asked for (a vanished or moved object), never by default
+
+    def draw(self, d: Draw) -> Drawn:
+        rng, size_m = d.rng, d.size_m
+        # A boulder that rolled or a block that fell (rockfalls on Mars and the Moon leave
+        # boulders of metres to tens of metres, Bickel et al. 2020, Nat. Commun. 11:2862, *as
+        # recalled*); a rough ellipse, a little brighter or darker than the soil, about half as
+        # high as wide (*assumption*), casting a shadow.
+        size = size_m or float(rng.uniform(2.0, 8.0))
+        p = dict(
+            length_m=size,
+            width_m=size * float(rng.uniform(0.6, 0.95)),
+            height_m=size * float(rng.uniform(0.35, 0.6)),
+            refl=float(rng.uniform(0.12, 0.3)),
+            harm=_harmonics(rng, 5, 0.15),
+        )
+        return p, size, size
+
+    def fields(self, item: Item, e: Arr, n: Arr, sun_en: Sun) -> Fields:
+        p = item.params
+        u, v = _rot(item, e, n)
+        uu, vv = u / (p["length_m"] / 2), v / (p["width_m"] / 2)
+        edge = 1 + _harm(np.arctan2(vv, uu), p["harm"])
+        alpha = (np.sqrt(uu * uu + vv * vv) <= edge).astype(F32)
+        su, sv = _rot(item, F32(sun_en[0]), F32(sun_en[1]))
+        lit = (u * su + v * sv) > 0  # the face toward the sun brighter than the far one
+        refl = alpha * np.where(lit, F32(p["refl"] * 1.2), F32(p["refl"] * 0.7))
+        return np.ones_like(e), alpha, refl
+
+
 KINDS: dict[str, ItemKind] = {
     k.name: k
     for k in (
@@ -668,7 +703,8 @@ KINDS: dict[str, ItemKind] = {
         NewCrater(),
         DustDevilTrack(),
         DustPatch(),
+        Boulder(),
     )
 }
 # the changes that are not hardware, in the order scene._natural cycles through them
-NATURAL_KINDS: tuple[str, ...] = tuple(name for name, k in KINDS.items() if k.natural)
+NATURAL_KINDS: tuple[str, ...] = tuple(name for name, k in KINDS.items() if k.natural and k.placed)

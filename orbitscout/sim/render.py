@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +36,21 @@ import numpy as np
 
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.observe.cameras import Camera, get_camera
+from orbitscout.sim.families import (
+    Family,
+    Look,
+    angle_between,
+    apply_family,
+    block_compress,
+    column_gains,
+    draw_look,
+    draw_sun_change,
+    get_family,
+    psf_width_camera,
+    sun_before,
+)
 from orbitscout.sim.kinds import KINDS, ItemKind
-from orbitscout.sim.scene import Item, Scene, make_scene
+from orbitscout.sim.scene import Item, Scene, add_changes, make_scene
 
 F32 = np.float32
 
@@ -459,9 +473,39 @@ def render_image(
     exposure: float = 1.0,
     gain_scale: float = 1.0,
     noise: bool = True,
+    items: Sequence[Item] | None = None,
+    look: Look | None = None,
 ) -> Rendered:
+    """Render one look of ``scene`` on ``grid``.
+
+    Parameters
+    ----------
+    scene, camera, grid, terrain, illum
+        What is seen, by what, on which pixels, the ground's fields and the sun.
+    with_changes
+        Whether the scene's items are on the ground (when ``items`` is None).
+    rng
+        The generator of the framelet gains and the noise.
+    exposure, gain_scale
+        Factors on the collected signal and on the gain (e-/DN).
+    noise
+        Whether to add noise (else only digitise).
+    items
+        The items on the ground in this look (overrides ``with_changes``).
+    look
+        The image's look from a scene family (PSF width, noise, stripes, seam, compression);
+        None: the camera's own.
+
+    Returns
+    -------
+    Rendered
+        The digitised product, the noiseless blurred radiance and timings.
+    """
     t0 = time.perf_counter()
     t = scene.terrain
+    if look is not None:
+        camera = psf_width_camera(camera, look)
+    changes = (scene.items if with_changes else ()) if items is None else items
     albedo, ge, gn = terrain.fields(grid)
     t1 = time.perf_counter()
     sv = illum.sun_vec
@@ -491,8 +535,8 @@ def render_image(
         _splat_box(shadow, rx - se * off, ry + sn * off, w_sh, h_sh, d_px * sl, disc=True)
         np.clip(obj_alpha, 0, 1, out=obj_alpha)
         np.clip(shadow, 0, 1, out=shadow)
-    if with_changes:
-        for item in scene.items:
+    if changes:
+        for item in changes:
             res = render_item_patch(item, grid, illum.sun_en, item_height_m(item) * tan_i)
             if res is None:
                 continue
@@ -516,6 +560,8 @@ def render_image(
         rows = np.arange(grid.n) + int(rng.integers(0, camera.framelet_rows))
         steps = 1 + 0.003 * rng.standard_normal(grid.n // camera.framelet_rows + 2)
         signal *= steps[rows // camera.framelet_rows].astype(F32)[:, None]
+    if look is not None and (look.stripe_rms or look.seam_step):
+        signal *= column_gains(grid.n, look)[None, :]
     if noise:
         image = camera.noise(signal, rng, gain_scale)
     else:
@@ -524,6 +570,8 @@ def render_image(
             0,
             2**camera.product_bits - 1,
         ).astype(camera.product_dtype)
+    if look is not None and look.jpeg_quality:
+        image = block_compress(image, look.jpeg_quality, 2**camera.product_bits - 1)
     t4 = time.perf_counter()
     return Rendered(
         image=image,
@@ -585,17 +633,55 @@ def simulate_pair(
     scene: Scene | None = None,
     shift_px: tuple[float, float] | None = None,
     noise: bool = True,
+    family: str | Family | None = None,
+    sun_change: tuple[float, float] | None = None,
+    vanished: int = 0,
+    moves: int = 0,
 ) -> Pair:
     """Render BEFORE and AFTER images of a scene with a camera, plus the truth.
 
-    ``size``: pixels on a side; ``altitude_m``: the spacecraft's altitude (the camera's nominal
-    one by default); ``shift_px``: the true misregistration (dx, dy) (random by default: several
-    to tens of pixels with a sub-pixel part)."""
+    Parameters
+    ----------
+    camera, layout, site, seed
+        The camera (or its name), the layout (``orbitscout.sim.scene.LAYOUT_NAMES``), where it
+        lies (lat, lon; the layout's own by default) and the seed of every draw.
+    size
+        Pixels on a side.
+    altitude_m, off_nadir_deg
+        The spacecraft's altitude (the camera's nominal one by default) and its roll.
+    scene
+        A scene to render instead of the layout's.
+    shift_px
+        The true misregistration (dx, dy) (random by default: several to tens of pixels with
+        a sub-pixel part).
+    noise
+        Whether to add noise.
+    family
+        A scene family (``orbitscout.sim.families``: name or ``Family``): the ground, the
+        items' physical properties, each image's PSF, noise, stripes, seam and compression,
+        and the sun change are drawn from its ranges. None or ``tuned``: the renderer's fixed
+        look (byte-identical to renders without this option).
+    sun_change
+        (incidence change, azimuth change) in degrees, magnitudes, from BEFORE to AFTER (the
+        signs drawn from the seed). None: the family's draw, or for ``tuned`` the renderer's
+        random change (up to 12 deg incidence, 25 deg azimuth).
+    vanished, moves
+        Objects in BEFORE that are gone in AFTER, and objects that moved between the looks
+        (``orbitscout.sim.scene.add_changes``).
+
+    Returns
+    -------
+    Pair
+        The images, the truth (items with ``change`` and ``moved_from`` where any item
+        vanished or moved; ``family``, its drawn values and ``sun_change`` where a family or a
+        sun change was given) and the georeferencing.
+    """
     timings: dict = {}
     t0 = time.perf_counter()
     cam = get_camera(camera) if isinstance(camera, str) else camera
     if size < 16 or size > 16384:
         raise OrbitscoutError(f"image size must be 16 to 16384 pixels, got {size}")
+    fam = get_family(family)
     alt = cam.nominal_altitude_m if altitude_m is None else altitude_m
     gsd = cam.gsd(cam.slant_range_m(alt, off_nadir_deg), off_nadir_deg)
     extent = size * gsd
@@ -608,6 +694,8 @@ def simulate_pair(
         )
     rng = np.random.default_rng([seed, 7])
     ce, cn = _frame_centre(scene, extent, rng)
+    scene = apply_family(scene, fam)
+    scene = add_changes(scene, vanished, moves, gsd, extent, (ce, cn))
     e0 = ce + (0.5 - size / 2) * gsd
     n0 = cn - (0.5 - size / 2) * gsd
     after_grid = Grid(size, gsd, e0, n0)
@@ -627,13 +715,23 @@ def simulate_pair(
         float(np.clip(scene.incidence_deg + rng.uniform(-12, 12), 20, 80)),
         float((scene.sun_azimuth_deg + rng.uniform(-25, 25)) % 360),
     )
+    if sun_change is None and fam is not None:
+        sun_change = draw_sun_change(fam, seed)
+    if sun_change is not None:
+        before_ill = Illumination(
+            *sun_before(scene.incidence_deg, scene.sun_azimuth_deg, sun_change, seed)
+        )
     exp_b, exp_a = rng.uniform(0.8, 1.2, 2)
     gain_b, gain_a = rng.uniform(0.9, 1.1, 2)
+    look_b = draw_look(fam, seed, "before") if fam is not None else None
+    look_a = draw_look(fam, seed, "after") if fam is not None else None
+    gone = tuple(it for it in scene.items if it.change == "vanished")
+    new = tuple(it for it in scene.items if it.change != "vanished")
     before = render_image(
-        scene, cam, before_grid, terrain, before_ill, False, rng, exp_b, gain_b, noise
+        scene, cam, before_grid, terrain, before_ill, False, rng, exp_b, gain_b, noise, gone, look_b
     )
     after = render_image(
-        scene, cam, after_grid, terrain, after_ill, True, rng, exp_a, gain_a, noise
+        scene, cam, after_grid, terrain, after_ill, True, rng, exp_a, gain_a, noise, new, look_a
     )
     timings["before"] = before.timings
     timings["after"] = after.timings
@@ -647,6 +745,17 @@ def simulate_pair(
         },
         "after": {"incidence_deg": after_ill.incidence_deg, "azimuth_deg": after_ill.azimuth_deg},
     }
+    if fam is not None or sun_change is not None:
+        truth["sun_change"] = {
+            "incidence_deg": round(abs(after_ill.incidence_deg - before_ill.incidence_deg), 3),
+            "azimuth_deg": round(angle_between(after_ill.azimuth_deg, before_ill.azimuth_deg), 3),
+        }
+    if fam is not None:
+        truth["family"] = {
+            "name": fam.name,
+            "terrain": {k: v for k, v in scene.terrain.__dict__.items() if k != "seed"},
+            "looks": {"before": look_b.__dict__, "after": look_a.__dict__},
+        }
     truth["altitude_m"] = alt
     truth["off_nadir_deg"] = off_nadir_deg
     timings["total"] = time.perf_counter() - t0
@@ -682,6 +791,8 @@ def _truth(scene, cam, grid, crs, site_xy, transform, seed, shift) -> dict:
 
     inv = Transformer.from_crs(crs, scene.body.crs, always_xy=True)
     items, outside = [], []
+    # which way each item changed, said where any vanished or moved (else as before)
+    both_ways = any(it.change != "appeared" or it.moved_from is not None for it in scene.items)
     for i, it in enumerate(scene.items):
         x, y = grid.to_pixel(it.east_m, it.north_m)
         lon, lat = inv.transform(site_xy[0] + it.east_m, site_xy[1] + it.north_m)
@@ -699,6 +810,10 @@ def _truth(scene, cam, grid, crs, site_xy, transform, seed, shift) -> dict:
             "east_m": round(it.east_m, 2),
             "north_m": round(it.north_m, 2),
         }
+        if both_ways:
+            rec["change"] = it.change
+            if it.moved_from is not None:
+                rec["moved_from"] = it.moved_from
         inside = -0.5 <= x < grid.n - 0.5 and -0.5 <= y < grid.n - 0.5
         (items if inside else outside).append(rec)
     return {
@@ -764,8 +879,23 @@ def simulate(
     seed: int = 0,
     size: int = 2048,
     altitude_m: float | None = None,
+    family: str | Family | None = None,
+    sun_change: tuple[float, float] | None = None,
+    vanished: int = 0,
+    moves: int = 0,
 ) -> Pair:
-    """Render a pair and write it into ``out_dir``."""
-    pair = simulate_pair(camera, layout, site=site, seed=seed, size=size, altitude_m=altitude_m)
+    """Render a pair (as :func:`simulate_pair`) and write it into ``out_dir``."""
+    pair = simulate_pair(
+        camera,
+        layout,
+        site=site,
+        seed=seed,
+        size=size,
+        altitude_m=altitude_m,
+        family=family,
+        sun_change=sun_change,
+        vanished=vanished,
+        moves=moves,
+    )
     write_pair(pair, out_dir)
     return pair

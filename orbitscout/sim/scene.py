@@ -32,7 +32,9 @@ class Item:
     ``new_crater``, ``dust_devil_track``, ``dust_patch``); ``cls`` is its truth class.
     ``size_m`` is the object's own size (the rover's length, the parachute's diameter),
     ``extent_m`` the size of everything it changed around it (blast zone, impact scar, ejecta,
-    debris fan)."""
+    debris fan). ``change`` says which look it is in: ``appeared`` (AFTER only, the default)
+    or ``vanished`` (BEFORE only); ``moved_from`` is, for the new end of a move, the index in
+    the scene's items of its old (vanished) end."""
 
     kind: str
     cls: str
@@ -42,6 +44,8 @@ class Item:
     size_m: float
     extent_m: float
     params: dict = field(default_factory=dict, hash=False, compare=False)
+    change: str = "appeared"
+    moved_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ class Scene:
     def natural_only(self) -> Scene:
         """This scene with its hardware left out (the ground, sun and natural changes of a
         survey pair away from any landing)."""
-        return replace(self, items=tuple(i for i in self.items if i.kind in NATURAL_KINDS))
+        return replace(self, items=tuple(i for i in self.items if KINDS[i.kind].natural))
 
     def span_m(self) -> tuple[float, float, float, float]:
         """(min east, max east, min north, max north) covered by the items' extents."""
@@ -486,3 +490,110 @@ def _natural(
         placed.append(it)
         out.append(it)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes of both signs and moves
+
+
+def _free_spot(
+    rng: np.random.Generator,
+    placed: list[Item],
+    extent: float,
+    radius: float,
+    centre: tuple[float, float],
+) -> tuple[float, float]:
+    """A position inside the frame's central 90 % (the frame centred on ``centre``) at least
+    20 m clear of ``placed``'s extents (the last of 50 tries when none is clear)."""
+    room = max(0.45 * extent - radius, 0.0)
+    e = n = 0.0
+    for _ in range(50):
+        e, n = (float(v) + c for v, c in zip(rng.uniform(-room, room, 2), centre, strict=True))
+        if all(
+            math.hypot(e - o.east_m, n - o.north_m) > radius + o.extent_m / 2 + 20 for o in placed
+        ):
+            break
+    return e, n
+
+
+def add_changes(
+    scene: Scene,
+    vanished: int = 0,
+    moves: int = 0,
+    gsd_m: float = 1.0,
+    extent_m: float = 3000.0,
+    centre: tuple[float, float] = (0.0, 0.0),
+) -> Scene:
+    """``scene`` with ``vanished`` objects that are in BEFORE and gone in AFTER and ``moves``
+    objects that are in BEFORE at one place and in AFTER at another, drawn from the scene's
+    seed (its other items and draws untouched).
+
+    Parameters
+    ----------
+    scene
+        The scene.
+    vanished
+        How many objects vanish: a boulder 3-10 px across where that is under 10 m (HiRISE,
+        NAC), else a dark patch of dust or frost 4-12 px across (CaSSIS, CTX).
+    moves
+        How many objects move: a boulder rolled 2-6 of its sizes (Moon; every other one at
+        metre-scale pixels on Mars), else a parachute shifted by the wind 1-4 of its sizes
+        (Perseverance's and Schiaparelli's moved or changed shape between looks, docs/facts.md).
+    gsd_m
+        The pixel size the objects are sized for.
+    extent_m, centre
+        The ground the frame covers and its centre (east, north metres from the site): the
+        objects are placed inside its central 90 %.
+
+    Returns
+    -------
+    Scene
+        Items appended: each vanished one with ``change="vanished"``; each move as its old end
+        (``vanished``) followed by its new end (``appeared``, ``moved_from`` the old end's
+        index).
+    """
+    if vanished < 0 or moves < 0:
+        raise OrbitscoutError(f"vanished and moves must be >= 0, got {vanished}, {moves}")
+    if not vanished and not moves:
+        return scene
+    rng = np.random.default_rng([scene.seed, 61, vanished, moves])
+    body = scene.body
+    items = list(scene.items)
+    for _ in range(vanished):
+        px = float(rng.uniform(3, 10))
+        if px * gsd_m <= 10.0 or body is MOON:
+            it = make_item("boulder", 0, 0, rng, body, size_m=max(px * gsd_m, 1.0))
+        else:
+            it = make_item("dust_patch", 0, 0, rng, body, size_m=float(rng.uniform(4, 12)) * gsd_m)
+            it = replace(it, params={**it.params, "delta": -abs(it.params["delta"]) - 0.1})
+        e, n = _free_spot(rng, items, extent_m, it.extent_m / 2, centre)
+        items.append(
+            replace(it, east_m=e, north_m=n, change="vanished", label="vanished " + it.kind)
+        )
+    for j in range(moves):
+        boulder = body is MOON or (gsd_m <= 1.0 and j % 2 == 0)
+        if boulder:
+            it = make_item(
+                "boulder", 0, 0, rng, body, size_m=max(float(rng.uniform(3, 8)) * gsd_m, 1.5)
+            )
+            dist = float(rng.uniform(2, 6)) * it.size_m
+        else:
+            it = make_item("parachute", 0, 0, rng, body, size_m=float(rng.uniform(11.8, 21.5)))
+            dist = float(rng.uniform(1, 4)) * it.size_m
+        e, n = _free_spot(rng, items, extent_m, it.extent_m / 2 + dist, centre)
+        de, dn = _bearing_offset(dist, float(rng.uniform(0, 360)))
+        old = len(items)
+        items.append(replace(it, east_m=e, north_m=n, change="vanished", label="moved " + it.kind))
+        # the new end keeps its shape, turned a little (a rolled boulder, a shifted canopy)
+        turned = {**it.params, "orient_deg": (it.params["orient_deg"] + rng.uniform(-40, 40)) % 360}
+        items.append(
+            replace(
+                it,
+                east_m=e + de,
+                north_m=n + dn,
+                params=turned,
+                label="moved " + it.kind,
+                moved_from=old,
+            )
+        )
+    return replace(scene, items=tuple(items))
