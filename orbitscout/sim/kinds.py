@@ -501,7 +501,7 @@ class DescentStage(ItemKind):
         dist = np.sqrt(au * au + v * v)
         phi = np.abs(np.arctan2(v, au))
         ha = math.radians(p["half_angle_deg"])
-        inside = 1 / (1 + np.exp((phi - ha) / (0.12 * ha)))
+        inside = 1 / (1 + np.exp(np.minimum((phi - ha) / (0.12 * ha), 60)))
         arms = np.exp(-0.5 * ((phi - 0.8 * ha) / (0.25 * ha)) ** 2)  # the V's darker arms
         along = (
             np.exp(-dist / (0.55 * length))

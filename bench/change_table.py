@@ -1,0 +1,251 @@
+"""Held-out detection benchmark: changes of both signs and moves under a changed sun.
+
+Scenes per camera (CaSSIS, CTX, HiRISE, LRO NAC) x sun change (0, 5, 10, 15 deg incidence with
+0, 10, 20, 30 deg azimuth), rendered with the ``holdout`` scene family (``orbitscout.sim.
+families``: ground, relief, PSF, noise, compression, stripes that nothing was fit or tuned on),
+the ``random`` layout (hardware and natural changes that appear) plus objects that vanish and
+objects that move. ``orbitscout.find`` runs on each pair, given the two suns as a product's
+labels would give them; detections are matched one-to-one to the truth (``sim.evaluate.match``,
+within max(3 px, the item's radius)). Printed and written (``--markdown``) per camera and sun
+change: recall of appearing and of vanished changes >= 3 px across (the item's visible extent),
+moves linked (both ends found and their detections linked by ``moved_from``), and false
+detections (those within no truth item's radius) per 4k x 4k px scene, with counts.
+
+    python bench/change_table.py                                 # print the table
+    python bench/change_table.py --markdown docs/validation.md   # the table into that page
+    python bench/change_table.py --json bench/.data/changes.json # per-detection records
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CAMERAS = ("cassis", "ctx", "hirise", "nac")
+SUNS = ((0.0, 0.0), (5.0, 10.0), (10.0, 20.0), (15.0, 30.0))  # (incidence, azimuth) change
+SIZE = 1024
+SEEDS = (0, 1, 2, 3)
+VANISHED, MOVES = 2, 1
+MIN_ACROSS_PX = 3.0
+FOUR_K = 4096 * 4096
+BEGIN, END = "<!-- change_table:begin -->", "<!-- change_table:end -->"
+
+
+def run_scene(camera: str, sun: tuple[float, float], seed: int, family: str, size: int) -> dict:
+    """One scene rendered, found and matched: its truth items with whether each was found, the
+    detections with whether each lies within a truth item's radius, and the moves."""
+    from orbitscout import pipeline
+    from orbitscout.core.errors import OrbitscoutError
+    from orbitscout.core.illumination import Sun
+    from orbitscout.sim.evaluate import match, match_radius_px
+    from orbitscout.sim.render import simulate_pair, write_pair
+
+    pair = simulate_pair(
+        camera, "random", seed=seed, size=size, family=family, sun_change=sun,
+        vanished=VANISHED, moves=MOVES,
+    )  # fmt: skip
+    truth = pair.truth
+    ill = truth["illumination"]
+    suns = {
+        k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option")
+        for k in ("before", "after")
+    }
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_pair(pair, tmp)
+        try:
+            res = pipeline.find(
+                paths["before.tif"], paths["after.tif"], Path(tmp) / "out",
+                sun_before=suns["before"], sun_after=suns["after"],
+            )  # fmt: skip
+            dets = res.detections
+        except OrbitscoutError as exc:
+            print(f"  {camera} seed {seed}: find failed: {exc}", file=sys.stderr)
+            dets = None
+    seconds = time.perf_counter() - t0
+    gsd = truth["gsd_m"]
+    items = truth["items"]
+    rows = [
+        {
+            "x": c.x,
+            "y": c.y,
+            "id": c.id,
+            "change": c.change,
+            "moved_from": c.moved_from,
+            "peak_sigma": float(c.peak_sigma),
+            "novelty": None if c.novelty == float("inf") else float(c.novelty),
+            "change_score": c.change_score,
+            "score": float(c.score),
+            "class": c.cls,
+        }
+        for c in dets or []
+    ]
+    pairs = match(rows, items, gsd, min_radius_px=MIN_ACROSS_PX)
+    det_of = {ti: di for di, ti, _ in pairs}
+    for di, ti, dist in pairs:
+        rows[di].update(matched=True, truth_kind=items[ti]["kind"], distance_px=round(dist, 2))
+        rows[di]["truth_change"] = items[ti].get("change", "appeared")
+    for r in rows:
+        r.setdefault("matched", False)
+        r["near_truth"] = r["matched"] or any(
+            (r["x"] - it["x"]) ** 2 + (r["y"] - it["y"]) ** 2
+            <= match_radius_px(it, gsd, MIN_ACROSS_PX) ** 2
+            for it in items
+        )
+    ids = {it["id"]: i for i, it in enumerate(items)}
+    moves = []
+    for i, it in enumerate(items):
+        old = ids.get(it.get("moved_from"))
+        if old is None:
+            continue
+        linked = False
+        if i in det_of and old in det_of:
+            a, b = rows[det_of[i]], rows[det_of[old]]
+            linked = a["moved_from"] == b["id"] or b["moved_from"] == a["id"]
+        moves.append({"kind": it["kind"], "linked": linked})
+    for i, it in enumerate(items):
+        it["found"] = i in det_of
+        it["said"] = rows[det_of[i]]["change"] if i in det_of else None
+        it["across_px"] = float(it.get("extent_m") or it["size_m"]) / gsd
+    return {
+        "camera": camera,
+        "family": family,
+        "sun": list(sun),
+        "sun_change": truth.get("sun_change"),
+        "seed": seed,
+        "size": size,
+        "failed": dets is None,
+        "seconds": round(seconds, 2),
+        "items": items,
+        "detections": rows,
+        "moves": moves,
+    }
+
+
+def _share(k: int, n: int) -> str:
+    return f"{k / n:.2f} ({k}/{n})" if n else "-"
+
+
+def table(scenes: list[dict]) -> str:
+    """The markdown table: one row per camera and sun change."""
+    out = [
+        "| camera | sun change (inc / az) | scenes | recall appeared | recall vanished "
+        "| vanished said vanished | moves linked | false detections per 4k scene |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = sorted(
+        {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
+    )
+    for cam, sun in keys:
+        group = [s for s in scenes if s["camera"] == cam and tuple(s["sun"]) == sun]
+        ok = [s for s in group if not s["failed"]]
+        big = [it for s in ok for it in s["items"] if it["across_px"] >= MIN_ACROSS_PX]
+        app = [it for it in big if it.get("change", "appeared") == "appeared"]
+        van = [it for it in big if it.get("change") == "vanished"]
+        mv = [m for s in ok for m in s["moves"]]
+        false = sum(1 for s in ok for d in s["detections"] if not d["near_truth"])
+        px = sum(s["size"] ** 2 for s in ok)
+        per4k = f"{false * FOUR_K / px:.0f} ({false} in {len(ok)})" if px else "-"
+        failed = f", {len(group) - len(ok)} failed" if len(ok) < len(group) else ""
+        out.append(
+            f"| {cam} | {sun[0]:g}° / {sun[1]:g}° | {len(ok)}{failed} "
+            f"| {_share(sum(i['found'] for i in app), len(app))} "
+            f"| {_share(sum(i['found'] for i in van), len(van))} "
+            f"| {_share(sum(i.get('said') == 'vanished' for i in van), len(van))} "
+            f"| {_share(sum(m['linked'] for m in mv), len(mv))} | {per4k} |"
+        )
+    return "\n".join(out)
+
+
+def header(scenes: list[dict], families: list[str], seconds: float) -> str:
+    """The table's first paragraph: the commit of the ``orbitscout`` measured (the checkout it
+    is imported from), what was run, and what the columns count."""
+    import orbitscout
+
+    repo = Path(orbitscout.__file__).resolve().parent.parent
+    commit = subprocess.run(
+        ["git", "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M"],
+        capture_output=True, text=True, cwd=repo,
+    ).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "orbitscout"],
+        capture_output=True, text=True, cwd=repo,
+    ).stdout.strip()  # fmt: skip
+    size = scenes[0]["size"] if scenes else SIZE
+    state = " with uncommitted changes in orbitscout/" if dirty else ""
+    return (
+        f"Measured at commit `{commit}`{state}"
+        f" by `python bench/change_table.py` ({len(scenes)} scenes of {size} x {size} px, "
+        f"family {', '.join(f'`{f}`' for f in families)}: **held out**, never fit or tuned on; "
+        f"seeds {', '.join(str(s) for s in sorted({s['seed'] for s in scenes}))}; layout `random` "
+        f"with {VANISHED} vanished objects and {MOVES} move per scene; {seconds:.0f} s). "
+        "Recall counts changes whose visible extent is >= 3 px; a move is linked when both ends "
+        "are found and their detections name each other in `moved_from`; a false detection "
+        "lies within no truth item's radius (fragments of a real change are not counted), "
+        "scaled to a 4096 x 4096 px scene."
+    )
+
+
+def write_markdown(path: Path, text: str) -> None:
+    doc = path.read_text() if path.exists() else ""
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in doc and END in doc:
+        doc = doc[: doc.index(BEGIN)] + block + doc[doc.index(END) + len(END) :]
+    else:
+        doc = (
+            doc.rstrip()
+            + "\n\n## Detection on held-out scenes (changes of both signs, moves, sun changes)\n\n"
+            + block
+            + "\n"
+        )
+    path.write_text(doc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cameras", default=",".join(CAMERAS))
+    ap.add_argument("--families", default="holdout", help="comma-separated scene families")
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--size", type=int, default=SIZE)
+    ap.add_argument("--markdown", type=Path, help="write the table into this page")
+    ap.add_argument("--json", type=Path, help="write the per-detection records here")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    families = args.families.split(",")
+    scenes = []
+    for cam in args.cameras.split(","):
+        for sun in SUNS:
+            for fam in families:
+                for seed in map(int, args.seeds.split(",")):
+                    s = run_scene(cam, sun, seed, fam, args.size)
+                    scenes.append(s)
+                    print(
+                        f"{cam} sun {sun} {fam} seed {seed}: {len(s['detections'])} detections, "
+                        f"{s['seconds']:.1f} s",
+                        flush=True,
+                    )
+    seconds = time.perf_counter() - t0
+    text = header(scenes, families, seconds) + "\n\n" + table(scenes)
+    print(text)
+    if args.markdown:
+        write_markdown(args.markdown, text)
+    if args.json:
+        recs = [
+            {
+                "camera": s["camera"], "family": s["family"], "seed": s["seed"],
+                "sun_change": s["sun_change"], **d,
+            }
+            for s in scenes for d in s["detections"]
+        ]  # fmt: skip
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(recs, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
