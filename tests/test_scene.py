@@ -17,6 +17,7 @@ from orbitscout.sim.scene import (
     NATURAL_KINDS,
     TRUTH_CLASSES,
     Item,
+    add_changes,
     make_item,
     make_scene,
 )
@@ -153,3 +154,33 @@ def test_unknown_kind():
     z = np.zeros((2, 2), np.float32)
     with pytest.raises(OrbitscoutError, match="cannot render item kind"):
         item_fields(ghost, z, z, (0.0, 1.0))
+
+
+def test_add_changes_vanished_and_moves():
+    base = make_scene("random", seed=7, extent_m=2000, natural_changes=1)
+    assert add_changes(base) is base
+    centre = (150.0, -80.0)
+    s = add_changes(base, vanished=2, moves=2, gsd_m=0.5, extent_m=2000, centre=centre)
+    assert s.items[: len(base.items)] == base.items  # the scene's own items untouched
+    extra = s.items[len(base.items) :]
+    assert [it.change for it in extra] == ["vanished"] * 3 + ["appeared", "vanished", "appeared"]
+    for i, it in enumerate(s.items):
+        if it.moved_from is not None:
+            old = s.items[it.moved_from]
+            assert old.change == "vanished" and old.kind == it.kind and old.size_m == it.size_m
+            assert math.hypot(it.east_m - old.east_m, it.north_m - old.north_m) >= it.size_m
+        if i >= len(base.items):  # inside the frame's central 90 %
+            assert abs(it.east_m - centre[0]) <= 900 and abs(it.north_m - centre[1]) <= 900
+    # boulders at 0.5 m/px are 3-10 px across; a parachute among the moves on Mars
+    assert {it.kind for it in extra} == {"boulder", "parachute"}
+    assert all(1.5 <= it.size_m <= 5.0 for it in extra if it.kind == "boulder")
+    # reproducible, and boulders are never placed by default
+    again = add_changes(base, vanished=2, moves=2, gsd_m=0.5, extent_m=2000, centre=centre)
+    assert [(i.east_m, i.north_m) for i in again.items] == [(i.east_m, i.north_m) for i in s.items]
+    assert "boulder" not in NATURAL_KINDS and KINDS["boulder"].natural
+    assert len(s.natural_only().items) == 1 + 4  # the natural change and the boulders
+    coarse = add_changes(base, vanished=1, moves=1, gsd_m=6.0, extent_m=6000)
+    kinds = [it.kind for it in coarse.items[len(base.items) :]]
+    assert kinds == ["dust_patch", "parachute", "parachute"]  # at 6 m/px: dark patch, chute
+    with pytest.raises(OrbitscoutError, match=">= 0"):
+        add_changes(base, vanished=-1)

@@ -48,7 +48,7 @@ class Ground:
 class Family:
     """Ranges (low, high) that a scene's physical properties are drawn from.
 
-    ``grounds`` gives the ground ranges per body name (``Mars``, ``Moon``): the family serves
+    ``grounds`` gives the ground ranges per body name (``mars``, ``moon``): the family serves
     the cameras of those bodies. Item ranges: ``hardware_refl`` (normal albedo of paint,
     fabric and foil), ``hardware_size`` (factor on published sizes), ``scar_depth`` (fraction
     of the ground's albedo an impact scar, crash or fan removes), ``scar_size`` (factor on scar
@@ -237,7 +237,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             name="dusty_plains",
             description="Mars dusty plains (Elysium-, Meridiani-like): bright, bland, smooth",
-            grounds=(("Mars", DUSTY),),
+            grounds=(("mars", DUSTY),),
             hardware_refl=(0.55, 0.8),
             scar_depth=(0.25, 0.5),
             scar_size=(0.9, 1.4),
@@ -258,7 +258,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             name="rocky_crater_floor",
             description="Mars rocky crater floor (Jezero-, Gale-like): darker, rough, rocky",
-            grounds=(("Mars", ROCKY),),
+            grounds=(("mars", ROCKY),),
             hardware_refl=(0.45, 0.7),
             scar_depth=(0.2, 0.45),
             scar_size=(0.7, 1.1),
@@ -279,7 +279,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             name="lunar_highlands",
             description="Moon highlands: bright, steep, saturated with small craters",
-            grounds=(("Moon", HIGHLANDS),),
+            grounds=(("moon", HIGHLANDS),),
             hardware_refl=(0.4, 0.7),
             scar_depth=(0.25, 0.5),
             scar_size=(0.8, 1.3),
@@ -301,7 +301,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             name="lunar_maria",
             description="Moon maria: dark, smoother, fewer small craters",
-            grounds=(("Moon", MARIA),),
+            grounds=(("moon", MARIA),),
             hardware_refl=(0.5, 0.8),
             scar_depth=(0.2, 0.4),
             scar_size=(0.9, 1.4),
@@ -323,7 +323,7 @@ FAMILIES: dict[str, Family] = {
         Family(
             name="holdout",
             description="never fit or tuned on: other texture spectra, PSF, noise, compression",
-            grounds=(("Mars", HOLDOUT_MARS), ("Moon", HOLDOUT_MOON)),
+            grounds=(("mars", HOLDOUT_MARS), ("moon", HOLDOUT_MOON)),
             hardware_refl=(0.4, 0.85),
             scar_depth=(0.15, 0.55),
             scar_size=(0.7, 1.5),
