@@ -272,15 +272,23 @@ def test_block_noise_per_block_and_per_pixel_agree():
 
 def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT):
     """``significance.significance`` computed over the whole array (no boxes)."""
-    structure = level - support.smoothed(level, params.structure)
+    structures = [
+        image - support.smoothed(image, params.structure) for image in (level, level + resid)
+    ]
     ok = None if support.mask is None else support.mask[core]
     best = np.zeros(resid[core].shape, np.float32)
     strength = np.zeros_like(best)
     for sigma in params.scales:
         values = support.smoothed(resid, sigma)[core]
         noise = significance.block_noise(values, ok, significance.BLOCK, origin)
-        energy = np.square(support.smoothed(structure, sigma))
-        clutter = support.smoothed(energy, params.clutter)[core]
+        clutter = np.minimum(  # of the image with less structure there
+            *(
+                support.smoothed(np.square(support.smoothed(structure, sigma)), params.clutter)[
+                    core
+                ]
+                for structure in structures
+            )
+        )
         sig = values / np.sqrt(
             noise.box((slice(None), slice(None))) ** 2 + params.kappa**2 * clutter
         )

@@ -20,6 +20,92 @@ def detection_score(
     return np.clip(1.0 - np.exp(1.0 - (np.asarray(peak_sigma) / params.t_high) ** 2), 0.0, 1.0)
 
 
+def change_probability(
+    peak_sigma: float | np.ndarray, novelty: float | np.ndarray, params: DetectParams = DEFAULT
+) -> float | np.ndarray:
+    """A first probability that the ground really changed (not noise, not re-shaded relief),
+    from how far the change stands above the noise and above the structure already there.
+
+    Logistic of ``p_intercept + p_sigma * ln(peak_sigma / t_high) + p_novelty *
+    ln(novelty / params.novelty)`` (the ``params`` coefficients; novelty counted up to
+    ``p_novelty_cap``). Not calibrated: a benchmark's calibration replaces the coefficients.
+
+    Parameters
+    ----------
+    peak_sigma : float or numpy.ndarray
+        The candidate's peak significance (sigma of the local noise).
+    novelty : float or numpy.ndarray
+        Its change energy over the smaller of the two images' structure energies there.
+    params : DetectParams
+        The thresholds and the coefficients.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The probability, 0-1.
+    """
+    peak = np.maximum(np.asarray(peak_sigma, np.float64), 1e-12)
+    nov = np.clip(np.asarray(novelty, np.float64), 1e-12, params.p_novelty_cap)
+    z = (
+        params.p_intercept
+        + params.p_sigma * np.log(peak / params.t_high)
+        + params.p_novelty * np.log(nov / params.novelty)
+    )
+    p = 1.0 / (1.0 + np.exp(-z))
+    return float(p) if p.ndim == 0 else p
+
+
+def change_novelty(sums: dict[str, np.ndarray]) -> np.ndarray:
+    """Per region, its change energy beyond what a rescaling of either image's structure
+    explains, over the energy of the local structure of whichever image has less there
+    (infinity on ground with no structure), from the moments ``n``, ``rr``, ``ss``, ``sa``,
+    ``sab``, ``sb1``, ``sa1``.
+
+    Relief re-shaded by another sun has structure in both images, and a higher sun draws the
+    same shading and cast shadows weaker: that part of the change is taken out
+    (``rescaled_energy``). An object new in AFTER over ground seen in both gives about its
+    energy over the ground's, as does one that vanished."""
+    least = np.minimum(sums["ss"], sums["sa"])
+    unexplained = np.maximum(sums["rr"] - rescaled_energy(sums), 0.0)
+    return np.where(least > 0, unexplained / np.where(least > 0, least, 1.0), math.inf)
+
+
+def rescaled_energy(sums: dict[str, np.ndarray]) -> np.ndarray:
+    """Per region, the energy of the part of its change's local structure ``d = a - b``
+    (``a``, ``b``: AFTER's and BEFORE's structure) that a rescaling of one image's structure
+    explains: of the projections of ``d`` on ``a`` and on ``b`` (about their means over the
+    region's ``n`` pixels), the smaller, less the ``1 / (n - 1)`` share that unrelated values
+    reach on average; 0 below 3 px. Structure merely weakened or strengthened (``a = c b``)
+    is all explained; an object new in AFTER (``a = b + o``) is not explained by ``b``, nor
+    one that vanished (``b = a + o``) by ``a``."""
+    n = np.maximum(sums["n"], 1.0)
+    sb1, sa1 = sums["sb1"], sums["sa1"]
+    vb = sums["ss"] - sb1 * sb1 / n
+    va = sums["sa"] - sa1 * sa1 / n
+    cov = sums["sab"] - sb1 * sa1 / n
+    vd = np.maximum(va + vb - 2.0 * cov, 0.0)  # the change's structure, about its mean
+    ok = (vb > 0) & (va > 0) & (vd > 0) & (n >= 3)
+    on_b = np.where(ok, (cov - vb) ** 2 / np.where(ok, vb, 1.0), 0.0)
+    on_a = np.where(ok, (va - cov) ** 2 / np.where(ok, va, 1.0), 0.0)
+    share = np.minimum(on_b, on_a) / np.where(ok, vd, 1.0)
+    chance = 1.0 / np.maximum(n - 1.0, 1.0)
+    share = np.clip((share - chance) / np.maximum(1.0 - chance, 1e-12), 0.0, 1.0)
+    return np.where(ok, share * vd, 0.0)
+
+
+def appeared_share(sums: dict[str, np.ndarray]) -> np.ndarray:
+    """Per region, the share of its change's local structure that AFTER holds (1: something
+    new in AFTER, 0: something of BEFORE gone), from the moments ``ss``, ``sa``, ``sab``.
+
+    The change's structure ``d = a - b`` (``a``, ``b``: the images' local structure) splits
+    as ``|d|^2 = <a, d> + <-b, d>``: what AFTER holds of it and what BEFORE held. Ground
+    texture common to both images adds to neither. 0.5 where the change has no structure."""
+    after = np.maximum(sums["sa"] - sums["sab"], 0.0)
+    before = np.maximum(sums["ss"] - sums["sab"], 0.0)
+    total = after + before
+    return np.where(total > 0, after / np.where(total > 0, total, 1.0), 0.5)
+
+
 def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     w = np.maximum(s["w"], 1e-12)
     x, y = s["wx"] / w, s["wy"] / w
@@ -112,7 +198,11 @@ def measure_candidates(
     merged: Regions, gsd_m: float | None = None, params: DetectParams = DEFAULT
 ) -> list[Candidate]:
     """One candidate per region (numbered later), less those whose change holds no more
-    than ``params.novelty`` times the energy of the BEFORE image's own local structure there.
+    than ``params.novelty`` times the energy of the local structure of whichever image has
+    less there, once what a rescaling of either image's structure explains is taken out
+    (its ``novelty``: ``change_novelty``). Each says which way the ground changed (``change``: by
+    ``appeared_share`` against ``params.change_ratio``) and how probably it changed at all
+    (``change_score``: ``change_probability``).
 
     Parameters
     ----------
@@ -121,7 +211,8 @@ def measure_candidates(
     gsd_m : float or None
         The AFTER image's pixel size (m).
     params : DetectParams
-        The thin-track test, polarity share, detection score and novelty gate.
+        The thin-track test, polarity share, detection score, novelty gate, change share and
+        change probability.
 
     Returns
     -------
@@ -139,6 +230,13 @@ def measure_candidates(
     total = np.maximum(s["rpos"] - s["rneg"], 1e-12)
     bright = s["rpos"] / total
     level = np.maximum(np.abs(s["level"]), 1e-12)
+    novelty = change_novelty(s)
+    # one image holding change_ratio times the other's part: a one-sided change
+    share = appeared_share(s)
+    one_sided = params.change_ratio / (1.0 + params.change_ratio)
+    change = np.where(
+        share >= one_sided, "appeared", np.where(share <= 1.0 - one_sided, "vanished", "altered")
+    )
     out = []
     for k in range(len(merged)):
         if bright[k] >= params.bright_share:
@@ -170,11 +268,13 @@ def measure_candidates(
                 dark_xy=dxy,
                 linear=bool(linear[k]),
                 gsd_m=gsd_m,
-                novelty=float(s["rr"][k] / s["ss"][k]) if s["ss"][k] > 0 else math.inf,
+                novelty=float(novelty[k]),
+                change=str(change[k]),
+                change_score=float(change_probability(merged.peak[k], novelty[k], params)),
             )
         )
-    # a change of sun redraws the shading of unchanged relief: what holds no more energy
-    # than the BEFORE image already had there is not a change of the ground
+    # a change of sun redraws the shading of unchanged relief: what holds no more energy than
+    # the structure there is not a change of the ground
     return [c for c in out if c.novelty >= params.novelty]
 
 

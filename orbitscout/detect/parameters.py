@@ -166,12 +166,48 @@ class DetectParams:
     clutter : float
         Gaussian sigma over which the energy of that structure is averaged (px).
     kappa : float
-        Share of the BEFORE image's local structure that a change of sun can leave in the
-        residual (dimensionless); its energy, times ``kappa ** 2``, adds to the noise
-        variance. 0.2-0.3 and a per-image estimate were tried and lost (docs/development.md).
+        Share of the images' local structure that a change of sun can leave in the residual
+        (dimensionless); the energy of the structure of whichever image has less there, times
+        ``kappa ** 2``, adds to the noise variance (unchanged relief has structure in both
+        images, an object that appeared or vanished in one only). 0.2-0.3 and a per-image
+        estimate were tried and lost (docs/development.md).
     novelty : float
-        A candidate's change energy over the BEFORE image's local structure energy below
-        which it is dropped (dimensionless ratio; docs/algorithms.md, "Detect").
+        A candidate's change energy over the smaller of the two images' local structure
+        energies there below which it is dropped (dimensionless ratio; docs/algorithms.md,
+        "Detect").
+    change_ratio : float
+        How many times more of a candidate's change structure one image must hold than the
+        other for the change to be called ``appeared`` (AFTER holds more) or ``vanished``
+        (BEFORE holds more); nearer than that it is ``altered`` (dimensionless, >= 1;
+        ``candidates.appeared_share`` splits the change's structure between the images). Set
+        by hand, not fitted: a change is one-sided when one image holds at least half as much
+        again as the other; objects planted in one image of the synthetic pairs of
+        ``tests/test_detect_directions.py`` give ratios above 10, the real HiRISE rover crop
+        painted out of either image about 2 (the revealed ground has texture of its own).
+    p_intercept, p_sigma, p_novelty : float
+        Coefficients of ``candidates.change_probability``, the first probability that the
+        ground changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty
+        * ln(novelty / novelty)`` (dimensionless). Not fitted: chosen so that a candidate
+        just at both thresholds gets 0.12, one at twice both 0.68, and one whose change
+        holds ten times the structure energy and peaks at twice ``t_high`` 0.98; a
+        calibration on a benchmark replaces them.
+    p_novelty_cap : float
+        Novelty above which ``change_probability`` gains nothing more (dimensionless; a
+        change on ground with no structure has novelty infinity).
+    move_max_m, move_max_px : float
+        Farthest a vanished and an appeared detection may lie apart to be linked as a
+        possible move (``moves.link_moves``): in metres where the pixel size is known, else
+        in pixels. Set by hand for boulders rolled and parachutes shifted by wind (tens of
+        metres), not fitted.
+    move_size_ratio : float
+        Largest ratio of the two ends' areas (larger over smaller, dimensionless).
+    move_contrast_ratio : float
+        Largest ratio of the two ends' contrast magnitudes (mean absolute relative change,
+        larger over smaller, dimensionless).
+    move_polarity_tol : float
+        Largest difference between one end's bright share and the other's dark share (an
+        object moved darkens where it arrived as much as it brightens where it left;
+        dimensionless, 0-1).
     edge : int
         Pixels ignored along no-data edges, where interpolation leaves artefacts (px).
     merge_gap : int
@@ -204,6 +240,16 @@ class DetectParams:
     clutter: float = 2.0
     kappa: float = 0.5
     novelty: float = 2.0
+    change_ratio: float = 1.5
+    p_intercept: float = -2.0
+    p_sigma: float = 2.0
+    p_novelty: float = 2.0
+    p_novelty_cap: float = 1000.0
+    move_max_m: float = 100.0
+    move_max_px: float = 100.0
+    move_size_ratio: float = 2.0
+    move_contrast_ratio: float = 2.0
+    move_polarity_tol: float = 0.3
     edge: int = 2
     merge_gap: int = 2
     line_gap: int = 8
@@ -231,6 +277,16 @@ class DetectParams:
             raise ValueError("edge, merge_gap and line_gap must be >= 0")
         if not 0.0 <= self.dark_share < self.bright_share <= 1.0:
             raise ValueError("need 0 <= dark_share < bright_share <= 1")
+        if not (self.change_ratio >= 1.0 and self.novelty > 0):
+            raise ValueError("need change_ratio >= 1 and novelty > 0")
+        if not self.p_novelty_cap >= self.novelty:
+            raise ValueError("p_novelty_cap must be at least novelty")
+        if not (self.move_max_m >= 0 and self.move_max_px >= 0):
+            raise ValueError("move_max_m and move_max_px must be >= 0")
+        if not (self.move_size_ratio >= 1 and self.move_contrast_ratio >= 1):
+            raise ValueError("move_size_ratio and move_contrast_ratio must be at least 1")
+        if not 0.0 <= self.move_polarity_tol <= 1.0:
+            raise ValueError("move_polarity_tol must lie in 0-1")
 
     @property
     def saddle_sigma(self) -> float:

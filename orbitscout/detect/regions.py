@@ -43,6 +43,10 @@ MOMENTS = (
     "nneg",
     "rr",
     "ss",
+    "sa",
+    "sab",
+    "sb1",
+    "sa1",
     "nsharp",
 )
 
@@ -88,10 +92,12 @@ def measure_regions(
     params: DetectParams = DEFAULT,
 ) -> Regions:
     """Moments of regions 1..count of ``labels`` (arrays cover the same pixels; the array's
-    pixel (0, 0) is image pixel (x0, y0)). ``structure`` is the BEFORE image's own local
-    contrast, against which the change's energy is weighed; ``noise`` the per-pixel noise of
-    the residual, which sets how much each pixel weighs in the centroid and shape; the
-    pixels over ``params.t_low`` count towards the region's area."""
+    pixel (0, 0) is image pixel (x0, y0)). ``structure`` holds the BEFORE and AFTER images'
+    own local structure (shape (2, *labels.shape)), whose sums (``sb1``, ``sa1``),
+    energies (``ss``, ``sa``) and product (``sab``) the change is weighed against and told
+    appeared, vanished or altered by; ``noise`` the per-pixel noise of the residual, which
+    sets how much each pixel weighs in the centroid and shape; the pixels over
+    ``params.t_low`` count towards the region's area."""
     rows, cols = np.divmod(np.flatnonzero(labels > 0), labels.shape[1])  # bool: numpy's fast path
     lab = labels[rows, cols] - 1
     r = resid[rows, cols].astype(np.float64)
@@ -126,12 +132,13 @@ def measure_regions(
         "nneg": (core & ~pos).astype(float),
         "rr": r * r,
         "nsharp": (sharp & core).astype(float),
-        "ss": (
-            structure[rows, cols].astype(np.float64) ** 2
-            if structure is not None
-            else np.zeros_like(r)
-        ),
     }
+    sb, sa = (
+        (structure[k][rows, cols].astype(np.float64) for k in (0, 1))
+        if structure is not None
+        else (np.zeros_like(r), np.zeros_like(r))
+    )
+    terms.update(ss=sb * sb, sa=sa * sa, sab=sb * sa, sb1=sb, sa1=sa)
     xs, ys = cols + x0, rows + y0
     boxes = np.column_stack([xs, ys, xs, ys])
     return _aggregate(lab, count, terms, np.abs(sig[rows, cols]), seed[rows, cols], boxes)
@@ -209,10 +216,10 @@ class UnionFind:
 @dataclass
 class TileMaps:
     """The per-pixel results of one tile core: significance (signed, and its absolute value
-    ``strength``), residual, BEFORE's level, its local structure (where the significance was
-    computed: around every region that may count), the block noise, the valid pixels (None:
-    all), the pixel (x0, y0) of the image at the core's (0, 0), and the parameters they were
-    computed with."""
+    ``strength``), residual, BEFORE's level, the local structure of BEFORE and of AFTER
+    (shape (2, h, w), where the significance was computed: around every region that may
+    count), the block noise, the valid pixels (None: all), the pixel (x0, y0) of the image at
+    the core's (0, 0), and the parameters they were computed with."""
 
     sig: np.ndarray
     strength: np.ndarray

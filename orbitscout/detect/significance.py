@@ -4,8 +4,9 @@ The AFTER image is compared with the registered BEFORE image mapped onto AFTER's
 (``photometry``). The residual is tested against the local noise at several spatial scales,
 from single pixels to faint patches tens of pixels across (blast zones, crash fans).
 Candidates are connected regions over a low threshold that hold at least one pixel over a high
-threshold (``regions``), and whose change outweighs the BEFORE image's own local structure (a
-different sun on unchanged craters changes their shading, not the ground; ``candidates``).
+threshold (``regions``), and whose change outweighs the local structure of whichever image has
+less of it there (a different sun on unchanged craters changes their shading, not the ground;
+an object that appeared or vanished has structure in one image only; ``candidates``).
 
 Everything is computed tile by tile (``tiles``) with a halo, on a block grid anchored at the
 image origin, so a tiled run gives the same candidates as a whole-image run: regions that cross
@@ -156,13 +157,16 @@ def significance(
     """Signed significance of the residual over ``core``.
 
     At each pixel, of the ``params.scales``, the one whose filtered residual stands out most
-    against its noise; its absolute value; the noise of the first scale; and the BEFORE
-    image's local structure (``level`` less its blur over ``params.structure`` px) where the
-    significance was computed, zero elsewhere. ``resid`` is zero where not valid. The noise is
-    the robust sigma of the filtered residual in blocks anchored at ``origin`` (the array
-    position of the image origin modulo BLOCK), plus ``params.kappa`` times the local energy
-    of the structure filtered the same way: another sun can turn the shading of unchanged
-    relief into a residual of about that size.
+    against its noise; its absolute value; the noise of the first scale; and the local
+    structure of both images (each image less its blur over ``params.structure`` px: BEFORE's
+    ``level`` and AFTER's ``level + resid``) where the significance was computed, zero
+    elsewhere. ``resid`` is zero where not valid. The noise is the robust sigma of the
+    filtered residual in blocks anchored at ``origin`` (the array position of the image origin
+    modulo BLOCK), plus ``params.kappa`` times the local energy of the structure filtered the
+    same way, of whichever image has less there: another sun can turn the shading of
+    unchanged relief (structure in both images) into a residual of about that size, while an
+    object that appeared (structure in AFTER only) or vanished (in BEFORE only) is weighed
+    against the ground around it, not against itself.
 
     That energy only lowers significance, so it (and the structure) is computed only around
     the regions that the block noise alone makes candidates (a pixel over ``params.t_high``,
@@ -173,7 +177,8 @@ def significance(
     Parameters
     ----------
     resid : numpy.ndarray
-        The residual AFTER - level over the tile with its halo (zero where not valid).
+        The residual AFTER - level over the tile with its halo (zero where not valid), less
+        any modelled re-shading.
     support : Support
         The tile's valid pixels.
     level : numpy.ndarray
@@ -192,7 +197,8 @@ def significance(
     noise : BlockNoise
         The block noise of the first scale.
     structure : numpy.ndarray
-        The BEFORE image's local structure where the significance was computed.
+        Shape (2, *core): BEFORE's and AFTER's local structure where the significance was
+        computed.
     """
     ok = None if support.mask is None else support.mask[core]
     filtered = [support.smoothed(resid, sigma)[core] for sigma in params.scales]
@@ -200,10 +206,11 @@ def significance(
     upper = _largest_ratio(filtered, noises)
     if ok is not None:
         upper[~ok] = 0.0
-    # one array for the three maps that stay zero outside the boxes: larger than the largest
+    # one array for the four maps that stay zero outside the boxes: larger than the largest
     # block malloc takes from its heap, so the kernel gives it zeroed pages as they are first
     # touched (most never are) instead of a memset of each (a fifth of a tile's time)
-    best, strength, structure = np.zeros((3, *upper.shape), np.float32)
+    maps = np.zeros((4, *upper.shape), np.float32)
+    best, strength, structure = maps[0], maps[1], maps[2:]
     boxes = _candidate_boxes(upper, params)
     # each box with a margin wide enough for the filter and the energy's average
     reach = clutter_reach(params)
@@ -216,9 +223,10 @@ def significance(
         )
         for y0, y1, x0, x1 in boxes
     ]
-    local_structures = _local_structure(level, support, crops, params)
-    for (y0, y1, x0, x1), (y0h, y1h, x0h, x1h), local_structure in zip(
-        boxes, crops, local_structures, strict=True
+    before_structures = _local_structure(level, support, crops, params)
+    after_structures = _local_structure(level + resid if crops else level, support, crops, params)
+    for (y0, y1, x0, x1), (y0h, y1h, x0h, x1h), local_before, local_after in zip(
+        boxes, crops, before_structures, after_structures, strict=True
     ):
         local_support = support.crop(slice(y0h, y1h), slice(x0h, x1h))
         inner = (
@@ -226,10 +234,13 @@ def significance(
             slice(x0 + core[1].start - x0h, x1 + core[1].start - x0h),
         )
         box = (slice(y0, y1), slice(x0, x1))
-        structure[box] = local_structure[inner]
+        structure[0][box] = local_before[inner]
+        structure[1][box] = local_after[inner]
         for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
-            energy = np.square(local_support.smoothed(local_structure, sigma))
-            clutter = local_support.smoothed(energy, params.clutter)[inner]
+            clutter = np.minimum(
+                _clutter(local_before, local_support, sigma, params)[inner],
+                _clutter(local_after, local_support, sigma, params)[inner],
+            )
             sig = values[box] / np.sqrt(noise.box(box) ** 2 + params.kappa**2 * clutter)
             magnitude = np.abs(sig)
             better = magnitude > strength[box]
@@ -239,6 +250,15 @@ def significance(
         best[~ok] = 0.0
         strength[~ok] = 0.0
     return best, strength, noises[0], structure
+
+
+def _clutter(
+    structure: np.ndarray, support: Support, sigma: float, params: DetectParams = DEFAULT
+) -> np.ndarray:
+    """The local energy of ``structure`` seen through the matched filter of ``sigma`` (px),
+    averaged over ``params.clutter`` px."""
+    energy = np.square(support.smoothed(structure, sigma))
+    return support.smoothed(energy, params.clutter)
 
 
 def _local_structure(
