@@ -1,6 +1,9 @@
-"""Render a scene as an orbital camera sees it: a BEFORE image (the ground, no hardware, no new
-changes) and an AFTER image of the same ground under a different sun and gain, misregistered by
-a realistic shift; written as map-projected GeoTIFFs with a ``truth.json``.
+"""Render a scene as an orbital camera sees it: a BEFORE image (the ground and the objects that
+will have vanished, no hardware, no new changes) and an AFTER image of the same ground under a
+different sun and gain, misregistered by a realistic shift; written as map-projected GeoTIFFs
+with a ``truth.json``. With a scene family (``orbitscout.sim.families``) the ground, the items,
+each image's PSF, noise, stripes, seam and compression and the sun change are drawn from its
+ranges; without one (``tuned``) the renderer's own fixed look.
 
 How an image is made (all numpy/scipy, vectorised):
 
@@ -17,7 +20,8 @@ How an image is made (all numpy/scipy, vectorised):
    lay opaque bright objects on the ground (rover, parachute, backshell, heat shield, specks)
    and cast their shadows.
 4. The point-spread function (diffraction + detector diffusion + jitter, ``Camera.psf_kernel``),
-   photon and read noise, gain and quantisation to the product's integer type.
+   photon and read noise, gain and quantisation to the product's integer type; with a family's
+   look also column stripes and a seam (before the noise) and 8 x 8 block-DCT compression.
 
 Conventions: pixel (x, y) = (column, row), integer at the pixel centre; the AFTER grid is the
 reference; a ground point at BEFORE pixel (x, y) lies at AFTER pixel (x + dx, y + dy).

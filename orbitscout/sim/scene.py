@@ -1,6 +1,8 @@
 """A landing site as objects on the ground: terrain (albedo, topography, craters, rocks),
-landing hardware with physical sizes and reflectances, and natural changes (new impact craters,
-dust-devil tracks, moved dust).
+landing hardware with physical sizes and reflectances, natural changes (new impact craters,
+dust-devil tracks, moved dust), and on request objects that vanish or move between the looks
+(``add_changes``). ``orbitscout.sim.families`` redraws the ground's and items' physical
+properties from a scene family's ranges.
 
 Everything here is in metres on the ground, east and north of the *site* (the lander or the
 impact point); ``simulate`` turns it into pixels. Positions of hardware come from published
