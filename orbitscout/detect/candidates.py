@@ -75,16 +75,19 @@ def rescaled_energy(sums: dict[str, np.ndarray]) -> np.ndarray:
     (``a``, ``b``: AFTER's and BEFORE's structure) that a rescaling of one image's structure
     explains: of the projections of ``d`` on ``a`` and on ``b`` (about their means over the
     region's ``n`` pixels), the smaller, less the ``1 / (n - 1)`` share that unrelated values
-    reach on average; 0 below 3 px. Structure merely weakened or strengthened (``a = c b``)
-    is all explained; an object new in AFTER (``a = b + o``) is not explained by ``b``, nor
-    one that vanished (``b = a + o``) by ``a``."""
+    reach on average; 0 below 3 px or where the two structures are opposed. Structure
+    merely weakened or strengthened (``a = c b``, ``c > 0``) is all explained; an object new
+    in AFTER (``a = b + o``) is not explained by ``b``, nor one that vanished
+    (``b = a + o``) by ``a``."""
     n = np.maximum(sums["n"], 1.0)
     sb1, sa1 = sums["sb1"], sums["sa1"]
     vb = sums["ss"] - sb1 * sb1 / n
     va = sums["sa"] - sa1 * sa1 / n
     cov = sums["sab"] - sb1 * sa1 / n
     vd = np.maximum(va + vb - 2.0 * cov, 0.0)  # the change's structure, about its mean
-    ok = (vb > 0) & (va > 0) & (vd > 0) & (n >= 3)
+    # a positive gain only: structure turned into its negative (a bright object replaced
+    # by a dark one of its shape) is a change
+    ok = (vb > 0) & (va > 0) & (vd > 0) & (cov > 0) & (n >= 3)
     on_b = np.where(ok, (cov - vb) ** 2 / np.where(ok, vb, 1.0), 0.0)
     on_a = np.where(ok, (va - cov) ** 2 / np.where(ok, va, 1.0), 0.0)
     share = np.minimum(on_b, on_a) / np.where(ok, vd, 1.0)

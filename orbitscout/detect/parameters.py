@@ -172,9 +172,10 @@ class DetectParams:
         images, an object that appeared or vanished in one only). 0.2-0.3 and a per-image
         estimate were tried and lost (docs/development.md).
     novelty : float
-        A candidate's change energy over the smaller of the two images' local structure
-        energies there below which it is dropped (dimensionless ratio; docs/algorithms.md,
-        "Detect").
+        A candidate's change energy (less what a rescaling of either image's structure
+        explains) over the smaller of the two images' local structure energies there, below
+        which it is dropped (dimensionless ratio; ``candidates.change_novelty``;
+        docs/algorithms.md, "Detect").
     change_ratio : float
         How many times more of a candidate's change structure one image must hold than the
         other for the change to be called ``appeared`` (AFTER holds more) or ``vanished``
@@ -182,15 +183,16 @@ class DetectParams:
         ``candidates.appeared_share`` splits the change's structure between the images). Set
         by hand, not fitted: a change is one-sided when one image holds at least half as much
         again as the other; objects planted in one image of the synthetic pairs of
-        ``tests/test_detect_directions.py`` give ratios above 10, the real HiRISE rover crop
+        ``tests/test_detect_directions.py`` give ratios above 20, the real HiRISE rover crop
         painted out of either image about 2 (the revealed ground has texture of its own).
     p_intercept, p_sigma, p_novelty : float
         Coefficients of ``candidates.change_probability``, the first probability that the
         ground changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty
-        * ln(novelty / novelty)`` (dimensionless). Not fitted: chosen so that a candidate
+        * ln(n / novelty)``, ``peak`` and ``n`` the candidate's peak significance and novelty
+        (dimensionless). Not fitted: chosen so that a candidate
         just at both thresholds gets 0.12, one at twice both 0.68, and one whose change
-        holds ten times the structure energy and peaks at twice ``t_high`` 0.98; a
-        calibration on a benchmark replaces them.
+        holds ten times the structure energy and peaks at twice ``t_high`` 0.93 (twenty
+        times: 0.98); a calibration on a benchmark replaces them.
     p_novelty_cap : float
         Novelty above which ``change_probability`` gains nothing more (dimensionless; a
         change on ground with no structure has novelty infinity).

@@ -1,0 +1,174 @@
+"""Change in both directions (issue 16): what vanished from AFTER is found as ``vanished``,
+what is new as ``appeared``, an object replaced by another as ``altered``, a moved object's two
+ends are linked, and unchanged relief under another sun makes few candidates, whichever image
+has the lower sun. Small arrays through ``tiles.detect_changes`` with in-memory readers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from synth import shade
+
+from orbitscout.core.candidate import Candidate
+from orbitscout.detect import candidates, moves, photometry, tiles
+from orbitscout.detect.parameters import DetectParams
+from orbitscout.detect.significance import BLOCK
+
+SIZE = 512
+DEFAULT = DetectParams()
+# (x, y, radius px, brightness over the ground's mean): bright and dark, 6 to 12 px across
+OBJECTS = [(120, 120, 4, 2.0), (380, 140, 5, 0.3), (140, 380, 3, 1.8), (390, 390, 6, 0.4)]
+
+
+def _ground(seed: int, mean: float) -> np.ndarray:
+    """Albedo texture of 5 % RMS at 1-12 px scales around ``mean``."""
+    rng = np.random.default_rng(seed)
+    tex = sum(ndi.gaussian_filter(rng.normal(size=(SIZE, SIZE)), s) * s**0.5 for s in (1, 3, 12))
+    return mean * (1 + 0.05 * tex / tex.std())
+
+
+def _disc(image: np.ndarray, x: float, y: float, r: float, value: float) -> np.ndarray:
+    """``image`` with an opaque anti-aliased disc of ``value``."""
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    w = np.clip(r + 0.5 - np.hypot(xx - x, yy - y), 0, 1)
+    return image * (1 - w) + value * w
+
+
+def _detect(before, after, gsd_m=None, params=DEFAULT) -> list[Candidate]:
+    """Candidates of AFTER against BEFORE (unit gain; 4 DN noise added to each), moves
+    linked."""
+    rng = np.random.default_rng(1)
+    before = (before + rng.normal(0, 4.0, before.shape)).astype(np.float32)
+    after = (after + rng.normal(0, 4.0, after.shape)).astype(np.float32)
+    n = -(-SIZE // BLOCK)
+    phot = photometry.Photometry(np.ones((n, n)), np.zeros((n, n)))
+
+    def cut(image):
+        return lambda w: image[
+            w.row_off : w.row_off + int(w.height), w.col_off : w.col_off + int(w.width)
+        ].copy()
+
+    result = tiles.detect_changes(cut(after), cut(before), phot, SIZE, SIZE, params=params)
+    return moves.link_moves(candidates.candidates(result, gsd_m, params), gsd_m, params)
+
+
+def _at(found: list[Candidate], x: float, y: float) -> list[Candidate]:
+    return [c for c in found if math.hypot(c.x - x, c.y - y) <= 2.0]
+
+
+@pytest.mark.parametrize("mean", [1000.0, 300.0], ids=["bright_ground", "dark_ground"])
+@pytest.mark.parametrize("direction", ["vanished", "appeared"])
+def test_objects_gone_or_new_are_found_and_told_apart(mean, direction):
+    """Bright and dark objects on bright and dark ground: each one found once, as the
+    direction it changed, with a high probability; nothing else found."""
+    ground = _ground(0, mean)
+    with_objects = ground
+    for x, y, r, k in OBJECTS:
+        with_objects = _disc(with_objects, x, y, r, k * mean)
+    pair = (with_objects, ground) if direction == "vanished" else (ground, with_objects)
+    found = _detect(*pair)
+    assert len(found) == len(OBJECTS)
+    for x, y, _, _ in OBJECTS:
+        (c,) = _at(found, x, y)
+        assert c.change == direction
+        assert c.change_score > 0.9
+        assert c.novelty > 20
+
+
+def test_an_object_replaced_by_another_is_altered():
+    """A bright object replaced by a dark one of like contrast, same place: both images hold
+    structure there: ``altered``, not cancelled."""
+    ground = _ground(0, 1000.0)
+    found = _detect(_disc(ground, 256, 256, 5, 1600.0), _disc(ground, 256, 256, 5, 400.0))
+    (c,) = _at(found, 256, 256)
+    assert c.change == "altered"
+    assert c.novelty > 2
+
+
+def test_a_moved_object_is_linked_with_distance_and_bearing():
+    """A dark object moved 30 px east and a bright one 30 px north (0.5 m px): the appeared
+    end names the vanished end, 15 m away, bearing 90 and 0 degrees; the vanished ends name
+    nothing."""
+    ground = _ground(0, 1000.0)
+    before = _disc(_disc(ground, 200, 250, 4, 300.0), 300, 360, 3, 2000.0)
+    after = _disc(_disc(ground, 230, 250, 4, 300.0), 300, 330, 3, 2000.0)
+    found = _detect(before, after, gsd_m=0.5)
+    assert len(found) == 4
+    (east,) = _at(found, 230, 250)
+    (west,) = _at(found, 200, 250)
+    (north,) = _at(found, 300, 330)
+    (south,) = _at(found, 300, 360)
+    assert (west.change, south.change, east.change, north.change) == ("vanished",) * 2 + (
+        "appeared",
+    ) * 2
+    assert east.moved_from == west.id and north.moved_from == south.id
+    assert west.moved_from is None and west.move is None and south.moved_from is None
+    assert east.move["distance_m"] == pytest.approx(15.0, abs=0.3)
+    assert east.move["bearing_deg"] == pytest.approx(90.0, abs=2.0)
+    assert north.move["distance_m"] == pytest.approx(15.0, abs=0.3)
+    assert min(north.move["bearing_deg"], 360 - north.move["bearing_deg"]) < 2.0
+    # without a pixel size, in pixels
+    moves.link_moves(found, None)
+    assert east.moved_from == west.id and east.move["distance_px"] == pytest.approx(30, abs=0.6)
+
+
+def test_unlike_or_far_ends_are_not_linked():
+    """Ends of unlike size, or farther apart than the tolerance, are not a move."""
+    ground = _ground(0, 1000.0)
+    big = _detect(_disc(ground, 200, 250, 4, 300.0), _disc(ground, 230, 250, 9, 300.0), 0.5)
+    assert all(c.moved_from is None for c in big)
+    far = _detect(
+        _disc(ground, 100, 250, 4, 300.0),
+        _disc(ground, 420, 250, 4, 300.0),
+        0.5,
+        DetectParams(move_max_m=100.0),
+    )
+    assert len(far) == 2 and all(c.moved_from is None for c in far)  # 160 m apart
+
+
+def _relief(seed: int) -> np.ndarray:
+    """Two dozen hills and hollows 5-14 px wide (slopes up to 30 degrees) on a plain."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE].astype(float)
+    height = np.zeros((SIZE, SIZE))
+    for _ in range(24):
+        x, y = rng.uniform(30, SIZE - 30, 2)
+        r = rng.uniform(5, 14)
+        height += (
+            rng.choice([-1, 1]) * 0.5 * r * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / r**2 / 2)
+        )
+    return height
+
+
+@pytest.mark.parametrize(
+    "sun_before, sun_after",
+    [((50, 90), (40, 90)), ((40, 90), (50, 90)), ((45, 90), (45, 100)), ((45, 100), (45, 90))],
+    ids=["higher_sun_after", "lower_sun_after", "azimuth_plus_10", "azimuth_minus_10"],
+)
+def test_unchanged_relief_under_another_sun_makes_few_candidates(sun_before, sun_after):
+    """Lambert-shaded relief under two suns 10 degrees apart, either image with the lower
+    sun: few candidates (none of them likely changes), at most half of those that the
+    residual against its noise alone makes (no structure term, no novelty gate)."""
+    height = _relief(5)
+    albedo = _ground(3, 1.0)
+    before = 4000 * shade(albedo, height, *sun_before)
+    after = 4000 * shade(albedo, height, *sun_after)
+    after *= before.mean() / after.mean()
+    found = _detect(before, after)
+    naive = _detect(before, after, params=DetectParams(kappa=0.0, novelty=1e-6))
+    assert len(naive) >= 10
+    assert len(found) <= 6 and len(found) <= len(naive) / 2
+    assert sum(c.change_score > 0.9 for c in found) <= 1
+
+
+def test_change_probability_rises_with_significance_and_novelty():
+    p = DetectParams()
+    at_gates = candidates.change_probability(p.t_high, p.novelty, p)
+    assert at_gates == pytest.approx(1 / (1 + math.exp(-p.p_intercept)))
+    assert candidates.change_probability(2 * p.t_high, 10.0, p) > 0.9 > at_gates
+    assert candidates.change_probability(2 * p.t_high, 2.5, p) < 0.7
+    assert candidates.change_probability(p.t_high, math.inf, p) < 1.0
+    assert np.all(np.diff(candidates.change_probability(np.linspace(5, 50, 10), 3.0, p)) > 0)
