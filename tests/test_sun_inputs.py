@@ -388,3 +388,19 @@ def test_an_image_too_small_to_model_is_searched_without_reshading(tmp_path):
     before, after = make_pair(tmp_path, size=128)  # 16 reduced px: no azimuth to estimate
     light = find(before, after, tmp_path / "out").summary["illumination"]
     assert light["method"] == "none" and "too small" in light["reason"]
+
+
+def test_find_links_a_vanished_object_to_a_like_one_nearby(tmp_path):
+    """The pipeline's call of ``moves.link_moves`` on the final ids: one dark spot in BEFORE,
+    the same 25 m east in AFTER (the same ground and noise otherwise)."""
+    from synth import Spot
+
+    (tmp_path / "1").mkdir()
+    (tmp_path / "2").mkdir()
+    _, first = make_pair(tmp_path / "1", spots=[Spot(150, 150, 4.0, -0.5)])
+    _, second = make_pair(tmp_path / "2", spots=[Spot(175, 150, 4.0, -0.5)])
+    found = {c.change: c for c in find(first, second, tmp_path / "out").detections}
+    assert set(found) == {"appeared", "vanished"}
+    assert found["appeared"].moved_from == found["vanished"].id
+    assert found["appeared"].move["distance_m"] == pytest.approx(25.0, abs=1.0)
+    assert found["appeared"].move["bearing_deg"] == pytest.approx(90.0, abs=3.0)
