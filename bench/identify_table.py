@@ -298,10 +298,11 @@ def out_of_fold_pairs(folds, columns=None) -> list:
     return pairs
 
 
-def uncalibrated_model(fit_on, columns=None) -> Model:
-    """Layer and trees fit on ``fit_on`` (family to seeds), features outside ``columns``
-    (indices; all by default) held at 0 so that neither part can use them."""
-    x, y = training_set(fit_on)
+def uncalibrated_model(fit_on, columns=None, cameras=None) -> Model:
+    """Layer and trees fit on ``fit_on`` (family to seeds; ``cameras``' scenes, all by
+    default), features outside ``columns`` (indices; all by default) held at 0 so that neither
+    part can use them."""
+    x, y = training_set(fit_on, cameras)
     if columns is not None:
         keep = np.zeros(x.shape[1], bool)
         keep[list(columns)] = True
@@ -400,13 +401,15 @@ def _inside_item(c, truth) -> bool:
     )
 
 
-def training_set(seeds):
+def training_set(seeds, cameras=None):
     """Features and truth class of every candidate in the scenes of ``seeds`` (a sequence of
-    the base renderer, or family to seeds; a candidate that matches no truth item is
-    ``unknown``: noise, clutter, a fragment)."""
+    the base renderer, or family to seeds) of ``cameras`` (all by default; a candidate that
+    matches no truth item is ``unknown``: noise, clutter, a fragment)."""
     xs, ys = [], []
     for family, fam_seeds in _split(seeds).items():
         for cam, layouts in TRAINING_LAYOUTS.items():
+            if cameras is not None and cam not in cameras:
+                continue
             for layout in layouts:
                 for seed in fam_seeds:
                     got = scene(cam, layout, seed, family)
@@ -602,27 +605,47 @@ def accuracy_row(fit_on, score_on, columns=None) -> tuple[list[str], dict]:
     return [_share(a["right"], a["matched"]) for a in stats.values()], stats
 
 
-def ablation(fit_on, score_on) -> str:
-    """Class accuracy per camera with every feature, without each group of :data:`GROUPS`,
-    and with the groups that a renderer sets all left out (markdown)."""
+def camera_transfer(fit_on, score_on) -> str:
+    """Leave one Mars camera out: class accuracy on each of CaSSIS, HiRISE and CTX by a layer
+    and trees fit on the other two (scenes of other pixel sizes), with every feature and with
+    the renderer-set groups left out (markdown)."""
+    mars = ("cassis", "hirise", "ctx")
+    out = ["| features | " + " | ".join(mars) + " |", "|---|" + "---|" * len(mars)]
+    for label, columns in _variants()[:1] + _variants()[-1:]:
+        cells = []
+        for cam in mars:
+            model = uncalibrated_model(fit_on, columns, [c for c in mars if c != cam])
+            a = camera_stats(score_on, scenes={cam: TRAINING_LAYOUTS[cam]}, model=model)[cam]
+            cells.append(_share(a["right"], a["matched"]))
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+        print(out[-1], flush=True)
+    return "\n".join(out)
+
+
+RENDERER_GROUPS = ("length in pixels", "strength and contrast", "fill of its box")
+
+
+def _variants() -> list[tuple[str, list[int]]]:
+    """(label, kept columns): every feature, without each group, physics only."""
     every = list(range(len(FEATURE_NAMES)))
-    renderer = {"length in pixels", "strength and contrast", "fill of its box"}
     variants = [("all features", every)]
     for name in GROUPS:
         drop = set(group_columns(name))
         variants.append((f"without {name}", [i for i in every if i not in drop]))
-    drop = {i for name in renderer for i in group_columns(name)}
-    variants.append(
-        (
-            "physics only (" + ", ".join(sorted(renderer)) + " left out)",
-            [i for i in every if i not in drop],
-        )
-    )
+    drop = {i for name in RENDERER_GROUPS for i in group_columns(name)}
+    label = "physics only (" + ", ".join(RENDERER_GROUPS) + " left out)"
+    variants.append((label, [i for i in every if i not in drop]))
+    return variants
+
+
+def ablation(fit_on, score_on) -> str:
+    """Class accuracy per camera with every feature, without each group of :data:`GROUPS`,
+    and with the groups that a renderer sets all left out (markdown)."""
     out = [
         "| features | " + " | ".join(CAMERAS) + " |",
         "|---|" + "---|" * len(CAMERAS),
     ]
-    for label, columns in variants:
+    for label, columns in _variants():
         cells, _ = accuracy_row(fit_on, score_on, columns)
         out.append(f"| {label} | " + " | ".join(cells) + " |")
         print(out[-1], flush=True)
@@ -875,6 +898,8 @@ def main() -> None:
         print(ablation(fit_on, score_on))
         print()
         print(weight_table({"base": fit_on}))
+        print()
+        print(camera_transfer(fit_on, score_on))
         return
     if args.by_illumination:
         print(f"Seeds {seeds[0]}-{seeds[-1]}, landing layouts, no hint.\n")
