@@ -10,6 +10,7 @@ import pytest
 import rasterio
 from synth import Spot, Track, make_pair
 
+from orbitscout.detect.parameters import DetectParams
 from orbitscout.pipeline import find
 
 SPOTS = [
@@ -393,8 +394,40 @@ def test_dust_devil_tracks_do_not_drown_the_rest(tmp_path):
         assert len(_found(result, spot)) == 1
     others = [d for d in result.detections if not any(_found_one(d, s) for s in spots)]
     assert 1 <= len(others) <= 2 * len(tracks)
-    assert all(d.linear and d.polarity == "dark" for d in others)
+    # every other detection is a piece of a track: on one, dark, and linear unless it is
+    # too short for a direction (a few pixels over the threshold)
+    assert all(min(_track_distance(d, t) for t in tracks) <= 3 for d in others)
+    assert all(d.polarity == "dark" for d in others)
+    assert all(d.linear for d in others if d.length_px >= 2 * DetectParams().thin_length_px)
     assert max(d.length_px for d in others) > 80
+
+
+def _track_distance(d, track: Track) -> float:
+    """Distance (px) of a detection's centre from a track's polyline."""
+    p = np.array([d.x, d.y])
+    best = np.inf
+    for a, b in zip(track.points[:-1], track.points[1:], strict=True):
+        a, b = np.asarray(a, float), np.asarray(b, float)
+        t = np.clip(np.dot(p - a, b - a) / np.dot(b - a, b - a), 0.0, 1.0)
+        best = min(best, float(np.hypot(*(p - a - t * (b - a)))))
+    return best
+
+
+def test_a_track_broken_by_gaps_is_one_candidate(tmp_path):
+    """A bending track drawn in four pieces with gaps of 10-24 px between them (where a faint
+    track falls under the threshold) is one candidate; a track crossing its path's line
+    beyond its end is not part of it."""
+    path = [(40, 300), (130, 270), (150, 263), (260, 240), (284, 236), (380, 230), (390, 229)]
+    pieces = [path[0:2], path[2:4], path[4:6], path[6:] + [(470, 222)]]
+    tracks = [Track(p, 2.0, -0.5) for p in pieces]
+    tracks.append(Track([(250, 330), (330, 430)], 2.0, -0.5))
+    before, after = make_pair(tmp_path, size=512, tracks=tracks, seed=3)
+    found = find(before, after, tmp_path / "out").detections
+    on_path = [d for d in found if 215 <= d.y <= 305 and d.bbox[3] < 320]
+    assert len(on_path) == 1 and on_path[0].linear
+    assert on_path[0].bbox[0] < 60 and on_path[0].bbox[2] > 450
+    crossing = [d for d in found if d.bbox[1] >= 320]
+    assert len(crossing) == 1 and crossing[0].linear
 
 
 def _found_one(d, spot: Spot) -> bool:

@@ -122,21 +122,46 @@ def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     return x, y, 4 * np.sqrt(l1), 4 * np.sqrt(l2), angle
 
 
-def _merge_near(
-    regions: Regions,
-    gap: int,
-    linear: np.ndarray,
-    angle: np.ndarray,
-    line_gap: int,
-    line_angle_deg: float = DEFAULT.line_angle_deg,
-) -> np.ndarray:
-    """Group regions whose boxes lie within ``gap`` px (``line_gap`` for thin ones whose
-    directions differ by less than ``line_angle_deg``)."""
+def _ends(x: float, y: float, length: float, angle_deg: float) -> np.ndarray:
+    """The two ends of a region's long axis, ``length`` px through its centroid."""
+    t = math.radians(angle_deg)
+    half = 0.5 * length * np.array([math.cos(t), math.sin(t)])
+    return np.array([[x, y] - half, [x, y] + half])
+
+
+def _continues(i: int, j: int, shape: tuple[np.ndarray, ...], params: DetectParams) -> bool:
+    """Whether thin region ``j`` carries on the path of thin region ``i``: their nearest ends
+    lie within ``params.line_gap_ratio`` of the shorter one's length (``line_gap`` at least,
+    ``line_gap_max`` at most), and each one's axis is within ``params.line_angle_deg`` of the
+    chord between their centroids (along a track that curves the chord halves the bend; a
+    parallel neighbour or a crossing track is far off it)."""
+    x, y, length, angle = shape
+    ends_i = _ends(x[i], y[i], length[i], angle[i])
+    ends_j = _ends(x[j], y[j], length[j], angle[j])
+    gap = np.hypot(*(ends_i[:, None, :] - ends_j[None, :, :]).transpose(2, 0, 1)).min()
+    reach = min(
+        max(params.line_gap, params.line_gap_ratio * min(length[i], length[j])),
+        params.line_gap_max,
+    )
+    if gap > reach:
+        return False
+    chord = math.degrees(math.atan2(y[j] - y[i], x[j] - x[i]))
+    return all(abs((a - chord + 90) % 180 - 90) <= params.line_angle_deg for a in angle[[i, j]])
+
+
+def _merge_near(regions: Regions, thin: np.ndarray, params: DetectParams = DEFAULT) -> np.ndarray:
+    """Group regions whose boxes lie within ``params.merge_gap`` px; thin ones also when
+    their boxes lie within ``params.line_gap`` px and their directions differ by less than
+    ``params.line_angle_deg`` (fragments side by side), or when one carries on the other's
+    path across a gap (:func:`_continues`: one track broken where it fell below the
+    threshold)."""
     n = len(regions)
+    x, y, length, _, angle = _shape(regions.sums)
+    shape = (x, y, length, angle)
     uf = UnionFind(n)
     order = np.argsort(regions.bbox[:, 0])
     box = regions.bbox[order]
-    reach = max(gap, line_gap)
+    reach = max(params.merge_gap, params.line_gap, params.line_gap_max)
     for a in range(n):
         for b in range(a + 1, n):
             if box[b, 0] > box[a, 2] + reach:
@@ -145,11 +170,12 @@ def _merge_near(
             dy = max(0, box[b, 1] - box[a, 3], box[a, 1] - box[b, 3])
             d = max(dx, dy)
             i, j = order[a], order[b]
-            if d <= gap:
+            if d <= params.merge_gap:
                 uf.union(i, j)
-            elif d <= line_gap and linear[i] and linear[j]:
+            elif d <= reach and thin[i] and thin[j]:
                 diff = abs((angle[i] - angle[j] + 90) % 180 - 90)
-                if diff < line_angle_deg:
+                side_by_side = d <= params.line_gap and diff < params.line_angle_deg
+                if side_by_side or _continues(i, j, shape, params):
                     uf.union(i, j)
     return uf.groups()
 
@@ -185,15 +211,8 @@ def candidates(
     regions = result.regions.subset(result.regions.seeded)
     if not len(regions):
         return []
-    _, _, length, width, angle = _shape(regions.sums)
-    groups = _merge_near(
-        regions,
-        params.merge_gap,
-        _thin(length, width, params),
-        angle,
-        params.line_gap,
-        params.line_angle_deg,
-    )
+    _, _, length, width, _ = _shape(regions.sums)
+    groups = _merge_near(regions, _thin(length, width, params), params)
     return numbered(measure_candidates(combine_regions([regions], groups), gsd_m, params))
 
 

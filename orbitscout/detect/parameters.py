@@ -218,7 +218,14 @@ class DetectParams:
     line_gap : int
         Gap within which two thin, aligned regions are fragments of one track (px).
     line_angle_deg : float
-        Largest difference of direction between two such fragments (degrees).
+        Largest difference of direction between two such fragments (degrees); also the
+        largest angle between a fragment of a path and the chord to the next (degrees).
+    line_gap_ratio : float
+        Largest gap between the nearest ends of two thin regions on one path, as a share of
+        the shorter one's length (dimensionless; set by hand: a fragment is evidence of the
+        path for half its length on).
+    line_gap_max : int
+        Largest such gap whatever the fragments' lengths (px).
     thin_length_px : float
         Least length of a thin region, a track rather than a spot (px).
     thin_aspect : float
@@ -256,6 +263,8 @@ class DetectParams:
     merge_gap: int = 2
     line_gap: int = 8
     line_angle_deg: float = 20.0
+    line_gap_ratio: float = 0.5
+    line_gap_max: int = 64
     thin_length_px: float = 8.0
     thin_aspect: float = 3.0
     bright_share: float = 0.8
@@ -275,8 +284,10 @@ class DetectParams:
             raise ValueError(f"scales must be one or more sigmas >= 0 (got {self.scales})")
         if not (self.structure > 0 and self.clutter > 0 and self.kappa >= 0):
             raise ValueError("structure and clutter must be positive, kappa >= 0")
-        if self.edge < 0 or self.merge_gap < 0 or self.line_gap < 0:
-            raise ValueError("edge, merge_gap and line_gap must be >= 0")
+        if min(self.edge, self.merge_gap, self.line_gap, self.line_gap_max) < 0:
+            raise ValueError("edge, merge_gap, line_gap and line_gap_max must be >= 0")
+        if not self.line_gap_ratio >= 0:
+            raise ValueError("line_gap_ratio must be >= 0")
         if not 0.0 <= self.dark_share < self.bright_share <= 1.0:
             raise ValueError("need 0 <= dark_share < bright_share <= 1")
         if not (self.change_ratio >= 1.0 and self.novelty > 0):
