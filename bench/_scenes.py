@@ -31,10 +31,14 @@ def code_version() -> str:
     return h.hexdigest()[:10]
 
 
-def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool = True):
-    """(candidates, truth) of one simulated scene, identify not applied; None where ``find``
-    could not register the pair (counted apart in the table)."""
-    key = CACHE / f"{camera}_{layout}_{seed}_{size}_{code_version()}.pkl"
+def scene_candidates(
+    camera: str, layout: str, seed: int, size: int, cache: bool = True, family: str | None = None
+):
+    """(candidates, truth) of one simulated scene (of scene ``family``, the renderer's own look
+    by default), identify not applied; None where ``find`` could not register the pair
+    (counted apart in the table)."""
+    tag = f"{family}_" if family else ""
+    key = CACHE / f"{tag}{camera}_{layout}_{seed}_{size}_{code_version()}.pkl"
     if cache and key.exists():
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline
@@ -42,7 +46,7 @@ def scene_candidates(camera: str, layout: str, seed: int, size: int, cache: bool
     from orbitscout.sim.render import simulate_pair, write_pair
 
     scene = natural_scene(camera, seed, size) if layout == "natural" else None
-    pair = simulate_pair(camera, layout, seed=seed, size=size, scene=scene)
+    pair = simulate_pair(camera, layout, seed=seed, size=size, scene=scene, family=family)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_pair(pair, tmp)
         saved = pipeline._identify

@@ -52,6 +52,7 @@ from orbitscout.identify.classify import identify  # noqa: E402
 from orbitscout.identify.features import FEATURE_NAMES, features, scene_context  # noqa: E402
 from orbitscout.identify.model import MODEL_FILE, Model, Trees  # noqa: E402
 from orbitscout.sim.evaluate import evaluate_lists, match_radius_px  # noqa: E402
+from orbitscout.sim.families import FITTING_FAMILIES  # noqa: E402
 
 CAMERAS = {
     "cassis": ["random", "perseverance"],
@@ -68,6 +69,7 @@ TUNING_SEEDS = tuple(range(88))
 REPORTING_SEEDS = tuple(range(100, 112))
 ABLATION_FIT_SEEDS = tuple(range(24))  # tuning seeds the ablation's fits are made on
 SIZE = 1024
+FAMILY_SEEDS = tuple(range(8))  # seeds of each scene family for --families
 
 
 class _After:
@@ -106,9 +108,8 @@ def scene(camera: str, layout: str, seed: int, family: str = BASE):
     key = STORE / f"{family}_{camera}_{layout}_{seed}.pkl"
     if key.exists():
         return pickle.loads(key.read_bytes())["out"]
-    if family != BASE:
-        raise SystemExit(f"no scene family {family!r}")
-    out = scene_candidates(camera, layout, seed, SIZE, cache=False)
+    fam = None if family == BASE else family
+    out = scene_candidates(camera, layout, seed, SIZE, cache=False, family=fam)
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_bytes(pickle.dumps({"code": code_version(), "out": out}))
     return out
@@ -737,6 +738,10 @@ def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS):
         "fitting families (tuned)", *_stats_pair({g: seeds for g in fitting}, final)
     )
     rows += _family_rows("base renderer", *_stats_pair({BASE: base_seeds}, final))
+    shipped = Model.load(MODEL_FILE)
+    rows += _family_rows(
+        f"{holdout} (holdout), shipped model", *_stats_pair({holdout: seeds}, shipped)
+    )
     return "\n".join(FAMILY_HEADER + rows), final
 
 
@@ -776,6 +781,7 @@ def illumination_table(seeds) -> str:
 
 BEGIN = "<!-- identify_table:begin -->"
 END = "<!-- identify_table:end -->"
+FAMILY_MARKERS = ("<!-- identify_families:begin -->", "<!-- identify_families:end -->")
 
 
 def _seeds_said(seeds) -> str:
@@ -797,12 +803,13 @@ def _seeds_said(seeds) -> str:
     return f"{kind} {span}, held out (never used for fitting or tuning)"
 
 
-def write_markdown(path: Path, body: str, seeds) -> None:
-    """Write ``body`` into ``path`` between BEGIN and END (replacing only that section, or
+def write_markdown(path: Path, body: str, seeds, markers=(BEGIN, END)) -> None:
+    """Write ``body`` into ``path`` between ``markers`` (replacing only that section, or
     appending it where the file has none), headed by the command, the UTC date, ``git
     describe`` and the seeds it is from; the file is written whole or not at all."""
     from orbitscout.core.atomic import write_file_atomic
 
+    BEGIN, END = markers  # noqa: N806
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"{BEGIN}\n"
@@ -870,10 +877,50 @@ def main() -> None:
         help="class accuracy without each feature group: fit on seeds 0-23, scored on the "
         "reporting seeds (or --seeds), base renderer",
     )
+    ap.add_argument(
+        "--families",
+        action="store_true",
+        help="leave one scene family out: fit on the other fitting families' scenes of "
+        f"--seeds (default {FAMILY_SEEDS[0]}-{FAMILY_SEEDS[-1]}), score on the one left out, "
+        "then the final fit scored on the holdout family",
+    )
+    ap.add_argument(
+        "--write-model",
+        action="store_true",
+        help="with --families: ship the final model (fit on every fitting family, calibrated "
+        "on their held-out scores)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    if args.write_model and not args.families:
+        ap.error("--write-model goes with --families")
+    if args.families:
+        fam_seeds = tuple(args.seeds or FAMILY_SEEDS)
+        text, final = leave_family_out(FITTING_FAMILIES, "holdout", fam_seeds)
+        head = (
+            f"Families fit on: {', '.join(FITTING_FAMILIES)}; held out of every fit: holdout. "
+            f"Seeds {fam_seeds[0]}-{fam_seeds[-1]} of each family; layouts per camera: "
+            + "; ".join(f"{c}: {', '.join(v)}" for c, v in TRAINING_LAYOUTS.items())
+            + f"; {SIZE} px; no hint.\n"
+        )
+        print(head + "\n" + text)
+        if args.markdown:
+            write_markdown(args.markdown, head + "\n" + text, fam_seeds, FAMILY_MARKERS)
+        if args.write_model:
+            record = {
+                "families": list(FITTING_FAMILIES),
+                "seeds": list(fam_seeds),
+                "code_version": _code_version(),
+                "command": _command(),
+            }
+            model = dataclasses.replace(
+                final, features=FEATURE_NAMES, classes=CLASSES, fit={"families": record}
+            )
+            model.save(MODEL_FILE)
+            print(f"# model fit on families {', '.join(FITTING_FAMILIES)} -> {MODEL_FILE}")
+        return
     fits = args.fit or args.fit_model or args.fit_trees or args.fit_columns
-    if args.markdown and (fits or args.by_illumination):
+    if args.markdown and (fits or args.by_illumination or args.ablation):
         ap.error("--markdown writes the identification table only")
     if args.fit:
         fit(TUNING_SEEDS)
