@@ -31,6 +31,7 @@ from orbitscout.detect import (
     photometry,
     register,
     shading,
+    shadows,
     significance,
     tiles,
 )
@@ -233,6 +234,13 @@ def find(
             reshading=light.reshading,
             read_dtm=read_dtm,
         )
+        light.summary["shadows"] = _drop_shadows(found, light, detect)
+        if light.summary["shadows"]["tested"]:
+            kept = shadows.drop_shadow_changes(
+                found, read_after, read_before, phot, a.width, a.height, detect
+            )
+            light.summary["shadows"]["dropped"] = len(found) - len(kept)
+            found = candidates.numbered(kept)
         timings["detect_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -443,6 +451,14 @@ def _plan_illumination(
         "dtm": dtm_path,
     }
     return _Illumination(reshading, summary, notes)
+
+
+def _drop_shadows(found: list, light: _Illumination, detect: DetectParams) -> dict:
+    """Whether candidates are tested for cast shadows moved by another sun: unless the test
+    is off or both suns are known and differ by less than the re-shading's least change."""
+    change = light.summary["sun_change"]
+    same_sun = change is not None and change["angle_deg"] < detect.shading.min_change_deg
+    return {"tested": bool(detect.shadows and not same_sun and found), "dropped": 0}
 
 
 def _why_not(sun_before: Sun | None, sun_after: Sun | None, params) -> str:

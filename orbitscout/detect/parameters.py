@@ -230,6 +230,34 @@ class DetectParams:
         Least length of a thin region, a track rather than a spot (px).
     thin_aspect : float
         Least length over width of a thin region (dimensionless).
+    shadows : bool
+        Whether candidates that are cast shadows moved by another sun are dropped
+        (``shadows.py``; ``find`` turns it off when both suns are known and within 1 deg).
+    shadow_sigma : float
+        How far below the level of the ground around it a pixel is dark enough to be shadow
+        (robust standard deviations of that ground).
+    shadow_core_sigma : float
+        How far below that level a dark patch must reach somewhere to be a shadow, not a dip
+        of the ground's texture (robust standard deviations).
+    shadow_share : float
+        Least share of a candidate's change energy on such dark pixels of either image for
+        it to be a shadow change (dimensionless, 0-1).
+    shadow_depth : float
+        How much darker than the ground's level a shadow's core is at least, as a share of
+        that level (dimensionless: a shadow is lit by the sky alone, a fraction of the sun's
+        light on Mars, almost none on the Moon; a brightness in DN must be proportional to
+        radiance).
+    shadow_area_ratio : float
+        Largest ratio of the two images' shadow areas (larger over smaller; tan 60 deg over
+        tan 45 deg is 1.7, tan 75 deg over tan 60 deg 2.2).
+    shadow_overlap_min : float
+        Least overlap of those patches (intersection over union): one obstacle's shadows
+        share its foot.
+    shadow_overlap : float
+        The two images' dark patches carrying the change must overlap less than this
+        (intersection over union): more, and it is one dark patch that darkened or faded.
+    shadow_margin : int
+        Ground around a candidate's box that sets the level (px; at least the box's side).
     bright_share : float
         Least share of a candidate's summed absolute residual that is bright for it to be
         called ``bright`` (dimensionless, 0-1).
@@ -267,6 +295,15 @@ class DetectParams:
     line_gap_max: int = 64
     thin_length_px: float = 8.0
     thin_aspect: float = 3.0
+    shadows: bool = True
+    shadow_sigma: float = 2.0
+    shadow_core_sigma: float = 4.0
+    shadow_share: float = 0.7
+    shadow_depth: float = 0.2
+    shadow_area_ratio: float = 3.0
+    shadow_overlap_min: float = 0.1
+    shadow_overlap: float = 0.7
+    shadow_margin: int = 16
     bright_share: float = 0.8
     dark_share: float = 0.2
     deblend: DeblendParams = field(default_factory=DeblendParams)
@@ -288,6 +325,14 @@ class DetectParams:
             raise ValueError("edge, merge_gap, line_gap and line_gap_max must be >= 0")
         if not self.line_gap_ratio >= 0:
             raise ValueError("line_gap_ratio must be >= 0")
+        if not (0 < self.shadow_sigma <= self.shadow_core_sigma and self.shadow_margin >= 1):
+            raise ValueError("need 0 < shadow_sigma <= shadow_core_sigma, shadow_margin >= 1")
+        if not (0 <= self.shadow_share <= 1 and 0 <= self.shadow_depth < 1):
+            raise ValueError("need 0 <= shadow_share <= 1 and 0 <= shadow_depth < 1")
+        if not (0 <= self.shadow_overlap_min <= self.shadow_overlap <= 1):
+            raise ValueError("need 0 <= shadow_overlap_min <= shadow_overlap <= 1")
+        if not self.shadow_area_ratio >= 1:
+            raise ValueError("need shadow_area_ratio >= 1")
         if not 0.0 <= self.dark_share < self.bright_share <= 1.0:
             raise ValueError("need 0 <= dark_share < bright_share <= 1")
         if not (self.change_ratio >= 1.0 and self.novelty > 0):

@@ -1,0 +1,166 @@
+"""Cast shadows that another sun lengthened, shortened or turned: shading, not change.
+
+A rock or a crater rim casts a shadow on the side away from the sun, as long as its height
+times the tangent of the solar incidence. Under another sun the shadow of BEFORE is lit and a
+new one falls beside it: the difference is a strong bright lobe where the old shadow lay and a
+dark one where the new one lies, both on ground that is among the darkest of the neighbourhood
+in one image or the other, and at an obstacle that stands in both images. The linear
+re-shading (``shading.py``) cannot predict it (Lambert shading clipped at zero is not linear),
+and the structure damping (``kappa``) lets the strongest through.
+
+A candidate is such a shadow change when, in a window around it:
+
+- the change's energy lies mostly (``params.shadow_share``) on pixels that are dark in BEFORE
+  or in AFTER (``params.shadow_sigma`` robust deviations below the window's level), dilated by
+  a pixel for the blur;
+- a dark patch of BEFORE and one of AFTER carrying that change, each deeper somewhere than
+  ``params.shadow_core_sigma`` and darker than the ground by ``params.shadow_depth`` of its
+  level (a shadow gets only the sky's light; a dip of the texture, or ground a few per cent
+  darker, is no shadow), overlap by ``params.shadow_overlap_min`` at least (intersection over
+  union: one obstacle's shadows both start at its foot; a dark object that merely touches a
+  shadow is not one);
+- their areas are within ``params.shadow_area_ratio`` of each other (a shadow's length goes
+  with the tangent of the incidence: a new dark object beside a rock's shadow is not it);
+- they are not one footprint (intersection over union below ``params.shadow_overlap``): a
+  dark patch that only darkened or faded is a change of the ground, not of the light.
+
+An object that appeared or vanished has its dark part in one image only, so it is kept; so is
+one that moved further than its own size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from orbitscout.core.candidate import Candidate
+from orbitscout.core.window import Window
+from orbitscout.detect.parameters import DEFAULT, DetectParams
+from orbitscout.detect.photometry import Photometry
+
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def _robust(values: np.ndarray) -> tuple[float, float]:
+    """Median and robust standard deviation (1.4826 MAD) of finite ``values``."""
+    v = values[np.isfinite(values)]
+    if v.size < 16:
+        return float("nan"), float("nan")
+    med = float(np.median(v))
+    return med, 1.4826 * float(np.median(np.abs(v - med)))
+
+
+def is_shadow_change(
+    after: np.ndarray, before: np.ndarray, inside: np.ndarray, params: DetectParams = DEFAULT
+) -> bool:
+    """Whether the change from ``before`` to ``after`` over ``inside`` is a cast shadow moved
+    by another sun (see the module's description).
+
+    Parameters
+    ----------
+    after, before : numpy.ndarray
+        A window of AFTER and of BEFORE put on AFTER's grid and photometry (NaN: no data),
+        larger than the candidate so that the ground around it sets the level.
+    inside : numpy.ndarray
+        Boolean, the candidate's box within the window.
+    params : DetectParams
+        ``shadow_sigma``, ``shadow_core_sigma``, ``shadow_share``, ``shadow_overlap`` and
+        ``t_low``.
+
+    Returns
+    -------
+    bool
+        True for a shadow change.
+    """
+    change = after - before
+    offset, noise = _robust(change[~inside])  # what the block photometry left locally
+    change = change - offset
+    level_a, spread_a = _robust(after)
+    level_b, spread_b = _robust(before)
+    if not all(np.isfinite(v) and v > 0 for v in (noise, spread_a, spread_b)):
+        return False
+    with np.errstate(invalid="ignore"):
+        moved = inside & (np.abs(change) > params.t_low * noise)
+        dark_a = after < level_a - params.shadow_sigma * spread_a
+        dark_b = before < level_b - params.shadow_sigma * spread_b
+    if not moved.any():
+        return False
+    near_a = cv2.dilate(dark_a.view(np.uint8), _CROSS).view(bool)
+    near_b = cv2.dilate(dark_b.view(np.uint8), _CROSS).view(bool)
+    energy = change[moved] ** 2
+    on_dark = (near_a | near_b)[moved]
+    if energy[on_dark].sum() < params.shadow_share * energy.sum():
+        return False
+    # the dark patches of each image that carry the change and are deep somewhere, against
+    # the texture (``shadow_core_sigma``) and in brightness (``shadow_depth``): a dip of the
+    # ground's texture, or ground a few per cent darker, is not a shadow
+    floor = 1.0 - params.shadow_depth
+    grown = cv2.dilate(moved.view(np.uint8), _CROSS).view(bool)
+    with np.errstate(invalid="ignore"):
+        deep_a = after < min(level_a - params.shadow_core_sigma * spread_a, floor * level_a)
+        deep_b = before < min(level_b - params.shadow_core_sigma * spread_b, floor * level_b)
+    patch_a = _touching(dark_a, grown) & _touching(dark_a, deep_a)
+    patch_b = _touching(dark_b, grown) & _touching(dark_b, deep_b)
+    if not (patch_a.any() and patch_b.any()):
+        return False
+    area_a, area_b = int(patch_a.sum()), int(patch_b.sum())
+    if max(area_a, area_b) > params.shadow_area_ratio * min(area_a, area_b):
+        return False  # a shadow lengthens with tan(incidence); it does not swallow a scene
+    overlap = (patch_a & patch_b).sum() / max(int((patch_a | patch_b).sum()), 1)
+    return bool(params.shadow_overlap_min <= overlap < params.shadow_overlap)
+
+
+def _touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The connected parts of ``mask`` that meet ``seeds``."""
+    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[seeds & mask])] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def drop_shadow_changes(
+    found: list[Candidate],
+    read_after: Callable[[Window], np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
+    phot: Photometry,
+    width: int,
+    height: int,
+    params: DetectParams = DEFAULT,
+) -> list[Candidate]:
+    """``found`` less the candidates that are cast shadows moved by another sun
+    (:func:`is_shadow_change`), each judged in a window of ``params.shadow_margin`` px (at
+    least its own size) around its box.
+
+    Parameters
+    ----------
+    found : list of Candidate
+        Candidates with their boxes in AFTER's pixels.
+    read_after, read_before, phot, width, height
+        The tile loop's readers (AFTER; BEFORE on AFTER's grid), photometry and image size.
+    params : DetectParams
+        The shadow test's parameters.
+
+    Returns
+    -------
+    list of Candidate
+        The candidates kept, in their order (not renumbered).
+    """
+    kept = []
+    for cand in found:
+        x0, y0, x1, y1 = cand.bbox
+        m = max(params.shadow_margin, x1 - x0 + 1, y1 - y0 + 1)
+        wx0, wy0 = max(0, x0 - m), max(0, y0 - m)
+        wx1, wy1 = min(width, x1 + 1 + m), min(height, y1 + 1 + m)
+        window = Window(wx0, wy0, wx1 - wx0, wy1 - wy0)
+        after = np.asarray(read_after(window), np.float64)
+        before = np.asarray(read_before(window), np.float64)
+        gain, offset = phot.fields(window)
+        before = gain * before + offset
+        inside = np.zeros(after.shape, bool)
+        inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
+        if not is_shadow_change(after, before, inside, params):
+            kept.append(cand)
+    return kept

@@ -1,0 +1,104 @@
+"""Cast shadows moved by another sun are shading, not change (``detect/shadows.py``): boulders
+on textured ground, their shadows ray-traced on a height map under two suns."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from orbitscout.detect.parameters import DetectParams
+from orbitscout.detect.shadows import is_shadow_change
+
+SIZE = 80
+ROCK = (40.0, 40.0, 4.0)  # x, y, radius (px); a hemisphere
+
+
+def _heights(rock=ROCK) -> np.ndarray:
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    h = np.zeros((SIZE, SIZE))
+    if rock is not None:
+        x, y, r = rock
+        h = np.sqrt(np.clip(r * r - (xx - x) ** 2 - (yy - y) ** 2, 0.0, None))
+    return h
+
+
+def _render(heights, albedo, incidence, azimuth, rng) -> np.ndarray:
+    """Lambert shading with cast shadows (a ray toward the sun meets higher ground), plus a
+    little noise; azimuth clockwise from the image's top."""
+    gy, gx = np.gradient(heights)
+    az, inc = math.radians(azimuth), math.radians(incidence)
+    sun = np.array([math.sin(az) * math.sin(inc), -math.cos(az) * math.sin(inc), math.cos(inc)])
+    normal = np.stack([-gx, -gy, np.ones_like(gx)])
+    normal /= np.linalg.norm(normal, axis=0)
+    light = np.clip(np.tensordot(sun, normal, axes=1), 0.0, None)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    lit = np.ones_like(heights, bool)
+    rise = 1.0 / math.tan(inc)  # height gained per px toward the sun
+    for t in np.arange(0.5, 30.0, 0.5):
+        ahead = ndi.map_coordinates(
+            heights, [yy - t * math.cos(az), xx + t * math.sin(az)], order=1, mode="nearest"
+        )
+        lit &= ahead <= heights + t * rise
+    image = albedo * (0.15 + light * lit)
+    return image + rng.normal(0.0, 0.004, image.shape)
+
+
+def _ground(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 0.25 * (1.0 + 0.08 * ndi.gaussian_filter(rng.normal(size=(SIZE, SIZE)), 2.0) * 3)
+
+
+def _inside() -> np.ndarray:
+    inside = np.zeros((SIZE, SIZE), bool)
+    inside[24:57, 24:57] = True
+    return inside
+
+
+SUN_BEFORE, SUN_AFTER = (52.0, 90.0), (37.0, 120.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_boulders_shadow_under_another_sun_is_shading(seed):
+    rng = np.random.default_rng(seed)
+    albedo, h = _ground(seed), _heights()
+    before = _render(h, albedo, *SUN_BEFORE, rng)
+    after = _render(h, albedo, *SUN_AFTER, rng)
+    assert np.abs(after - before)[_inside()].max() > 0.1  # a strong change, to be explained
+    assert is_shadow_change(after, before, _inside())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_boulder_gone_or_new_is_a_change(seed):
+    rng = np.random.default_rng(seed)
+    albedo = _ground(seed)
+    with_rock = _render(_heights(), albedo, *SUN_BEFORE, rng)
+    without = _render(_heights(None), albedo, *SUN_AFTER, rng)
+    assert not is_shadow_change(without, with_rock, _inside())  # vanished
+    with_rock = _render(_heights(), albedo, *SUN_AFTER, rng)
+    without = _render(_heights(None), albedo, *SUN_BEFORE, rng)
+    assert not is_shadow_change(with_rock, without, _inside())  # appeared
+
+
+def test_a_dark_patch_that_darkened_is_a_change():
+    """Same footprint in both images, only darker: the ground changed, not the light."""
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    patch = np.hypot(xx - 40, yy - 40) <= 6
+    flat = _heights(None)
+    albedo = _ground(4)
+    before = _render(flat, np.where(patch, 0.6 * albedo, albedo), *SUN_BEFORE, rng)
+    after = _render(flat, np.where(patch, 0.3 * albedo, albedo), *SUN_AFTER, rng)
+    assert not is_shadow_change(after, before, _inside())
+
+
+def test_the_test_can_be_strict_about_overlap():
+    """``shadow_overlap`` 0: no two shadows are different enough; nothing is shading."""
+    rng = np.random.default_rng(0)
+    albedo, h = _ground(0), _heights()
+    before = _render(h, albedo, *SUN_BEFORE, rng)
+    after = _render(h, albedo, *SUN_AFTER, rng)
+    strict = DetectParams(shadow_overlap_min=0.0, shadow_overlap=0.0)
+    assert not is_shadow_change(after, before, _inside(), strict)
