@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 CAMERAS = ("cassis", "ctx", "hirise", "nac")
 SUNS = ((0.0, 0.0), (5.0, 10.0), (10.0, 20.0), (15.0, 30.0))  # (incidence, azimuth) change
@@ -36,9 +39,12 @@ FOUR_K = 4096 * 4096
 BEGIN, END = "<!-- change_table:begin -->", "<!-- change_table:end -->"
 
 
-def run_scene(camera: str, sun: tuple[float, float], seed: int, family: str, size: int) -> dict:
-    """One scene rendered, found and matched: its truth items with whether each was found, the
-    detections with whether each lies within a truth item's radius, and the moves."""
+def run_scene(
+    camera: str, sun: tuple[float, float], seed: int, family: str, size: int, detect=None
+) -> dict:
+    """One scene rendered, found (with ``detect``, a ``DetectParams``; the defaults by
+    default) and matched: its truth items with whether each was found, the detections with
+    whether each lies within a truth item's radius, and the moves."""
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
     from orbitscout.core.illumination import Sun
@@ -61,7 +67,7 @@ def run_scene(camera: str, sun: tuple[float, float], seed: int, family: str, siz
         try:
             res = pipeline.find(
                 paths["before.tif"], paths["after.tif"], Path(tmp) / "out",
-                sun_before=suns["before"], sun_after=suns["after"],
+                sun_before=suns["before"], sun_after=suns["after"], detect=detect,
             )  # fmt: skip
             dets = res.detections
         except OrbitscoutError as exc:
@@ -127,6 +133,15 @@ def run_scene(camera: str, sun: tuple[float, float], seed: int, family: str, siz
     }
 
 
+def _covers(family: str, camera: str) -> bool:
+    """Whether ``family`` has ground on the body ``camera`` looks at."""
+    from orbitscout.observe.cameras import get_camera
+    from orbitscout.sim.families import get_family
+
+    body = get_camera(camera).body.name.lower()
+    return any(name.lower() == body for name, _ in get_family(family).grounds)
+
+
 def _share(k: int, n: int) -> str:
     return f"{k / n:.2f} ({k}/{n})" if n else "-"
 
@@ -135,8 +150,9 @@ def table(scenes: list[dict]) -> str:
     """The markdown table: one row per camera and sun change."""
     out = [
         "| camera | sun change (inc / az) | scenes | recall appeared | recall vanished "
-        "| vanished said vanished | moves linked | false detections per 4k scene |",
-        "|---|---|---|---|---|---|---|---|",
+        "| vanished said vanished | moves linked | false detections per 4k scene "
+        "| of them P(changed) ≥ 0.5 | P(changed) ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = sorted(
         {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
@@ -148,18 +164,82 @@ def table(scenes: list[dict]) -> str:
         app = [it for it in big if it.get("change", "appeared") == "appeared"]
         van = [it for it in big if it.get("change") == "vanished"]
         mv = [m for s in ok for m in s["moves"]]
-        false = sum(1 for s in ok for d in s["detections"] if not d["near_truth"])
+        dets = [d for s in ok for d in s["detections"]]
+        false = sum(1 for d in dets if not d["near_truth"])
+        sure = sum(1 for d in dets if not d["near_truth"] and d["change_score"] >= 0.5)
         px = sum(s["size"] ** 2 for s in ok)
         per4k = f"{false * FOUR_K / px:.0f} ({false} in {len(ok)})" if px else "-"
+        sure4k = f"{sure * FOUR_K / px:.0f} ({sure})" if px else "-"
         failed = f", {len(group) - len(ok)} failed" if len(ok) < len(group) else ""
         out.append(
             f"| {cam} | {sun[0]:g}° / {sun[1]:g}° | {len(ok)}{failed} "
             f"| {_share(sum(i['found'] for i in app), len(app))} "
             f"| {_share(sum(i['found'] for i in van), len(van))} "
             f"| {_share(sum(i.get('said') == 'vanished' for i in van), len(van))} "
-            f"| {_share(sum(m['linked'] for m in mv), len(mv))} | {per4k} |"
+            f"| {_share(sum(m['linked'] for m in mv), len(mv))} | {per4k} | {sure4k} "
+            f"| {change_ece(dets):.3f} |"
         )
     return "\n".join(out)
+
+
+def change_ece(dets: list[dict], bins: int = 10) -> float:
+    """Expected calibration error of ``change_score`` as the probability that a detection
+    lies on a real change (within a truth item's radius): the count-weighted mean gap
+    between mean score and share real over ten equal-width bins."""
+    if not dets:
+        return float("nan")
+    p = np.array([d["change_score"] for d in dets], float)
+    real = np.array([d["near_truth"] for d in dets], float)
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    gap = sum(
+        abs(p[idx == b].mean() - real[idx == b].mean()) * np.sum(idx == b)
+        for b in range(bins)
+        if np.any(idx == b)
+    )
+    return float(gap / len(p))
+
+
+def change_terms(d: dict) -> tuple[float, float]:
+    """The two terms of ``detect.candidates.change_probability`` for one detection record:
+    ln(peak / t_high) and ln(min(novelty, cap) / novelty gate)."""
+    from orbitscout.detect.parameters import DetectParams
+
+    par = DetectParams()
+    nov = d["novelty"] if d["novelty"] is not None else par.p_novelty_cap
+    return (
+        float(np.log(d["peak_sigma"] / par.t_high)),
+        float(np.log(min(nov, par.p_novelty_cap) / par.novelty)),
+    )
+
+
+def fit_change_probability(scenes: list[dict]) -> dict:
+    """Logistic fit of whether a detection lies on a real change, on the terms of
+    :func:`change_terms` (maximum likelihood, a weak ridge): ``p_intercept``, ``p_sigma``,
+    ``p_novelty`` for :class:`orbitscout.detect.parameters.DetectParams`."""
+    from scipy.optimize import minimize
+
+    dets = [d for s in scenes if not s["failed"] for d in s["detections"]]
+    x = np.array([change_terms(d) for d in dets])
+    y = np.array([d["near_truth"] for d in dets], float)
+    a = np.column_stack([np.ones(len(x)), x])
+
+    def loss(w):
+        z = a @ w
+        return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * 1e-3 * w[1:] @ w[1:])
+
+    def grad(w):
+        g = a.T @ (1.0 / (1.0 + np.exp(-(a @ w))) - y)
+        g[1:] += 1e-3 * w[1:]
+        return g
+
+    w = minimize(loss, np.zeros(3), jac=grad, method="L-BFGS-B").x
+    return {
+        "p_intercept": round(float(w[0]), 3),
+        "p_sigma": round(float(w[1]), 3),
+        "p_novelty": round(float(w[2]), 3),
+        "detections": len(dets),
+        "real": int(y.sum()),
+    }
 
 
 def header(scenes: list[dict], families: list[str], seconds: float) -> str:
@@ -178,16 +258,23 @@ def header(scenes: list[dict], families: list[str], seconds: float) -> str:
     ).stdout.strip()  # fmt: skip
     size = scenes[0]["size"] if scenes else SIZE
     state = " with uncommitted changes in orbitscout/" if dirty else ""
+    role = (
+        "**held out**, never fit or tuned on"
+        if set(families) <= {"holdout"}
+        else "**tuning data**: fitting families"
+    )
+    command = shlex.join(["python", "bench/change_table.py", *sys.argv[1:]])
     return (
         f"Measured at commit `{commit}`{state}"
-        f" by `python bench/change_table.py` ({len(scenes)} scenes of {size} x {size} px, "
-        f"family {', '.join(f'`{f}`' for f in families)}: **held out**, never fit or tuned on; "
+        f" by `{command}` ({len(scenes)} scenes of {size} x {size} px, "
+        f"family {', '.join(f'`{f}`' for f in families)}: {role}; "
         f"seeds {', '.join(str(s) for s in sorted({s['seed'] for s in scenes}))}; layout `random` "
         f"with {VANISHED} vanished objects and {MOVES} move per scene; {seconds:.0f} s). "
         "Recall counts changes whose visible extent is >= 3 px; a move is linked when both ends "
         "are found and their detections name each other in `moved_from`; a false detection "
         "lies within no truth item's radius (fragments of a real change are not counted), "
-        "scaled to a 4096 x 4096 px scene."
+        "scaled to a 4096 x 4096 px scene; P(changed) is each detection's `change_score`, its "
+        "ECE against whether the detection lies on a real change."
     )
 
 
@@ -214,15 +301,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=SIZE)
     ap.add_argument("--markdown", type=Path, help="write the table into this page")
     ap.add_argument("--json", type=Path, help="write the per-detection records here")
+    ap.add_argument(
+        "--fit-change-score",
+        action="store_true",
+        help="fit change_score's coefficients on these scenes (fitting families only)",
+    )
+    ap.add_argument(
+        "--no-shadows",
+        action="store_true",
+        help="keep candidates that are cast shadows moved by another sun (the baseline)",
+    )
     args = ap.parse_args(argv)
+    from orbitscout.detect.parameters import DetectParams
+
+    detect = DetectParams(shadows=not args.no_shadows)
+    if args.fit_change_score and "holdout" in args.families.split(","):
+        ap.error("--fit-change-score fits on fitting families, never on holdout")
     t0 = time.perf_counter()
     families = args.families.split(",")
     scenes = []
     for cam in args.cameras.split(","):
         for sun in SUNS:
             for fam in families:
+                if not _covers(fam, cam):
+                    continue
                 for seed in map(int, args.seeds.split(",")):
-                    s = run_scene(cam, sun, seed, fam, args.size)
+                    s = run_scene(cam, sun, seed, fam, args.size, detect)
                     scenes.append(s)
                     print(
                         f"{cam} sun {sun} {fam} seed {seed}: {len(s['detections'])} detections, "
@@ -232,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     text = header(scenes, families, seconds) + "\n\n" + table(scenes)
     print(text)
+    if args.fit_change_score:
+        print("change_score fit (DetectParams):", json.dumps(fit_change_probability(scenes)))
     if args.markdown:
         write_markdown(args.markdown, text)
     if args.json:
