@@ -40,6 +40,7 @@ from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
 
+_CELL = 512  # candidates' windows read together within cells of this side (px)
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -132,7 +133,7 @@ def drop_shadow_changes(
 ) -> list[Candidate]:
     """``found`` less the candidates that are cast shadows moved by another sun
     (:func:`is_shadow_change`), each judged in a window of ``params.shadow_margin`` px (at
-    least its own size) around its box.
+    least its own size) around its box; the windows within one 512-px cell are read at once.
 
     Parameters
     ----------
@@ -148,19 +149,36 @@ def drop_shadow_changes(
     list of Candidate
         The candidates kept, in their order (not renumbered).
     """
-    kept = []
-    for cand in found:
-        x0, y0, x1, y1 = cand.bbox
-        m = max(params.shadow_margin, x1 - x0 + 1, y1 - y0 + 1)
-        wx0, wy0 = max(0, x0 - m), max(0, y0 - m)
-        wx1, wy1 = min(width, x1 + 1 + m), min(height, y1 + 1 + m)
-        window = Window(wx0, wy0, wx1 - wx0, wy1 - wy0)
+    boxes = [_window_of(c.bbox, params.shadow_margin, width, height) for c in found]
+    # one read per cell of candidates (a flood of shadows is thousands of small windows)
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i, (wx0, wy0, wx1, wy1) in enumerate(boxes):
+        big = wx1 - wx0 > _CELL or wy1 - wy0 > _CELL
+        cells.setdefault((-1 - i, 0) if big else (wx0 // _CELL, wy0 // _CELL), []).append(i)
+    shadow = np.zeros(len(found), bool)
+    for members in cells.values():
+        ux0, uy0 = min(boxes[i][0] for i in members), min(boxes[i][1] for i in members)
+        ux1, uy1 = max(boxes[i][2] for i in members), max(boxes[i][3] for i in members)
+        window = Window(ux0, uy0, ux1 - ux0, uy1 - uy0)
         after = np.asarray(read_after(window), np.float64)
         before = np.asarray(read_before(window), np.float64)
         gain, offset = phot.fields(window)
         before = gain * before + offset
-        inside = np.zeros(after.shape, bool)
-        inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
-        if not is_shadow_change(after, before, inside, params):
-            kept.append(cand)
-    return kept
+        for i in members:
+            wx0, wy0, wx1, wy1 = boxes[i]
+            x0, y0, x1, y1 = found[i].bbox
+            part = (slice(wy0 - uy0, wy1 - uy0), slice(wx0 - ux0, wx1 - ux0))
+            inside = np.zeros((wy1 - wy0, wx1 - wx0), bool)
+            inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
+            shadow[i] = is_shadow_change(after[part], before[part], inside, params)
+    return [c for c, s in zip(found, shadow, strict=True) if not s]
+
+
+def _window_of(
+    bbox: tuple[int, int, int, int], margin: int, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1), x1 and y1 exclusive: ``bbox`` (inclusive) grown by ``margin`` px or
+    its own size, whichever is more, clipped to the image."""
+    x0, y0, x1, y1 = bbox
+    m = max(margin, x1 - x0 + 1, y1 - y0 + 1)
+    return max(0, x0 - m), max(0, y0 - m), min(width, x1 + 1 + m), min(height, y1 + 1 + m)
