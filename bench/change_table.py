@@ -117,6 +117,7 @@ def run_scene(
     for i, it in enumerate(items):
         it["found"] = i in det_of
         it["said"] = rows[det_of[i]]["change"] if i in det_of else None
+        it["change_score"] = rows[det_of[i]]["change_score"] if i in det_of else None
         it["across_px"] = float(it.get("extent_m") or it["size_m"]) / gsd
     return {
         "camera": camera,
@@ -138,8 +139,7 @@ def _covers(family: str, camera: str) -> bool:
     from orbitscout.observe.cameras import get_camera
     from orbitscout.sim.families import get_family
 
-    body = get_camera(camera).body.name.lower()
-    return any(name.lower() == body for name, _ in get_family(family).grounds)
+    return get_family(family).covers(get_camera(camera).body)
 
 
 def _share(k: int, n: int) -> str:
@@ -151,8 +151,8 @@ def table(scenes: list[dict]) -> str:
     out = [
         "| camera | sun change (inc / az) | scenes | recall appeared | recall vanished "
         "| vanished said vanished | moves linked | false detections per 4k scene "
-        "| of them P(changed) ≥ 0.5 | P(changed) ECE |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| of them P(changed) ≥ 0.5 | recall at P(changed) ≥ 0.5 | P(changed) ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     keys = sorted(
         {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
@@ -177,6 +177,7 @@ def table(scenes: list[dict]) -> str:
             f"| {_share(sum(i['found'] for i in van), len(van))} "
             f"| {_share(sum(i.get('said') == 'vanished' for i in van), len(van))} "
             f"| {_share(sum(m['linked'] for m in mv), len(mv))} | {per4k} | {sure4k} "
+            f"| {_share(sum((i['change_score'] or 0) >= 0.5 for i in app + van), len(app + van))} "
             f"| {change_ece(dets):.3f} |"
         )
     return "\n".join(out)
@@ -274,7 +275,8 @@ def header(scenes: list[dict], families: list[str], seconds: float) -> str:
         "are found and their detections name each other in `moved_from`; a false detection "
         "lies within no truth item's radius (fragments of a real change are not counted), "
         "scaled to a 4096 x 4096 px scene; P(changed) is each detection's `change_score`, its "
-        "ECE against whether the detection lies on a real change."
+        "ECE against whether the detection lies on a real change; recall at P(changed) >= 0.5 "
+        "counts appeared and vanished changes found by a detection scored so."
     )
 
 

@@ -193,6 +193,15 @@ def ece(pairs, bins=10) -> float:
     return total / len(s)
 
 
+def covers(family: str, camera: str) -> bool:
+    """Whether ``family`` has ground on the body ``camera`` looks at (a Mars family has no
+    scenes for LROC NAC, a lunar one none for the Mars cameras)."""
+    from orbitscout.observe.cameras import get_camera
+    from orbitscout.sim.families import get_family
+
+    return family == BASE or get_family(family).covers(get_camera(camera).body)
+
+
 def _split(seeds) -> dict:
     """Family to seeds: ``seeds`` as given (a mapping) or of the base renderer."""
     return dict(seeds) if isinstance(seeds, dict) else {BASE: tuple(seeds)}
@@ -210,6 +219,8 @@ def camera_stats(seeds, site=False, mission=False, verbose=False, scenes=None, m
         )
         agg.update(false_hw=0, failed=0, pairs=[], conf={})
         for family, fam_seeds in _split(seeds).items():
+            if not covers(family, cam):
+                continue
             for layout in layouts:
                 for seed in fam_seeds:
                     got = run_scene(cam, layout, seed, site, mission, model, family)
@@ -409,7 +420,7 @@ def training_set(seeds, cameras=None):
     xs, ys = [], []
     for family, fam_seeds in _split(seeds).items():
         for cam, layouts in TRAINING_LAYOUTS.items():
-            if cameras is not None and cam not in cameras:
+            if (cameras is not None and cam not in cameras) or not covers(family, cam):
                 continue
             for layout in layouts:
                 for seed in fam_seeds:
@@ -683,6 +694,8 @@ def _family_rows(label: str, landing: dict, natural: dict) -> list[str]:
     rows = []
     for cam in CAMERAS:
         a, n = landing[cam], natural[cam]
+        if not a["scenes"] + n["scenes"]:
+            continue  # the family has no ground on this camera's body
         pairs = a["pairs"] + n["pairs"]
         wrong, nhi = wrong_when_sure(pairs)
         rows.append(

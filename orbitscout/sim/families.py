@@ -88,6 +88,10 @@ class Family:
     sun_daz_deg: Range
     lunar_blast_depth: Range = (-0.25, -0.08)
 
+    def covers(self, body: Body) -> bool:
+        """Whether the family has ground ranges for ``body``."""
+        return any(name.lower() == body.name.lower() for name, _ in self.grounds)
+
     def ground(self, body: Body) -> Ground:
         """The ground ranges for ``body``.
 
