@@ -122,10 +122,8 @@ def test_get_family_names():
         get_family("martian_swamp")
     with pytest.raises(OrbitscoutError, match="no moon ground"):
         FAMILIES["dusty_plains"].ground(MOON)
-    for family in FAMILIES.values():  # covers a body exactly where it has ground for it
-        for body in (MARS, MOON):
-            assert family.covers(body) == any(n == body.name.lower() for n, _ in family.grounds)
     assert FAMILIES["holdout"].covers(MARS) and FAMILIES["holdout"].covers(MOON)
+    assert FAMILIES["dusty_plains"].covers(MARS) and not FAMILIES["dusty_plains"].covers(MOON)
     assert not FAMILIES["lunar_maria"].covers(MARS)
 
 
