@@ -724,7 +724,7 @@ def _stats_pair(split, model):
     )
 
 
-def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS):
+def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS, columns=None):
     """Leave one family out: for each of ``fitting`` a layer and trees fit on the others'
     ``seeds``, scored on it (its scores calibrated on the other folds' held-out scores); then
     the model fit on every fitting family, calibrated on all the held-out scores, scored on
@@ -732,7 +732,7 @@ def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS):
     on the base renderer's ``base_seeds``. Returns the markdown and the final model."""
     raw, scores = {}, {}
     for f in fitting:
-        model = uncalibrated_model({g: seeds for g in fitting if g != f})
+        model = uncalibrated_model({g: seeds for g in fitting if g != f}, columns)
         raw[f] = _stats_pair({f: seeds}, model)
         scores[f] = [p for part in raw[f] for a in part.values() for p in a["pairs"]]
     rows = []
@@ -743,7 +743,7 @@ def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS):
                 a["pairs"] = _calibrated(a["pairs"], cal)
         rows += _family_rows(f"{f} (held out)", *raw[f])
     final = dataclasses.replace(
-        uncalibrated_model({g: seeds for g in fitting}),
+        uncalibrated_model({g: seeds for g in fitting}, columns),
         calibration=isotonic([p for f in fitting for p in scores[f]]),
     )
     rows += _family_rows(f"{holdout} (holdout)", *_stats_pair({holdout: seeds}, final))
@@ -752,9 +752,8 @@ def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS):
     )
     rows += _family_rows("base renderer", *_stats_pair({BASE: base_seeds}, final))
     shipped = Model.load(MODEL_FILE)
-    rows += _family_rows(
-        f"{holdout} (holdout), shipped model", *_stats_pair({holdout: seeds}, shipped)
-    )
+    for f in (*fitting, holdout):
+        rows += _family_rows(f"{f}, shipped model", *_stats_pair({f: seeds}, shipped))
     return "\n".join(FAMILY_HEADER + rows), final
 
 
@@ -898,6 +897,12 @@ def main() -> None:
         "then the final fit scored on the holdout family",
     )
     ap.add_argument(
+        "--physics-only",
+        action="store_true",
+        help="with --families: leave out the groups a renderer sets "
+        f"({', '.join(RENDERER_GROUPS)})",
+    )
+    ap.add_argument(
         "--write-model",
         action="store_true",
         help="with --families: ship the final model (fit on every fitting family, calibrated "
@@ -905,13 +910,27 @@ def main() -> None:
     )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    if args.write_model and not args.families:
-        ap.error("--write-model goes with --families")
+    if (args.write_model or args.physics_only) and not args.families:
+        ap.error("--write-model and --physics-only go with --families")
     if args.families:
         fam_seeds = tuple(args.seeds or FAMILY_SEEDS)
-        text, final = leave_family_out(FITTING_FAMILIES, "holdout", fam_seeds)
+        columns = _variants()[-1][1] if args.physics_only else None
+        text, final = leave_family_out(FITTING_FAMILIES, "holdout", fam_seeds, columns=columns)
+        weights = weight_table(
+            {
+                f"base renderer (seeds {REPORTING_SEEDS[0]}-{REPORTING_SEEDS[-1]})": {
+                    BASE: REPORTING_SEEDS
+                },
+                "fitting families": {f: fam_seeds for f in FITTING_FAMILIES},
+            }
+        )
+        text += (
+            "\n\nWeight of each feature group in the logistic layer (share of |weight| x "
+            "spread), fit on one renderer's scenes and on the families mixed:\n\n" + weights
+        )
         head = (
-            f"Families fit on: {', '.join(FITTING_FAMILIES)}; held out of every fit: holdout. "
+            ("Physics only: " + ", ".join(RENDERER_GROUPS) + " left out. " if columns else "")
+            + f"Families fit on: {', '.join(FITTING_FAMILIES)}; held out of every fit: holdout. "
             f"Seeds {fam_seeds[0]}-{fam_seeds[-1]} of each family; layouts per camera: "
             + "; ".join(f"{c}: {', '.join(v)}" for c, v in TRAINING_LAYOUTS.items())
             + f"; {SIZE} px; no hint.\n"
