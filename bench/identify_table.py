@@ -724,16 +724,19 @@ def _stats_pair(split, model):
     )
 
 
-def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS, columns=None):
-    """Leave one family out: for each of ``fitting`` a layer and trees fit on the others'
-    ``seeds``, scored on it (its scores calibrated on the other folds' held-out scores); then
-    the model fit on every fitting family, calibrated on all the held-out scores, scored on
-    ``holdout`` (never fit or calibrated on), on the fitting families' own scenes (tuned) and
-    on the base renderer's ``base_seeds``. Returns the markdown and the final model."""
+def leave_family_out(fitting: dict, holdout, seeds, base_seeds=REPORTING_SEEDS, columns=None):
+    """Leave one family out: for each family of ``fitting`` (family to its seeds; ``base``,
+    the renderer's own look, may be one) a layer and trees fit on the others' scenes, scored
+    on it (its scores calibrated on the other folds' held-out scores); then the model fit on
+    every fitting family, calibrated on all the held-out scores, scored on ``holdout``'s
+    ``seeds`` (never fit or calibrated on), on the fitting families' own scenes (tuned) and
+    on the base renderer's ``base_seeds``; last, the shipped model (:data:`MODEL_FILE`) on
+    every family for comparison. ``columns``: the features kept (all by default; the others
+    held at 0 in every fit). Returns the markdown and the final model."""
     raw, scores = {}, {}
     for f in fitting:
-        model = uncalibrated_model({g: seeds for g in fitting if g != f}, columns)
-        raw[f] = _stats_pair({f: seeds}, model)
+        model = uncalibrated_model({g: v for g, v in fitting.items() if g != f}, columns)
+        raw[f] = _stats_pair({f: fitting[f]}, model)
         scores[f] = [p for part in raw[f] for a in part.values() for p in a["pairs"]]
     rows = []
     for f in fitting:
@@ -743,17 +746,20 @@ def leave_family_out(fitting, holdout, seeds, base_seeds=REPORTING_SEEDS, column
                 a["pairs"] = _calibrated(a["pairs"], cal)
         rows += _family_rows(f"{f} (held out)", *raw[f])
     final = dataclasses.replace(
-        uncalibrated_model({g: seeds for g in fitting}, columns),
+        uncalibrated_model(dict(fitting), columns),
         calibration=isotonic([p for f in fitting for p in scores[f]]),
     )
     rows += _family_rows(f"{holdout} (holdout)", *_stats_pair({holdout: seeds}, final))
-    rows += _family_rows(
-        "fitting families (tuned)", *_stats_pair({g: seeds for g in fitting}, final)
-    )
-    rows += _family_rows("base renderer", *_stats_pair({BASE: base_seeds}, final))
+    rows += _family_rows("fitting families (tuned)", *_stats_pair(dict(fitting), final))
+    if BASE not in fitting or not set(base_seeds) & set(fitting[BASE]):
+        rows += _family_rows(
+            f"base renderer, seeds {base_seeds[0]}-{base_seeds[-1]}",
+            *_stats_pair({BASE: base_seeds}, final),
+        )
     shipped = Model.load(MODEL_FILE)
-    for f in (*fitting, holdout):
-        rows += _family_rows(f"{f}, shipped model", *_stats_pair({f: seeds}, shipped))
+    for f, v in (*fitting.items(), (holdout, seeds), (BASE, base_seeds)):
+        label = f"{f}, seeds {v[0]}-{v[-1]}, shipped model"
+        rows += _family_rows(label, *_stats_pair({f: v}, shipped))
     return "\n".join(FAMILY_HEADER + rows), final
 
 
@@ -815,17 +821,18 @@ def _seeds_said(seeds) -> str:
     return f"{kind} {span}, held out (never used for fitting or tuning)"
 
 
-def write_markdown(path: Path, body: str, seeds, markers=(BEGIN, END)) -> None:
+def write_markdown(path: Path, body: str, seeds, markers=(BEGIN, END), said=None) -> None:
     """Write ``body`` into ``path`` between ``markers`` (replacing only that section, or
     appending it where the file has none), headed by the command, the UTC date, ``git
-    describe`` and the seeds it is from; the file is written whole or not at all."""
+    describe`` and the seeds it is from (``said``, where given, says it instead); the file
+    is written whole or not at all."""
     from orbitscout.core.atomic import write_file_atomic
 
     BEGIN, END = markers  # noqa: N806
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"{BEGIN}\n"
-        f"`{_command()}` ({date}, code `{_code_version()}`), on {_seeds_said(seeds)}.\n\n"
+        f"`{_command()}` ({date}, code `{_code_version()}`), on {said or _seeds_said(seeds)}.\n\n"
         f"{body.rstrip()}\n"
         f"{END}"
     )
@@ -897,6 +904,12 @@ def main() -> None:
         "then the final fit scored on the holdout family",
     )
     ap.add_argument(
+        "--with-base",
+        type=_seed_range,
+        metavar="A:B",
+        help="with --families: the base renderer's seeds A to B-1 are a fitting family too",
+    )
+    ap.add_argument(
         "--physics-only",
         action="store_true",
         help="with --families: leave out the groups a renderer sets "
@@ -910,18 +923,22 @@ def main() -> None:
     )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
-    if (args.write_model or args.physics_only) and not args.families:
-        ap.error("--write-model and --physics-only go with --families")
+    if (args.write_model or args.physics_only or args.with_base) and not args.families:
+        ap.error("--write-model, --physics-only and --with-base go with --families")
     if args.families:
         fam_seeds = tuple(args.seeds or FAMILY_SEEDS)
         columns = _variants()[-1][1] if args.physics_only else None
-        text, final = leave_family_out(FITTING_FAMILIES, "holdout", fam_seeds, columns=columns)
+        fitting = {f: fam_seeds for f in FITTING_FAMILIES}
+        if args.with_base:
+            fitting = {BASE: args.with_base, **fitting}
+        text, final = leave_family_out(fitting, "holdout", fam_seeds, columns=columns)
         weights = weight_table(
             {
                 f"base renderer (seeds {REPORTING_SEEDS[0]}-{REPORTING_SEEDS[-1]})": {
                     BASE: REPORTING_SEEDS
                 },
                 "fitting families": {f: fam_seeds for f in FITTING_FAMILIES},
+                **({"fitting families and base": fitting} if args.with_base else {}),
             }
         )
         text += (
@@ -930,26 +947,32 @@ def main() -> None:
         )
         head = (
             ("Physics only: " + ", ".join(RENDERER_GROUPS) + " left out. " if columns else "")
-            + f"Families fit on: {', '.join(FITTING_FAMILIES)}; held out of every fit: holdout. "
-            f"Seeds {fam_seeds[0]}-{fam_seeds[-1]} of each family; layouts per camera: "
+            + f"Families fit on: {', '.join(fitting)}; held out of every fit: holdout. "
+            f"Seeds {fam_seeds[0]}-{fam_seeds[-1]} of each family"
+            + (f", {args.with_base[0]}-{args.with_base[-1]} of base" if args.with_base else "")
+            + "; layouts per camera: "
             + "; ".join(f"{c}: {', '.join(v)}" for c, v in TRAINING_LAYOUTS.items())
             + f"; {SIZE} px; no hint.\n"
         )
         print(head + "\n" + text)
         if args.markdown:
-            write_markdown(args.markdown, head + "\n" + text, fam_seeds, FAMILY_MARKERS)
+            said = "scene families' seeds (each family's own draws; see the rows for what was fit)"
+            write_markdown(args.markdown, head + "\n" + text, fam_seeds, FAMILY_MARKERS, said)
         if args.write_model:
             record = {
-                "families": list(FITTING_FAMILIES),
-                "seeds": list(fam_seeds),
+                "seeds": {f: list(v) for f, v in fitting.items()},
                 "code_version": _code_version(),
                 "command": _command(),
             }
-            model = dataclasses.replace(
-                final, features=FEATURE_NAMES, classes=CLASSES, fit={"families": record}
-            )
+            held_out = "the leave-one-family-out folds' held-out scores"
+            fit = {
+                "weights": record,
+                "trees": record,
+                "calibration": {**record, "note": f"isotonic on {held_out}"},
+            }
+            model = dataclasses.replace(final, features=FEATURE_NAMES, classes=CLASSES, fit=fit)
             model.save(MODEL_FILE)
-            print(f"# model fit on families {', '.join(FITTING_FAMILIES)} -> {MODEL_FILE}")
+            print(f"# model fit on families {', '.join(fitting)} -> {MODEL_FILE}")
         return
     fits = args.fit or args.fit_model or args.fit_trees or args.fit_columns
     if args.markdown and (fits or args.by_illumination or args.ablation):
