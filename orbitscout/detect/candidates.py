@@ -129,13 +129,18 @@ def _ends(x: float, y: float, length: float, angle_deg: float) -> np.ndarray:
     return np.array([[x, y] - half, [x, y] + half])
 
 
+def _axis_angle(a: float, b: float) -> float:
+    """The angle between two axes (directions modulo 180 deg), in degrees, 0-90."""
+    return abs((a - b + 90) % 180 - 90)
+
+
 def _continues(i: int, j: int, shape: tuple[np.ndarray, ...], params: DetectParams) -> bool:
     """Whether thin region ``j`` carries on the path of thin region ``i``: their nearest ends
     lie within ``params.line_gap_ratio`` of the shorter one's length (``line_gap`` at least,
     ``line_gap_max`` at most), and each one's axis is within ``params.line_angle_deg`` of the
     chord between their centroids (along a track that curves the chord halves the bend; a
     parallel neighbour or a crossing track is far off it)."""
-    x, y, length, angle = shape
+    x, y, length, _, angle = shape
     ends_i = _ends(x[i], y[i], length[i], angle[i])
     ends_j = _ends(x[j], y[j], length[j], angle[j])
     gap = np.hypot(*(ends_i[:, None, :] - ends_j[None, :, :]).transpose(2, 0, 1)).min()
@@ -146,18 +151,20 @@ def _continues(i: int, j: int, shape: tuple[np.ndarray, ...], params: DetectPara
     if gap > reach:
         return False
     chord = math.degrees(math.atan2(y[j] - y[i], x[j] - x[i]))
-    return all(abs((a - chord + 90) % 180 - 90) <= params.line_angle_deg for a in angle[[i, j]])
+    return all(_axis_angle(a, chord) <= params.line_angle_deg for a in angle[[i, j]])
 
 
-def _merge_near(regions: Regions, thin: np.ndarray, params: DetectParams = DEFAULT) -> np.ndarray:
-    """Group regions whose boxes lie within ``params.merge_gap`` px; thin ones also when
-    their boxes lie within ``params.line_gap`` px and their directions differ by less than
-    ``params.line_angle_deg`` (fragments side by side), or when one carries on the other's
-    path across a gap (:func:`_continues`: one track broken where it fell below the
-    threshold)."""
+def _merge_near(
+    regions: Regions, shape: tuple[np.ndarray, ...], params: DetectParams = DEFAULT
+) -> np.ndarray:
+    """Group regions whose boxes lie within ``params.merge_gap`` px; thin ones (by their
+    ``shape``, :func:`_shape` of their sums) also when their boxes lie within
+    ``params.line_gap`` px and their directions differ by less than ``params.line_angle_deg``
+    (fragments side by side), or when one carries on the other's path across a gap
+    (:func:`_continues`: one track broken where it fell below the threshold)."""
     n = len(regions)
-    x, y, length, _, angle = _shape(regions.sums)
-    shape = (x, y, length, angle)
+    _, _, length, width, angle = shape
+    thin = _thin(length, width, params)
     uf = UnionFind(n)
     order = np.argsort(regions.bbox[:, 0])
     box = regions.bbox[order]
@@ -173,7 +180,7 @@ def _merge_near(regions: Regions, thin: np.ndarray, params: DetectParams = DEFAU
             if d <= params.merge_gap:
                 uf.union(i, j)
             elif d <= reach and thin[i] and thin[j]:
-                diff = abs((angle[i] - angle[j] + 90) % 180 - 90)
+                diff = _axis_angle(angle[i], angle[j])
                 side_by_side = d <= params.line_gap and diff < params.line_angle_deg
                 if side_by_side or _continues(i, j, shape, params):
                     uf.union(i, j)
@@ -211,8 +218,7 @@ def candidates(
     regions = result.regions.subset(result.regions.seeded)
     if not len(regions):
         return []
-    _, _, length, width, _ = _shape(regions.sums)
-    groups = _merge_near(regions, _thin(length, width, params), params)
+    groups = _merge_near(regions, _shape(regions.sums), params)
     return numbered(measure_candidates(combine_regions([regions], groups), gsd_m, params))
 
 
