@@ -200,27 +200,17 @@ def change_ece(dets: list[dict], bins: int = 10) -> float:
     return float(gap / len(p))
 
 
-def change_terms(d: dict) -> tuple[float, float]:
-    """The two terms of ``detect.candidates.change_probability`` for one detection record:
-    ln(peak / t_high) and ln(min(novelty, cap) / novelty gate)."""
-    from orbitscout.detect.parameters import DetectParams
-
-    par = DetectParams()
-    nov = d["novelty"] if d["novelty"] is not None else par.p_novelty_cap
-    return (
-        float(np.log(d["peak_sigma"] / par.t_high)),
-        float(np.log(min(nov, par.p_novelty_cap) / par.novelty)),
-    )
-
-
 def fit_change_probability(scenes: list[dict]) -> dict:
     """Logistic fit of whether a detection lies on a real change, on the terms of
-    :func:`change_terms` (maximum likelihood, a weak ridge): ``p_intercept``, ``p_sigma``,
-    ``p_novelty`` for :class:`orbitscout.detect.parameters.DetectParams`."""
+    ``detect.candidates.change_terms`` (maximum likelihood, a weak ridge): ``p_intercept``,
+    ``p_sigma``, ``p_novelty`` for :class:`orbitscout.detect.parameters.DetectParams`."""
     from scipy.optimize import minimize
 
     dets = [d for s in scenes if not s["failed"] for d in s["detections"]]
-    x = np.array([change_terms(d) for d in dets])
+    from orbitscout.detect.candidates import change_terms
+
+    novelty = [np.inf if d["novelty"] is None else d["novelty"] for d in dets]
+    x = np.column_stack(change_terms([d["peak_sigma"] for d in dets], novelty))
     y = np.array([d["near_truth"] for d in dets], float)
     a = np.column_stack([np.ones(len(x)), x])
 

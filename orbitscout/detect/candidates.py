@@ -20,6 +20,17 @@ def detection_score(
     return np.clip(1.0 - np.exp(1.0 - (np.asarray(peak_sigma) / params.t_high) ** 2), 0.0, 1.0)
 
 
+def change_terms(
+    peak_sigma: float | np.ndarray, novelty: float | np.ndarray, params: DetectParams = DEFAULT
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two terms of :func:`change_probability`: ``ln(peak_sigma / t_high)`` and
+    ``ln(novelty / params.novelty)``, novelty counted up to ``p_novelty_cap`` (infinity, on
+    ground with no structure, counts as the cap)."""
+    peak = np.maximum(np.asarray(peak_sigma, np.float64), 1e-12)
+    nov = np.clip(np.asarray(novelty, np.float64), 1e-12, params.p_novelty_cap)
+    return np.log(peak / params.t_high), np.log(nov / params.novelty)
+
+
 def change_probability(
     peak_sigma: float | np.ndarray, novelty: float | np.ndarray, params: DetectParams = DEFAULT
 ) -> float | np.ndarray:
@@ -27,8 +38,8 @@ def change_probability(
     from how far the change stands above the noise and above the structure already there.
 
     Logistic of ``p_intercept + p_sigma * ln(peak_sigma / t_high) + p_novelty *
-    ln(novelty / params.novelty)`` (the ``params`` coefficients; novelty counted up to
-    ``p_novelty_cap``). Not calibrated: a benchmark's calibration replaces the coefficients.
+    ln(novelty / params.novelty)`` (:func:`change_terms`; the ``params`` coefficients, fitted
+    by ``bench/change_table.py --fit-change-score`` on the fitting scene families).
 
     Parameters
     ----------
@@ -44,13 +55,8 @@ def change_probability(
     float or numpy.ndarray
         The probability, 0-1.
     """
-    peak = np.maximum(np.asarray(peak_sigma, np.float64), 1e-12)
-    nov = np.clip(np.asarray(novelty, np.float64), 1e-12, params.p_novelty_cap)
-    z = (
-        params.p_intercept
-        + params.p_sigma * np.log(peak / params.t_high)
-        + params.p_novelty * np.log(nov / params.novelty)
-    )
+    sigma_term, novelty_term = change_terms(peak_sigma, novelty, params)
+    z = params.p_intercept + params.p_sigma * sigma_term + params.p_novelty * novelty_term
     p = 1.0 / (1.0 + np.exp(-z))
     return float(p) if p.ndim == 0 else p
 
