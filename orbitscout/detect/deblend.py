@@ -114,13 +114,7 @@ def split(
         slice(bbox[1] - maps.y0, bbox[3] - maps.y0 + 1),
         slice(bbox[0] - maps.x0, bbox[2] - maps.x0 + 1),
     )
-    count, labels = cv2.connectedComponents(
-        maps.region[box].view(np.uint8), connectivity=8, ltype=cv2.CV_32S
-    )
-    seeded = np.zeros(count, bool)
-    seeded[labels[maps.seed[box]]] = True
-    seeded[0] = False
-    member = seeded[labels]  # the candidate's regions: those holding a seed...
+    member = regions.components_meeting(maps.region[box], maps.seed[box])  # its regions...
     gap = np.ones((2 * params.merge_gap + 1,) * 2, np.uint8)
     count, groups, stats, _ = cv2.connectedComponentsWithStats(  # ...joined within merge_gap
         cv2.dilate(member.view(np.uint8), gap), connectivity=8, ltype=cv2.CV_32S

@@ -182,6 +182,15 @@ def _aggregate(
     return Regions(sums, top, any_seed, bbox)
 
 
+def components_meeting(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """The 8-connected parts of boolean ``mask`` that hold a pixel of ``seeds``."""
+    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    keep = np.zeros(count, bool)
+    keep[labels[seeds & mask]] = True
+    keep[0] = False  # the background
+    return keep[labels]
+
+
 class UnionFind:
     """Disjoint sets over 0..n-1."""
 

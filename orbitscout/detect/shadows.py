@@ -39,6 +39,7 @@ from orbitscout.core.candidate import Candidate
 from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
+from orbitscout.detect.regions import components_meeting
 
 _CELL = 512  # candidates' windows read together within cells of this side (px)
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
@@ -102,8 +103,8 @@ def is_shadow_change(
     with np.errstate(invalid="ignore"):
         deep_a = after < min(level_a - params.shadow_core_sigma * spread_a, floor * level_a)
         deep_b = before < min(level_b - params.shadow_core_sigma * spread_b, floor * level_b)
-    patch_a = _touching(dark_a, grown) & _touching(dark_a, deep_a)
-    patch_b = _touching(dark_b, grown) & _touching(dark_b, deep_b)
+    patch_a = components_meeting(dark_a, grown) & components_meeting(dark_a, deep_a)
+    patch_b = components_meeting(dark_b, grown) & components_meeting(dark_b, deep_b)
     if not (patch_a.any() and patch_b.any()):
         return False
     area_a, area_b = int(patch_a.sum()), int(patch_b.sum())
@@ -111,15 +112,6 @@ def is_shadow_change(
         return False  # a shadow lengthens with tan(incidence); it does not swallow a scene
     overlap = (patch_a & patch_b).sum() / max(int((patch_a | patch_b).sum()), 1)
     return bool(params.shadow_overlap_min <= overlap < params.shadow_overlap)
-
-
-def _touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """The connected parts of ``mask`` that meet ``seeds``."""
-    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
-    keep = np.zeros(count, bool)
-    keep[np.unique(labels[seeds & mask])] = True
-    keep[0] = False
-    return keep[labels]
 
 
 def drop_shadow_changes(
