@@ -77,3 +77,12 @@ def natural_scene(camera: str, seed: int, size: int):
         "random", seed=seed, extent_m=size * gsd, natural_changes=3 + seed % 4, body=cam.body
     )
     return scene.natural_only()
+
+
+def family_covers(family: str, camera: str) -> bool:
+    """Whether scene ``family`` has ground on the body ``camera`` looks at (a Mars family has
+    no scenes for LROC NAC, a lunar one none for the Mars cameras)."""
+    from orbitscout.observe.cameras import get_camera
+    from orbitscout.sim.families import get_family
+
+    return get_family(family).covers(get_camera(camera).body)

@@ -134,14 +134,6 @@ def run_scene(
     }
 
 
-def _covers(family: str, camera: str) -> bool:
-    """Whether ``family`` has ground on the body ``camera`` looks at."""
-    from orbitscout.observe.cameras import get_camera
-    from orbitscout.sim.families import get_family
-
-    return get_family(family).covers(get_camera(camera).body)
-
-
 def _share(k: int, n: int) -> str:
     return f"{k / n:.2f} ({k}/{n})" if n else "-"
 
@@ -304,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         help="keep candidates that are cast shadows moved by another sun (the baseline)",
     )
     args = ap.parse_args(argv)
+    from _scenes import family_covers
+
     from orbitscout.detect.parameters import DetectParams
 
     detect = DetectParams(shadows=not args.no_shadows)
@@ -315,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     for cam in args.cameras.split(","):
         for sun in SUNS:
             for fam in families:
-                if not _covers(fam, cam):
+                if not family_covers(fam, cam):
                     continue
                 for seed in map(int, args.seeds.split(",")):
                     s = run_scene(cam, sun, seed, fam, args.size, detect)

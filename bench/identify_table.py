@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scenes import code_version, scene_candidates  # noqa: E402
+from _scenes import code_version, family_covers, scene_candidates  # noqa: E402
 
 from orbitscout.core.classes import CLASSES, HARDWARE, NATURAL  # noqa: E402
 from orbitscout.identify.classify import identify  # noqa: E402
@@ -193,13 +193,10 @@ def ece(pairs, bins=10) -> float:
     return total / len(s)
 
 
-def covers(family: str, camera: str) -> bool:
-    """Whether ``family`` has ground on the body ``camera`` looks at (a Mars family has no
-    scenes for LROC NAC, a lunar one none for the Mars cameras)."""
-    from orbitscout.observe.cameras import get_camera
-    from orbitscout.sim.families import get_family
-
-    return family == BASE or get_family(family).covers(get_camera(camera).body)
+def _covers(family: str, camera: str) -> bool:
+    """Whether ``family`` (``base``: the renderer's own look, every body) has scenes for
+    ``camera``."""
+    return family == BASE or family_covers(family, camera)
 
 
 def _split(seeds) -> dict:
@@ -219,7 +216,7 @@ def camera_stats(seeds, site=False, mission=False, verbose=False, scenes=None, m
         )
         agg.update(false_hw=0, failed=0, pairs=[], conf={})
         for family, fam_seeds in _split(seeds).items():
-            if not covers(family, cam):
+            if not _covers(family, cam):
                 continue
             for layout in layouts:
                 for seed in fam_seeds:
@@ -420,7 +417,7 @@ def training_set(seeds, cameras=None):
     xs, ys = [], []
     for family, fam_seeds in _split(seeds).items():
         for cam, layouts in TRAINING_LAYOUTS.items():
-            if (cameras is not None and cam not in cameras) or not covers(family, cam):
+            if (cameras is not None and cam not in cameras) or not _covers(family, cam):
                 continue
             for layout in layouts:
                 for seed in fam_seeds:

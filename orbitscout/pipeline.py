@@ -234,7 +234,7 @@ def find(
             reshading=light.reshading,
             read_dtm=read_dtm,
         )
-        light.summary["shadows"] = _drop_shadows(found, light, detect)
+        light.summary["shadows"] = _shadow_test(found, light, detect)
         if light.summary["shadows"]["tested"]:
             kept = shadows.drop_shadow_changes(
                 found, read_after, read_before, phot, a.width, a.height, detect
@@ -453,7 +453,7 @@ def _plan_illumination(
     return _Illumination(reshading, summary, notes)
 
 
-def _drop_shadows(found: list, light: _Illumination, detect: DetectParams) -> dict:
+def _shadow_test(found: list, light: _Illumination, detect: DetectParams) -> dict:
     """Whether candidates are tested for cast shadows moved by another sun: unless the test
     is off or both suns are known and differ by less than the re-shading's least change."""
     change = light.summary["sun_change"]

@@ -43,6 +43,7 @@ from orbitscout.detect.significance import BLOCK, Support, blur_reach
 # on Gaussian residuals), its rounds, and the fewest valid reduced pixels a block's fit rests on
 TUKEY = 4.685
 ROUNDS = 6
+IRLS_CHUNK = 128  # blocks fitted together by _irls (128 x 4,096 px x 4 terms: 17 MB a copy)
 MIN_POINTS = 64
 
 
@@ -626,9 +627,6 @@ def _irls_chunk(
         gram += ridge[:, None, None] * np.eye(x.shape[-1])
         coef = np.linalg.solve(gram, rhs[..., None])[..., 0]
     return coef
-
-
-IRLS_CHUNK = 128  # blocks fitted together by _irls (128 x 4,096 px x 4 terms: 17 MB a copy)
 
 
 def _masked_median(values: np.ndarray, ok: np.ndarray) -> np.ndarray:

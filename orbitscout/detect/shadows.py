@@ -68,8 +68,7 @@ def is_shadow_change(
     inside : numpy.ndarray
         Boolean, the candidate's box within the window.
     params : DetectParams
-        ``shadow_sigma``, ``shadow_core_sigma``, ``shadow_share``, ``shadow_overlap`` and
-        ``t_low``.
+        ``t_low`` (what counts as changed) and the ``shadow_*`` thresholds.
 
     Returns
     -------
