@@ -198,9 +198,9 @@ def fit_change_probability(scenes: list[dict]) -> dict:
     ``p_sigma``, ``p_novelty`` for :class:`orbitscout.detect.parameters.DetectParams`."""
     from scipy.optimize import minimize
 
-    dets = [d for s in scenes if not s["failed"] for d in s["detections"]]
     from orbitscout.detect.candidates import change_terms
 
+    dets = [d for s in scenes if not s["failed"] for d in s["detections"]]
     novelty = [np.inf if d["novelty"] is None else d["novelty"] for d in dets]
     x = np.column_stack(change_terms([d["peak_sigma"] for d in dets], novelty))
     y = np.array([d["near_truth"] for d in dets], float)

@@ -825,20 +825,20 @@ def write_markdown(path: Path, body: str, seeds, markers=(BEGIN, END), said=None
     is written whole or not at all."""
     from orbitscout.core.atomic import write_file_atomic
 
-    BEGIN, END = markers  # noqa: N806
+    opening, closing = markers
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
-        f"{BEGIN}\n"
+        f"{opening}\n"
         f"`{_command()}` ({date}, code `{_code_version()}`), on {said or _seeds_said(seeds)}.\n\n"
         f"{body.rstrip()}\n"
-        f"{END}"
+        f"{closing}"
     )
     text = path.read_text() if path.exists() else ""
-    begin, end = text.find(BEGIN), text.find(END)
+    begin, end = text.find(opening), text.find(closing)
     if begin >= 0 and end > begin:
-        text = text[:begin] + section + text[end + len(END) :]
+        text = text[:begin] + section + text[end + len(closing) :]
     elif begin >= 0 or end >= 0:
-        raise SystemExit(f"{path}: one of {BEGIN} and {END} without the other")
+        raise SystemExit(f"{path}: one of {opening} and {closing} without the other")
     else:
         text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + section + "\n"
     write_file_atomic(path, text.encode())
