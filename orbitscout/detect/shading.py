@@ -32,6 +32,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import scipy.fft
 
 from orbitscout.core.illumination import Sun, sun_change
 from orbitscout.core.window import Window
@@ -45,6 +46,7 @@ TUKEY = 4.685
 ROUNDS = 6
 IRLS_CHUNK = 128  # blocks fitted together by _irls (128 x 4,096 px x 4 terms: 17 MB a copy)
 MIN_POINTS = 64
+FIT_STRIDE = 2  # blocks are fitted on every FIT_STRIDE-th reduced px of every FIT_STRIDE-th row
 
 
 def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
@@ -69,7 +71,7 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
     confidence : float
         The anisotropy (0: none, an isotropic texture; 1: all power along one direction).
     """
-    data = np.asarray(image, np.float64)
+    data = np.asarray(image, np.float32)  # single precision: an angle, twice as fast
     if min(data.shape) < 32:
         raise ValueError("estimate_sun_azimuth needs an image of at least 32 x 32 px")
     ok = np.isfinite(data)
@@ -77,10 +79,10 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     data = np.where(ok, data, np.median(data[ok]))
     data = data - cv2.GaussianBlur(data, (0, 0), 8.0, borderType=cv2.BORDER_REFLECT)
-    window = np.outer(np.hanning(data.shape[0]), np.hanning(data.shape[1]))
-    power = np.abs(np.fft.rfft2(data * window)) ** 2
-    fy = np.fft.fftfreq(data.shape[0])[:, None]
-    fx = np.fft.rfftfreq(data.shape[1])[None, :]
+    window = np.outer(np.hanning(data.shape[0]), np.hanning(data.shape[1])).astype(np.float32)
+    power = np.abs(scipy.fft.rfft2(data * window)) ** 2
+    fy = np.fft.fftfreq(data.shape[0]).astype(np.float32)[:, None]
+    fx = np.fft.rfftfreq(data.shape[1]).astype(np.float32)[None, :]
     radius = np.hypot(fx, fy)
     # band 1/64 .. 1/6 cycles per px (finer, the pixel grid's own derivatives pull the angle
     # toward the diagonals: 6 degrees at 1/3), axes out; rfft's half plane holds each
@@ -550,15 +552,23 @@ def _fit_blocks(
     intercept, not returned) that fit ``resid``: Tukey-biweight IRLS started from the whole
     image's robust fit. Blocks with too few valid pixels take the median of the others; a
     3 x 3 median over blocks outvotes blocks that a large change took over. Also the share of
-    the residual's robust variance the bilinear coefficients remove."""
+    the residual's robust variance the bilinear coefficients remove.
+
+    Blocks are fitted, and the share measured, on every ``FIT_STRIDE``-th pixel of every
+    ``FIT_STRIDE``-th row: four smooth terms need far fewer points than a block holds (256 of
+    its 1,024 at 16k), and the fit costs a quarter."""
     h, w = resid.shape
     ny, nx = math.ceil(h / per), math.ceil(w / per)
     k = len(basis)
+    stride = FIT_STRIDE if per % FIT_STRIDE == 0 else 1
+    cell = per // stride
+    sampled = ok[::stride, ::stride]
 
     def blocks(image: np.ndarray) -> np.ndarray:
-        padded = np.zeros((ny * per, nx * per), np.float64)
-        padded[:h, :w] = np.where(ok, image, 0.0)
-        return padded.reshape(ny, per, nx, per).transpose(0, 2, 1, 3).reshape(ny * nx, -1)
+        sample = image[::stride, ::stride]
+        padded = np.zeros((ny * cell, nx * cell), np.float64)
+        padded[: sample.shape[0], : sample.shape[1]] = np.where(sampled, sample, 0.0)
+        return padded.reshape(ny, cell, nx, cell).transpose(0, 2, 1, 3).reshape(ny * nx, -1)
 
     y = blocks(resid)
     valid = blocks(ok.astype(np.float64)) > 0
@@ -572,18 +582,19 @@ def _fit_blocks(
         None,
     )[0]
     coef = _irls(x, y, valid, np.broadcast_to(start, (ny * nx, k + 1)).copy())
-    enough = valid.sum(axis=1) >= MIN_POINTS
+    enough = valid.sum(axis=1) >= MIN_POINTS // stride**2
     coef[~enough] = np.median(coef[enough], axis=0) if enough.any() else start
     grid = coef[:, :k].reshape(ny, nx, k).astype(np.float32)
     if ny >= 3 and nx >= 3:
         grid = np.stack(
             [cv2.medianBlur(np.ascontiguousarray(grid[..., j]), 3) for j in range(k)], axis=-1
         )
-    rows = _axis(np.arange(h) * 1.0, ny, per)
-    cols = _axis(np.arange(w) * 1.0, nx, per)
-    pred = sum(_bilinear(grid[..., j], rows, cols) * basis[j] for j in range(k))
-    before = _robust_var(resid[ok])
-    after = _robust_var((resid - pred)[ok])
+    rows = _axis(np.arange(0, h, stride) * 1.0, ny, per)
+    cols = _axis(np.arange(0, w, stride) * 1.0, nx, per)
+    pred = sum(_bilinear(grid[..., j], rows, cols) * basis[j][::stride, ::stride] for j in range(k))
+    sample = resid[::stride, ::stride][sampled]
+    before = _robust_var(sample)
+    after = _robust_var(sample - pred[sampled])
     return grid, float(1.0 - after / before) if before > 0 else 0.0
 
 

@@ -63,9 +63,8 @@ class GridMap:
         y0 = max(0, math.floor(min(ys)) - 2)
         x1 = min(self.source.width, math.ceil(max(xs)) + 3)
         y1 = min(self.source.height, math.ceil(max(ys)) + 3)
-        out = np.full((out_h, out_w), np.nan, dtype=np.float32)
         if x1 <= x0 or y1 <= y0:
-            return out
+            return np.full((out_h, out_w), np.nan, dtype=np.float32)
         src_window = RioWindow(x0, y0, x1 - x0, y1 - y0)
         shape = (-(-(y1 - y0) // src_factor), -(-(x1 - x0) // src_factor))
         data = read_float(self.source, self.band, self.path, src_window, shape)
@@ -84,7 +83,6 @@ class GridMap:
             data,
             matrix,
             (out_w, out_h),
-            dst=out,
             flags=(cv2.INTER_CUBIC if src_factor == 1 else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=float("nan"),
