@@ -9,7 +9,9 @@ labels would give them; detections are matched one-to-one to the truth (``sim.ev
 within max(3 px, the item's radius)). Printed and written (``--markdown``) per camera and sun
 change: recall of appearing and of vanished changes >= 3 px across (the item's visible extent),
 moves linked (both ends found and their detections linked by ``moved_from``), and false
-detections (those within no truth item's radius) per 4k x 4k px scene, with counts.
+detections (those within no truth item's radius) per 4k x 4k px scene, with counts; and the
+same recall split by each change's ideal signal-to-noise ratio (``ideal_snr``), so that a miss
+that no detector could see is told from one that ``find`` should have made.
 
     python bench/change_table.py                                 # print the table
     python bench/change_table.py --markdown docs/validation.md   # the table into that page
@@ -19,7 +21,9 @@ detections (those within no truth item's radius) per 4k x 4k px scene, with coun
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
 import shlex
 import subprocess
 import sys
@@ -37,6 +41,47 @@ VANISHED, MOVES = 2, 1
 MIN_ACROSS_PX = 3.0
 FOUR_K = 4096 * 4096
 BEGIN, END = "<!-- change_table:begin -->", "<!-- change_table:end -->"
+
+
+@functools.lru_cache(maxsize=64)
+def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float]:
+    """Each truth item's signal-to-noise ratio to an ideal observer: the scene rendered again
+    with no sun change and no shift, noise-free with and without its changes (and once with
+    noise); the item's own change (what the changes add to AFTER, less what they add to
+    BEFORE scaled onto AFTER) summed in quadrature over its match radius, over the noise of
+    the difference (each image's noise: the noisy render less the clean one, less per-row
+    medians for CaSSIS's framelet gains). A matched filter that knew the change exactly would
+    reach this; ``find`` needs ``t_high`` (5.5) on its best filter of 0-2 px."""
+    from orbitscout.sim.evaluate import match_radius_px
+    from orbitscout.sim.render import simulate_pair
+
+    kw = dict(
+        camera=camera, layout="random", seed=seed, size=size, family=family,
+        sun_change=(0.0, 0.0), vanished=VANISHED, moves=MOVES, shift_px=(0.0, 0.0),
+    )  # fmt: skip
+    noisy = simulate_pair(**kw)
+    clean = simulate_pair(**kw, noise=False)
+    bare = simulate_pair(**kw, noise=False, changes=False)
+
+    def f64(a: np.ndarray) -> np.ndarray:
+        return a.astype(np.float64)
+
+    def sigma(a: np.ndarray, b: np.ndarray) -> float:
+        d = f64(a) - f64(b)
+        d -= np.median(d, axis=1, keepdims=True)
+        return float(1.4826 * np.median(np.abs(d)))
+
+    gain = float(np.median(f64(bare.after) / np.maximum(f64(bare.before), 1.0)))
+    signal = (f64(clean.after) - f64(bare.after)) - gain * (f64(clean.before) - f64(bare.before))
+    noise = math.hypot(sigma(noisy.after, clean.after), gain * sigma(noisy.before, clean.before))
+    gsd = clean.truth["gsd_m"]
+    yy, xx = np.mgrid[0:size, 0:size]
+    out = {}
+    for it in clean.truth["items"]:
+        r = match_radius_px(it, gsd, MIN_ACROSS_PX)
+        disc = (xx - it["x"]) ** 2 + (yy - it["y"]) ** 2 <= r * r
+        out[it["id"]] = float(np.sqrt(np.sum(signal[disc] ** 2)) / max(noise, 1e-9))
+    return out
 
 
 def run_scene(
@@ -119,6 +164,9 @@ def run_scene(
         it["said"] = rows[det_of[i]]["change"] if i in det_of else None
         it["change_score"] = rows[det_of[i]]["change_score"] if i in det_of else None
         it["across_px"] = float(it.get("extent_m") or it["size_m"]) / gsd
+    snr = ideal_snr(camera, seed, family, size)
+    for it in items:
+        it["ideal_snr"] = snr.get(it["id"])
     return {
         "camera": camera,
         "family": family,
@@ -172,6 +220,39 @@ def table(scenes: list[dict]) -> str:
             f"| {_share(sum((i['change_score'] or 0) >= 0.5 for i in app + van), len(app + van))} "
             f"| {change_ece(dets):.3f} |"
         )
+    return "\n".join(out)
+
+
+VISIBLE_SNR = 11.0  # twice t_high: room for find's filters not matching a change's shape
+
+
+def visibility_table(scenes: list[dict]) -> str:
+    """Recall of changes >= 3 px across split by their ideal signal-to-noise ratio
+    (``ideal_snr``) at :data:`VISIBLE_SNR`: one row per camera and sun change (markdown)."""
+    out = [
+        f"| camera | sun change (inc / az) | appeared, ideal SNR < {VISIBLE_SNR:g} "
+        f"| appeared, ideal SNR ≥ {VISIBLE_SNR:g} | vanished, ideal SNR < {VISIBLE_SNR:g} "
+        f"| vanished, ideal SNR ≥ {VISIBLE_SNR:g} |",
+        "|---|---|---|---|---|---|",
+    ]
+    keys = sorted(
+        {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
+    )
+    for cam, sun in keys:
+        items = [
+            it
+            for s in scenes
+            if s["camera"] == cam and tuple(s["sun"]) == sun and not s["failed"]
+            for it in s["items"]
+            if it["across_px"] >= MIN_ACROSS_PX
+        ]
+        cells = []
+        for change in ("appeared", "vanished"):
+            kind = [it for it in items if it.get("change", "appeared") == change]
+            for visible in (False, True):
+                part = [it for it in kind if (it["ideal_snr"] >= VISIBLE_SNR) == visible]
+                cells.append(_share(sum(it["found"] for it in part), len(part)))
+        out.append(f"| {cam} | {sun[0]:g}° / {sun[1]:g}° | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -320,7 +401,16 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
     seconds = time.perf_counter() - t0
-    text = header(scenes, families, seconds) + "\n\n" + table(scenes)
+    text = (
+        header(scenes, families, seconds)
+        + "\n\n"
+        + table(scenes)
+        + "\n\nThe same changes split by how visible each is (`ideal_snr`: the change's own "
+        "noise-free signal, rendered with and without it at no sun change, summed in "
+        "quadrature over its match radius, over the noise of the difference; what a filter "
+        f"matched to it exactly would reach; split at {VISIBLE_SNR:g}, twice `t_high`):\n\n"
+        + visibility_table(scenes)
+    )
     print(text)
     if args.fit_change_score:
         print("change_score fit (DetectParams):", json.dumps(fit_change_probability(scenes)))

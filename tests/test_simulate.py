@@ -214,3 +214,30 @@ def test_cli_simulate(tmp_path):
         ["simulate", "--camera", "nac", "--layout", "perseverance", "--out", str(tmp_path / "x")],
     )
     assert res.exit_code != 0  # NAC looks at the Moon, Perseverance is on Mars
+
+
+def test_a_pair_without_its_changes_differs_only_where_they_lie():
+    """``changes=False`` renders the same frame, ground and looks with nothing on the ground:
+    the noise-free pairs differ near the appeared items in AFTER and the vanished ones in
+    BEFORE, and nowhere far from every item."""
+    kw = dict(
+        camera="cassis", layout="perseverance", seed=3, size=384, noise=False,
+        family="holdout", vanished=2, shift_px=(0.0, 0.0),
+    )  # fmt: skip
+    full = simulate_pair(**kw)
+    bare = simulate_pair(**kw, changes=False)
+    assert full.truth["items"] == bare.truth["items"]
+    gsd = full.truth["gsd_m"]
+    yy, xx = np.mgrid[0:384, 0:384]
+    far = np.ones((384, 384), bool)
+    for it in full.truth["items"]:
+        far &= np.hypot(xx - it["x"], yy - it["y"]) > 2 * match_radius_px(it, gsd) + 8
+    for image in ("after", "before"):
+        diff = np.abs(getattr(full, image).astype(float) - getattr(bare, image).astype(float))
+        assert diff[far].max() <= 1.0  # digitisation only
+    assert far.mean() > 0.5
+    for it in full.truth["items"]:
+        image = "before" if it.get("change") == "vanished" else "after"
+        diff = np.abs(getattr(full, image).astype(float) - getattr(bare, image).astype(float))
+        near = np.hypot(xx - it["x"], yy - it["y"]) <= match_radius_px(it, gsd)
+        assert diff[near].max() > 3, it["kind"]

@@ -641,6 +641,7 @@ def simulate_pair(
     sun_change: tuple[float, float] | None = None,
     vanished: int = 0,
     moves: int = 0,
+    changes: bool = True,
 ) -> Pair:
     """Render BEFORE and AFTER images of a scene with a camera, plus the truth.
 
@@ -672,6 +673,9 @@ def simulate_pair(
     vanished, moves
         Objects in BEFORE that are gone in AFTER, and objects that moved between the looks
         (``orbitscout.sim.scene.add_changes``).
+    changes
+        False: the same pair (frame, ground, suns, looks; the truth still lists the items)
+        with no item on the ground in either look, e.g. to measure each change's own signal.
 
     Returns
     -------
@@ -729,8 +733,8 @@ def simulate_pair(
     gain_b, gain_a = rng.uniform(0.9, 1.1, 2)
     look_b = draw_look(fam, seed, "before") if fam is not None else None
     look_a = draw_look(fam, seed, "after") if fam is not None else None
-    gone = tuple(it for it in scene.items if it.change == "vanished")
-    new = tuple(it for it in scene.items if it.change != "vanished")
+    gone = tuple(it for it in scene.items if it.change == "vanished" and changes)
+    new = tuple(it for it in scene.items if it.change != "vanished" and changes)
     before = render_image(
         scene, cam, before_grid, terrain, before_ill, False, rng, exp_b, gain_b, noise, gone, look_b
     )
