@@ -115,6 +115,23 @@ def test_a_moved_object_is_linked_with_distance_and_bearing():
     assert east.moved_from == west.id and east.move["distance_px"] == pytest.approx(30, abs=0.6)
 
 
+@pytest.mark.parametrize("step", [6, 8, 10])
+def test_a_short_move_is_two_ends_not_one_object(step):
+    """A bright object (8 px across) moved by about its size: the ends nearly touch, as a
+    canopy shifted by wind does at CaSSIS's pixel size. The end it left is found as
+    vanished, the one it reached as appeared, linked as a move; not one altered object
+    between them."""
+    ground = _ground(2, 1000.0)
+    before = _disc(ground, 250, 250, 4, 2000.0)
+    after = _disc(ground, 250 + step, 250, 4, 2000.0)
+    found = _detect(before, after, gsd_m=4.6)
+    assert len(found) == 2
+    (old,) = _at(found, 250, 250)
+    (new,) = _at(found, 250 + step, 250)
+    assert (old.change, new.change) == ("vanished", "appeared")
+    assert new.moved_from == old.id
+
+
 def test_unlike_or_far_ends_are_not_linked():
     """Ends of unlike size, or farther apart than the tolerance, are not a move."""
     ground = _ground(0, 1000.0)

@@ -167,10 +167,17 @@ def _merge_near(
     ``shape``, :func:`_shape` of their sums) also when their boxes lie within
     ``params.line_gap`` px and their directions differ by less than ``params.line_angle_deg``
     (fragments side by side), or when one carries on the other's path across a gap
-    (:func:`_continues`: one track broken where it fell below the threshold)."""
+    (:func:`_continues`: one track broken where it fell below the threshold). Never a region
+    that appeared with one that vanished (each by :func:`appeared_share` against
+    ``params.change_ratio``): those are two changes, such as the ends of a short move, not
+    the parts of one object (a new lander's bright body and dark blast zone both appeared)."""
     n = len(regions)
     _, _, length, width, angle = shape
     thin = _thin(length, width, params)
+    # which way each region changed: +1 appeared, -1 vanished, 0 neither clearly
+    share = appeared_share(regions.sums)
+    one_sided = params.change_ratio / (1.0 + params.change_ratio)
+    way = np.where(share >= one_sided, 1, np.where(share <= 1.0 - one_sided, -1, 0))
     uf = UnionFind(n)
     order = np.argsort(regions.bbox[:, 0])
     box = regions.bbox[order]
@@ -183,6 +190,8 @@ def _merge_near(
             dy = max(0, box[b, 1] - box[a, 3], box[a, 1] - box[b, 3])
             d = max(dx, dy)
             i, j = order[a], order[b]
+            if way[i] * way[j] < 0:
+                continue  # one gone, one new: two changes (a move's ends), not one object
             if d <= params.merge_gap:
                 uf.union(i, j)
             elif d <= reach and thin[i] and thin[j]:
