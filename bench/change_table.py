@@ -92,7 +92,7 @@ def run_scene(
     whether each lies within a truth item's radius, and the moves."""
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
-    from orbitscout.core.illumination import Sun
+    from orbitscout.core.illumination import Sun, sun_change
     from orbitscout.sim.evaluate import match, match_radius_px
     from orbitscout.sim.render import simulate_pair, write_pair
 
@@ -106,6 +106,7 @@ def run_scene(
         k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option")
         for k in ("before", "after")
     }
+    angle = sun_change(suns["before"], suns["after"])["angle_deg"]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_pair(pair, tmp)
@@ -131,6 +132,7 @@ def run_scene(
             "peak_sigma": float(c.peak_sigma),
             "novelty": None if c.novelty == float("inf") else float(c.novelty),
             "change_score": c.change_score,
+            "sun_angle_deg": angle,
             "score": float(c.score),
             "class": c.cls,
         }
@@ -276,14 +278,20 @@ def change_ece(dets: list[dict], bins: int = 10) -> float:
 def fit_change_probability(scenes: list[dict]) -> dict:
     """Logistic fit of whether a detection lies on a real change, on the terms of
     ``detect.candidates.change_terms`` (maximum likelihood, a weak ridge): ``p_intercept``,
-    ``p_sigma``, ``p_novelty`` for :class:`orbitscout.detect.parameters.DetectParams`."""
+    ``p_sigma``, ``p_novelty``, ``p_sun`` for :class:`orbitscout.detect.parameters.
+    DetectParams`."""
     from scipy.optimize import minimize
 
     from orbitscout.detect.candidates import change_terms
 
     dets = [d for s in scenes if not s["failed"] for d in s["detections"]]
     novelty = [np.inf if d["novelty"] is None else d["novelty"] for d in dets]
-    x = np.column_stack(change_terms([d["peak_sigma"] for d in dets], novelty))
+    x = np.array(
+        [
+            [float(t) for t in change_terms(d["peak_sigma"], n, sun_change_deg=d["sun_angle_deg"])]
+            for d, n in zip(dets, novelty, strict=True)
+        ]
+    )
     y = np.array([d["near_truth"] for d in dets], float)
     a = np.column_stack([np.ones(len(x)), x])
 
@@ -296,11 +304,12 @@ def fit_change_probability(scenes: list[dict]) -> dict:
         g[1:] += 1e-3 * w[1:]
         return g
 
-    w = minimize(loss, np.zeros(3), jac=grad, method="L-BFGS-B").x
+    w = minimize(loss, np.zeros(a.shape[1]), jac=grad, method="L-BFGS-B").x
     return {
         "p_intercept": round(float(w[0]), 3),
         "p_sigma": round(float(w[1]), 3),
         "p_novelty": round(float(w[2]), 3),
+        "p_sun": round(float(w[3]), 3),
         "detections": len(dets),
         "real": int(y.sum()),
     }

@@ -221,7 +221,9 @@ def find(
             )
         if result.valid_fraction < 0.01:
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
-        found = candidates.candidates(result, gsd, detect)
+        change = light.summary["sun_change"]  # known suns: their angle weighs change_score
+        sun_angle = None if change is None else change["angle_deg"]
+        found = candidates.candidates(result, gsd, detect, sun_angle)
         found = deblend.deblend(
             found,
             read_after,
@@ -233,6 +235,7 @@ def find(
             detect,
             reshading=light.reshading,
             read_dtm=read_dtm,
+            sun_change_deg=sun_angle,
         )
         light.summary["shadows"] = _shadow_test(found, light, detect)
         if light.summary["shadows"]["tested"]:

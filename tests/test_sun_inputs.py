@@ -404,3 +404,29 @@ def test_find_links_a_vanished_object_to_a_like_one_nearby(tmp_path):
     assert found["appeared"].moved_from == found["vanished"].id
     assert found["appeared"].move["distance_m"] == pytest.approx(25.0, abs=1.0)
     assert found["appeared"].move["bearing_deg"] == pytest.approx(90.0, abs=3.0)
+
+
+def test_change_score_weighs_how_far_the_sun_moved(tmp_path):
+    """The same pair scored three ways: with suns given as the same, as 15 degrees apart, and
+    not given (counted as far apart): the same detections, each likelier a change of the
+    ground the nearer the suns are."""
+    from synth import Spot
+
+    before, after = make_pair(
+        tmp_path, spots=[Spot(150, 150, 4.0, -0.5), Spot(300, 320, 3.0, 0.6)],
+        sun_before=(45.0, 110.0), sun_after=(45.0, 110.0),
+    )  # fmt: skip
+    same = Sun(110.0, 45.0, "option")
+    apart = Sun(125.0, 50.0, "option")
+    runs = {
+        "same": find(before, after, tmp_path / "a", sun_before=same, sun_after=same),
+        "apart": find(before, after, tmp_path / "b", sun_before=same, sun_after=apart),
+        "unknown": find(before, after, tmp_path / "c"),
+    }
+    scores = {k: {(round(c.x), round(c.y)): c.change_score for c in r.detections}
+              for k, r in runs.items()}  # fmt: skip
+    assert len(scores["same"]) >= 2 and scores["same"].keys() == scores["unknown"].keys()
+    for key, p in scores["same"].items():
+        assert p > scores["unknown"][key]
+        if key in scores["apart"]:
+            assert p > scores["apart"][key]

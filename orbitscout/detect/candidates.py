@@ -21,25 +21,35 @@ def detection_score(
 
 
 def change_terms(
-    peak_sigma: float | np.ndarray, novelty: float | np.ndarray, params: DetectParams = DEFAULT
-) -> tuple[np.ndarray, np.ndarray]:
-    """The two terms of :func:`change_probability`: ``ln(peak_sigma / t_high)`` and
-    ``ln(novelty / params.novelty)``, novelty counted up to ``p_novelty_cap`` (infinity, on
-    ground with no structure, counts as the cap)."""
+    peak_sigma: float | np.ndarray,
+    novelty: float | np.ndarray,
+    params: DetectParams = DEFAULT,
+    sun_change_deg: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The three terms of :func:`change_probability`: ``ln(peak_sigma / t_high)``,
+    ``ln(novelty / params.novelty)`` (novelty counted up to ``p_novelty_cap``; infinity, on
+    ground with no structure, counts as the cap) and the angle between the suns in tens of
+    degrees (``params.p_sun_unknown_deg`` where it is not known)."""
     peak = np.maximum(np.asarray(peak_sigma, np.float64), 1e-12)
     nov = np.clip(np.asarray(novelty, np.float64), 1e-12, params.p_novelty_cap)
-    return np.log(peak / params.t_high), np.log(nov / params.novelty)
+    angle = params.p_sun_unknown_deg if sun_change_deg is None else float(sun_change_deg)
+    return np.log(peak / params.t_high), np.log(nov / params.novelty), angle / 10.0
 
 
 def change_probability(
-    peak_sigma: float | np.ndarray, novelty: float | np.ndarray, params: DetectParams = DEFAULT
+    peak_sigma: float | np.ndarray,
+    novelty: float | np.ndarray,
+    params: DetectParams = DEFAULT,
+    sun_change_deg: float | None = None,
 ) -> float | np.ndarray:
-    """A first probability that the ground really changed (not noise, not re-shaded relief),
-    from how far the change stands above the noise and above the structure already there.
+    """The probability that the ground really changed (not noise, not re-shaded relief),
+    from how far the change stands above the noise and above the structure already there,
+    and how far the sun moved between the images.
 
     Logistic of ``p_intercept + p_sigma * ln(peak_sigma / t_high) + p_novelty *
-    ln(novelty / params.novelty)`` (:func:`change_terms`; the ``params`` coefficients, fitted
-    by ``bench/change_table.py --fit-change-score`` on the fitting scene families).
+    ln(novelty / params.novelty) + p_sun * angle / 10`` (:func:`change_terms`; the ``params``
+    coefficients, fitted by ``bench/change_table.py --fit-change-score`` on the fitting scene
+    families).
 
     Parameters
     ----------
@@ -49,14 +59,22 @@ def change_probability(
         Its change energy over the smaller of the two images' structure energies there.
     params : DetectParams
         The thresholds and the coefficients.
+    sun_change_deg : float or None
+        The angle between the two images' suns (degrees); None: not known
+        (``params.p_sun_unknown_deg`` is assumed).
 
     Returns
     -------
     float or numpy.ndarray
         The probability, 0-1.
     """
-    sigma_term, novelty_term = change_terms(peak_sigma, novelty, params)
-    z = params.p_intercept + params.p_sigma * sigma_term + params.p_novelty * novelty_term
+    sigma_term, novelty_term, sun_term = change_terms(peak_sigma, novelty, params, sun_change_deg)
+    z = (
+        params.p_intercept
+        + params.p_sigma * sigma_term
+        + params.p_novelty * novelty_term
+        + params.p_sun * sun_term
+    )
     p = 1.0 / (1.0 + np.exp(-z))
     return float(p) if p.ndim == 0 else p
 
@@ -211,7 +229,10 @@ def _thin(length: np.ndarray, width: np.ndarray, params: DetectParams = DEFAULT)
 
 
 def candidates(
-    result: ChangeResult, gsd_m: float | None = None, params: DetectParams = DEFAULT
+    result: ChangeResult,
+    gsd_m: float | None = None,
+    params: DetectParams = DEFAULT,
+    sun_change_deg: float | None = None,
 ) -> list[Candidate]:
     """Turn stitched regions into measured candidates: seeded regions, with the parts of one
     object (bright core, dark halo) and the fragments of one thin track merged.
@@ -224,6 +245,8 @@ def candidates(
         The AFTER image's pixel size (m), recorded in each candidate.
     params : DetectParams
         The gaps within which regions merge, the thin-track test, the novelty gate.
+    sun_change_deg : float or None
+        The angle between the images' suns (degrees; None: unknown), for ``change_score``.
 
     Returns
     -------
@@ -234,11 +257,15 @@ def candidates(
     if not len(regions):
         return []
     groups = _merge_near(regions, _shape(regions.sums), params)
-    return numbered(measure_candidates(combine_regions([regions], groups), gsd_m, params))
+    merged = combine_regions([regions], groups)
+    return numbered(measure_candidates(merged, gsd_m, params, sun_change_deg))
 
 
 def measure_candidates(
-    merged: Regions, gsd_m: float | None = None, params: DetectParams = DEFAULT
+    merged: Regions,
+    gsd_m: float | None = None,
+    params: DetectParams = DEFAULT,
+    sun_change_deg: float | None = None,
 ) -> list[Candidate]:
     """One candidate per region (numbered later), less those whose change holds no more
     than ``params.novelty`` times the energy of the local structure of whichever image has
@@ -256,6 +283,8 @@ def measure_candidates(
     params : DetectParams
         The thin-track test, polarity share, detection score, novelty gate, change share and
         change probability.
+    sun_change_deg : float or None
+        The angle between the images' suns (degrees; None: unknown), for ``change_score``.
 
     Returns
     -------
@@ -313,7 +342,9 @@ def measure_candidates(
                 gsd_m=gsd_m,
                 novelty=float(novelty[k]),
                 change=str(change[k]),
-                change_score=float(change_probability(merged.peak[k], novelty[k], params)),
+                change_score=float(
+                    change_probability(merged.peak[k], novelty[k], params, sun_change_deg)
+                ),
             )
         )
     # a change of sun redraws the shading of unchanged relief: what holds no more energy than

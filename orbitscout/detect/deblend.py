@@ -44,6 +44,7 @@ def deblend(
     params: DetectParams = DEFAULT,
     reshading: Reshading | None = None,
     read_dtm: Callable[[Window], np.ndarray] | None = None,
+    sun_change_deg: float | None = None,
 ) -> list[Candidate]:
     """``found`` with every candidate that holds several objects replaced by one candidate per
     object, renumbered.
@@ -64,6 +65,9 @@ def deblend(
         significance is the tile loop's.
     read_dtm : callable or None
         The tile loop's DTM reader, for a ``"dtm"`` re-shading.
+    sun_change_deg : float or None
+        The angle between the images' suns (degrees; None: unknown), for the parts'
+        ``change_score``.
 
     Returns
     -------
@@ -83,7 +87,7 @@ def deblend(
                 core, read_after, read_before, phot, width, height, params, reshading, read_dtm
             )
             others = [c.bbox for c in found if c is not cand]
-            parts = split(maps, cand.bbox, others, gsd_m)
+            parts = split(maps, cand.bbox, others, gsd_m, sun_change_deg)
         out.extend(parts or [cand])
     return candidates.numbered(out)
 
@@ -101,10 +105,12 @@ def split(
     bbox: tuple[int, int, int, int],
     others: list[tuple[int, int, int, int]] = (),
     gsd_m: float | None = None,
+    sun_change_deg: float | None = None,
 ) -> list[Candidate] | None:
     """The objects of the candidate whose box is ``bbox`` (image pixels, inclusive), measured
-    as candidates, or None where it holds one. ``others`` are the boxes of the other
-    candidates: what lies inside one of them is theirs. The parameters are ``maps.params``.
+    as candidates (``sun_change_deg`` for their ``change_score``), or None where it holds
+    one. ``others`` are the boxes of the other candidates: what lies inside one of them is
+    theirs. The parameters are ``maps.params``.
 
     Each object keeps the pixels of its watershed basin down to a ``deblend.prominence``-th of
     its peak (not below the saddle); the fainter ground that joined them goes to the object
@@ -150,7 +156,7 @@ def split(
         return None
     whole = np.zeros(maps.strength.shape, np.int32)
     whole[box] = parts
-    return candidates.measure_candidates(maps.measure(whole, count), gsd_m, params)
+    return candidates.measure_candidates(maps.measure(whole, count), gsd_m, params, sun_change_deg)
 
 
 def _host_faint_ground(

@@ -186,17 +186,26 @@ class DetectParams:
         ``tests/test_detect_directions.py`` give ratios above 20, the real HiRISE rover crop
         painted out of either image about 2 (the revealed ground has texture of its own).
     p_intercept, p_sigma, p_novelty : float
-        Coefficients of ``candidates.change_probability``, the first probability that the
-        ground changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty
-        * ln(n / novelty)``, ``peak`` and ``n`` the candidate's peak significance and novelty
-        (dimensionless). Fitted (maximum likelihood; whether the detection lies on a real
-        change) on 1,550 detections of 64 scenes of the four fitting scene families, seeds 0
-        and 1, every camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py
-        --families dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
-        --fit-change-score`` at commit 73f9fc2; the holdout family's ECE 0.207 -> 0.121
-        (docs/validation.md). Peak significance carries it, novelty little: a candidate
-        just at both thresholds gets 0.04, one peaking at twice ``t_high`` 0.39 (0.53 with
-        ten times the novelty), at three times 0.74.
+        Coefficients of ``candidates.change_probability``, the probability that the ground
+        changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty *
+        ln(n / novelty) + p_sun * angle / 10``, ``peak`` and ``n`` the candidate's peak
+        significance and novelty (dimensionless), ``angle`` the angle between the suns (deg).
+        Fitted (maximum likelihood; whether the detection lies on a real change) on 1,693
+        detections of 64 scenes of the four fitting scene families, seeds 0 and 1, every
+        camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py --families
+        dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
+        --fit-change-score`` at commit 758eb6c with this term added (docs/validation.md
+        gives the holdout family's figures). Peak significance carries it, novelty little;
+        with the suns the same, a candidate just at both thresholds gets 0.10, one peaking at
+        twice ``t_high`` 0.77; 15 degrees between the suns lowers those to 0.04 and 0.53.
+    p_sun : float
+        Coefficient of ``change_probability``'s third term, the angle between the two suns
+        in tens of degrees: a changed sun re-shades relief, so a candidate of the same
+        strength is less likely a change of the ground (fitted with the three above).
+    p_sun_unknown_deg : float
+        The angle between the suns (degrees) that ``change_probability`` assumes when either
+        sun is unknown: the largest of the fit's range, so that such scores err low. Set by
+        hand, not fitted.
     p_novelty_cap : float
         Novelty above which ``change_probability`` gains nothing more (dimensionless; a
         change on ground with no structure has novelty infinity).
@@ -282,9 +291,11 @@ class DetectParams:
     kappa: float = 0.5
     novelty: float = 2.0
     change_ratio: float = 1.5
-    p_intercept: float = -3.071
-    p_sigma: float = 3.771
-    p_novelty: float = 0.246
+    p_intercept: float = -2.159
+    p_sigma: float = 4.862
+    p_novelty: float = 0.188
+    p_sun: float = -0.723
+    p_sun_unknown_deg: float = 15.0
     p_novelty_cap: float = 1000.0
     move_max_m: float = 100.0
     move_max_px: float = 100.0
