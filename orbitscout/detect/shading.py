@@ -44,7 +44,7 @@ from orbitscout.detect.significance import BLOCK, Support, blur_reach
 # on Gaussian residuals), its rounds, and the fewest valid reduced pixels a block's fit rests on
 TUKEY = 4.685
 ROUNDS = 6
-IRLS_CHUNK = 128  # blocks fitted together by _irls (128 x 4,096 px x 4 terms: 17 MB a copy)
+IRLS_CHUNK = 128  # blocks fitted together by _irls (128 x 256 points x 4 terms: 1 MB a copy)
 MIN_POINTS = 64
 FIT_STRIDE = 2  # blocks are fitted on every FIT_STRIDE-th reduced px of every FIT_STRIDE-th row
 
@@ -602,7 +602,7 @@ def _irls(x: np.ndarray, y: np.ndarray, ok: np.ndarray, start: np.ndarray | None
     """Batched Tukey-biweight regression of ``y`` (blocks, n) on ``x`` (blocks, n, k), over
     the ``ok`` points; ``start`` the first coefficients (None: least squares first). Blocks
     are independent: they are fitted ``IRLS_CHUNK`` at a time, which bounds the memory of the
-    weighted copies (a 16k image has 4,096 blocks of 4,096 reduced px)."""
+    weighted copies (a 16k image has 4,096 blocks of 256 sampled reduced px)."""
     if x.shape[0] > IRLS_CHUNK:
         parts = range(0, x.shape[0], IRLS_CHUNK)
         return np.concatenate(
