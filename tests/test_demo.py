@@ -39,6 +39,11 @@ def test_demo_end_to_end(tmp_path):
     assert res["evaluation"]["truth"] == 5
     # the rover, a bright speck in its blast zone, is found
     assert res["evaluation"]["per_class"]["lander"]["found"] == 1
+    # the likely changes are fewer, and hold the rover
+    likely = res["likely"]
+    assert likely["detections"] <= res["evaluation"]["detections"]
+    assert likely["per_class"]["lander"]["found"] == 1
+    assert "likely changes of the ground" in text
 
 
 def test_cli_demo_help():

@@ -28,6 +28,14 @@ def offset_from(x: float, y: float, x0: float, y0: float, gsd: float) -> tuple[f
     return math.hypot(east, north), bearing_deg(east, north)
 
 
+LIKELY = 0.5  # the change_score the demo's second count keeps
+
+
+def is_likely_change(detection: dict) -> bool:
+    """Whether a detection (a GeoJSON feature's properties) scores ``change_score`` >= LIKELY."""
+    return float(detection.get("change_score") or 0.0) >= LIKELY
+
+
 def add_evaluation_to_summary(out_dir: Path, evaluation: dict) -> Path:
     """Read ``summary.json`` back, add ``evaluation``, rewrite it atomically."""
     path = out_dir / "summary.json"
@@ -97,7 +105,8 @@ def run_demo(
     echo: Callable[[str], None] = print,
 ) -> dict:
     """Simulate the seed's scene, run ``find``, evaluate, and report. Returns a dict with
-    ``evaluation``, ``hardware`` (rows of ``hardware_table``), ``timings`` and ``out_dir``."""
+    ``evaluation`` (every detection), ``likely`` (those with ``change_score`` >= LIKELY),
+    ``hardware`` (rows of ``hardware_table``), ``timings`` and ``out_dir``."""
     from orbitscout.sim.render import simulate_pair, write_pair
 
     out = prepare_out_dir(out_dir)
@@ -132,7 +141,7 @@ def run_demo(
         f"find: registration dx {reg.dx:+.2f}, dy {reg.dy:+.2f} px (true {mis['dx']:+.2f}, "
         f"{mis['dy']:+.2f}); {len(result.detections)} detections in {t2 - t1:.1f} s"
     )
-    from orbitscout.sim.evaluate import evaluate, format_report
+    from orbitscout.sim.evaluate import evaluate, evaluate_lists, format_report, load_detections
 
     ev = evaluate(out / "detections.geojson", out / "truth.json")
     add_evaluation_to_summary(out, ev)
@@ -158,9 +167,17 @@ def run_demo(
             )
     echo("")
     echo(format_report(ev))
+    likely = [d for d in load_detections(out / "detections.geojson") if is_likely_change(d)]
+    sure = evaluate_lists(likely, pair.truth)
+    echo(
+        f"of them likely changes of the ground (change_score ≥ {LIKELY:g}): {sure['detections']}, "
+        f"matched {sure['matched']} (recall {100 * sure['recall']:.0f}%, precision "
+        f"{100 * (sure['precision'] or 0.0):.0f}%)"
+    )
     echo(f"done in {time.perf_counter() - t0:.1f} s → {out}")
     return {
         "evaluation": ev,
+        "likely": sure,
         "hardware": rows,
         "timings": {"simulate": t1 - t0, "find": t2 - t1, "total": time.perf_counter() - t0},
         "out_dir": out,
