@@ -237,7 +237,7 @@ def find(
             read_dtm=read_dtm,
             sun_change_deg=sun_angle,
         )
-        light.summary["shadows"] = _shadow_test(found, light, detect)
+        light.summary["shadows"] = _shadow_test(found, sun_angle, detect)
         if light.summary["shadows"]["tested"]:
             kept = shadows.drop_shadow_changes(
                 found, read_after, read_before, phot, a.width, a.height, detect
@@ -456,11 +456,11 @@ def _plan_illumination(
     return _Illumination(reshading, summary, notes)
 
 
-def _shadow_test(found: list, light: _Illumination, detect: DetectParams) -> dict:
+def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> dict:
     """Whether candidates are tested for cast shadows moved by another sun: unless the test
-    is off or both suns are known and differ by less than the re-shading's least change."""
-    change = light.summary["sun_change"]
-    same_sun = change is not None and change["angle_deg"] < detect.shading.min_change_deg
+    is off or both suns are known (``sun_angle``, deg, apart) and differ by less than the
+    re-shading's least change."""
+    same_sun = sun_angle is not None and sun_angle < detect.shading.min_change_deg
     return {"tested": bool(detect.shadows and not same_sun and found), "dropped": 0}
 
 

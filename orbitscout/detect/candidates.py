@@ -133,6 +133,18 @@ def appeared_share(sums: dict[str, np.ndarray]) -> np.ndarray:
     return np.where(total > 0, after / np.where(total > 0, total, 1.0), 0.5)
 
 
+_CHANGES = ("vanished", "altered", "appeared")  # indexed by change_direction + 1
+
+
+def change_direction(sums: dict[str, np.ndarray], params: DetectParams = DEFAULT) -> np.ndarray:
+    """Per region, which way the ground changed: +1 appeared, -1 vanished, 0 altered. One-sided
+    where one image holds ``params.change_ratio`` times the other's part of the change's
+    structure (:func:`appeared_share`)."""
+    share = appeared_share(sums)
+    one_sided = params.change_ratio / (1.0 + params.change_ratio)
+    return np.where(share >= one_sided, 1, np.where(share <= 1.0 - one_sided, -1, 0))
+
+
 def _shape(s: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     w = np.maximum(s["w"], 1e-12)
     x, y = s["wx"] / w, s["wy"] / w
@@ -186,16 +198,13 @@ def _merge_near(
     ``params.line_gap`` px and their directions differ by less than ``params.line_angle_deg``
     (fragments side by side), or when one carries on the other's path across a gap
     (:func:`_continues`: one track broken where it fell below the threshold). Never a region
-    that appeared with one that vanished (each by :func:`appeared_share` against
-    ``params.change_ratio``): those are two changes, such as the ends of a short move, not
-    the parts of one object (a new lander's bright body and dark blast zone both appeared)."""
+    that appeared with one that vanished (each by :func:`change_direction`): those are two
+    changes, such as the ends of a short move, not the parts of one object (a new lander's
+    bright body and dark blast zone both appeared)."""
     n = len(regions)
     _, _, length, width, angle = shape
     thin = _thin(length, width, params)
-    # which way each region changed: +1 appeared, -1 vanished, 0 neither clearly
-    share = appeared_share(regions.sums)
-    one_sided = params.change_ratio / (1.0 + params.change_ratio)
-    way = np.where(share >= one_sided, 1, np.where(share <= 1.0 - one_sided, -1, 0))
+    way = change_direction(regions.sums, params)
     uf = UnionFind(n)
     order = np.argsort(regions.bbox[:, 0])
     box = regions.bbox[order]
@@ -270,8 +279,8 @@ def measure_candidates(
     """One candidate per region (numbered later), less those whose change holds no more
     than ``params.novelty`` times the energy of the local structure of whichever image has
     less there, once what a rescaling of either image's structure explains is taken out
-    (its ``novelty``: ``change_novelty``). Each says which way the ground changed (``change``: by
-    ``appeared_share`` against ``params.change_ratio``) and how probably it changed at all
+    (its ``novelty``: ``change_novelty``). Each says which way the ground changed (``change``:
+    ``change_direction``) and how probably it changed at all
     (``change_score``: ``change_probability``).
 
     Parameters
@@ -303,12 +312,7 @@ def measure_candidates(
     bright = s["rpos"] / total
     level = np.maximum(np.abs(s["level"]), 1e-12)
     novelty = change_novelty(s)
-    # one image holding change_ratio times the other's part: a one-sided change
-    share = appeared_share(s)
-    one_sided = params.change_ratio / (1.0 + params.change_ratio)
-    change = np.where(
-        share >= one_sided, "appeared", np.where(share <= 1.0 - one_sided, "vanished", "altered")
-    )
+    change = np.array(_CHANGES)[change_direction(s, params) + 1]
     out = []
     for k in range(len(merged)):
         if bright[k] >= params.bright_share:
