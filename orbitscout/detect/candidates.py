@@ -280,8 +280,8 @@ def measure_candidates(
     than ``params.novelty`` times the energy of the local structure of whichever image has
     less there, once what a rescaling of either image's structure explains is taken out
     (its ``novelty``: ``change_novelty``). Each says which way the ground changed (``change``:
-    ``change_direction``) and how probably it changed at all
-    (``change_score``: ``change_probability``).
+    ``change_direction``) and how probably it changed at all (``change_score``:
+    ``change_probability``).
 
     Parameters
     ----------

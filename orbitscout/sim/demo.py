@@ -31,11 +31,6 @@ def offset_from(x: float, y: float, x0: float, y0: float, gsd: float) -> tuple[f
 LIKELY = 0.5  # the change_score the demo's second count keeps
 
 
-def is_likely_change(detection: dict) -> bool:
-    """Whether a detection (a GeoJSON feature's properties) scores ``change_score`` >= LIKELY."""
-    return float(detection.get("change_score") or 0.0) >= LIKELY
-
-
 def add_evaluation_to_summary(out_dir: Path, evaluation: dict) -> Path:
     """Read ``summary.json`` back, add ``evaluation``, rewrite it atomically."""
     path = out_dir / "summary.json"
@@ -141,9 +136,11 @@ def run_demo(
         f"find: registration dx {reg.dx:+.2f}, dy {reg.dy:+.2f} px (true {mis['dx']:+.2f}, "
         f"{mis['dy']:+.2f}); {len(result.detections)} detections in {t2 - t1:.1f} s"
     )
-    from orbitscout.sim.evaluate import evaluate, evaluate_lists, format_report, load_detections
+    from orbitscout.sim.evaluate import evaluate_lists, format_report, load_detections, load_truth
 
-    ev = evaluate(out / "detections.geojson", out / "truth.json")
+    found = load_detections(out / "detections.geojson")
+    truth_json = load_truth(out / "truth.json")
+    ev = evaluate_lists(found, truth_json)
     add_evaluation_to_summary(out, ev)
     rows = hardware_table(result.detections, truth)
     echo("")
@@ -167,8 +164,8 @@ def run_demo(
             )
     echo("")
     echo(format_report(ev))
-    likely = [d for d in load_detections(out / "detections.geojson") if is_likely_change(d)]
-    sure = evaluate_lists(likely, pair.truth)
+    likely = [d for d in found if float(d.get("change_score") or 0.0) >= LIKELY]
+    sure = evaluate_lists(likely, truth_json)
     echo(
         f"of them likely changes of the ground (change_score ≥ {LIKELY:g}): {sure['detections']}, "
         f"matched {sure['matched']} (recall {100 * sure['recall']:.0f}%, precision "
