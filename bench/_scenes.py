@@ -1,10 +1,13 @@
-"""Simulated scenes for identification: render, find (detection only), cache candidates."""
+"""Simulated scenes for the benches: render, find (detection only), cache candidates; and the
+measures the benches share."""
 
 from __future__ import annotations
 
 import pickle
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 CACHE = Path(__file__).resolve().parent / ".data" / "identify"
 
@@ -86,3 +89,20 @@ def family_covers(family: str, camera: str) -> bool:
     from orbitscout.sim.families import get_family
 
     return get_family(family).covers(get_camera(camera).body)
+
+
+def expected_calibration_error(scores, right, bins: int = 10) -> float:
+    """Expected calibration error of probabilities ``scores`` against the booleans ``right``:
+    the count-weighted mean gap between mean score and share right over ``bins``
+    equal-width bins (NaN for no scores)."""
+    s = np.asarray(scores, float)
+    r = np.asarray(right, float)
+    if not s.size:
+        return float("nan")
+    idx = np.minimum((s * bins).astype(int), bins - 1)
+    gap = sum(
+        abs(s[idx == b].mean() - r[idx == b].mean()) * np.sum(idx == b)
+        for b in range(bins)
+        if np.any(idx == b)
+    )
+    return float(gap / s.size)

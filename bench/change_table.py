@@ -184,6 +184,17 @@ def run_scene(
     }
 
 
+def _by_camera_and_sun(scenes: list[dict]) -> list[tuple[str, tuple[float, float], list]]:
+    """(camera, sun change, its scenes), in the tables' row order."""
+    keys = sorted(
+        {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
+    )
+    return [
+        (cam, sun, [s for s in scenes if s["camera"] == cam and tuple(s["sun"]) == sun])
+        for cam, sun in keys
+    ]
+
+
 def _share(k: int, n: int) -> str:
     return f"{k / n:.2f} ({k}/{n})" if n else "-"
 
@@ -196,11 +207,7 @@ def table(scenes: list[dict]) -> str:
         "| of them P(changed) ≥ 0.5 | recall at P(changed) ≥ 0.5 | P(changed) ECE |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    keys = sorted(
-        {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
-    )
-    for cam, sun in keys:
-        group = [s for s in scenes if s["camera"] == cam and tuple(s["sun"]) == sun]
+    for cam, sun, group in _by_camera_and_sun(scenes):
         ok = [s for s in group if not s["failed"]]
         big = [it for s in ok for it in s["items"] if it["across_px"] >= MIN_ACROSS_PX]
         app = [it for it in big if it.get("change", "appeared") == "appeared"]
@@ -237,14 +244,11 @@ def visibility_table(scenes: list[dict]) -> str:
         f"| vanished, ideal SNR ≥ {VISIBLE_SNR:g} |",
         "|---|---|---|---|---|---|",
     ]
-    keys = sorted(
-        {(s["camera"], tuple(s["sun"])) for s in scenes}, key=lambda k: (CAMERAS.index(k[0]), k[1])
-    )
-    for cam, sun in keys:
+    for cam, sun, group in _by_camera_and_sun(scenes):
         items = [
             it
-            for s in scenes
-            if s["camera"] == cam and tuple(s["sun"]) == sun and not s["failed"]
+            for s in group
+            if not s["failed"]
             for it in s["items"]
             if it["across_px"] >= MIN_ACROSS_PX
         ]
@@ -258,21 +262,14 @@ def visibility_table(scenes: list[dict]) -> str:
     return "\n".join(out)
 
 
-def change_ece(dets: list[dict], bins: int = 10) -> float:
+def change_ece(dets: list[dict]) -> float:
     """Expected calibration error of ``change_score`` as the probability that a detection
-    lies on a real change (within a truth item's radius): the count-weighted mean gap
-    between mean score and share real over ten equal-width bins."""
-    if not dets:
-        return float("nan")
-    p = np.array([d["change_score"] for d in dets], float)
-    real = np.array([d["near_truth"] for d in dets], float)
-    idx = np.minimum((p * bins).astype(int), bins - 1)
-    gap = sum(
-        abs(p[idx == b].mean() - real[idx == b].mean()) * np.sum(idx == b)
-        for b in range(bins)
-        if np.any(idx == b)
+    lies on a real change (within a truth item's radius)."""
+    from _scenes import expected_calibration_error
+
+    return expected_calibration_error(
+        [d["change_score"] for d in dets], [d["near_truth"] for d in dets]
     )
-    return float(gap / len(p))
 
 
 def fit_change_probability(scenes: list[dict]) -> dict:

@@ -45,7 +45,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scenes import code_version, family_covers, scene_candidates  # noqa: E402
+from _scenes import (  # noqa: E402
+    code_version,
+    expected_calibration_error,
+    family_covers,
+    scene_candidates,
+)
 
 from orbitscout.core.classes import CLASSES, HARDWARE, NATURAL  # noqa: E402
 from orbitscout.identify.classify import identify  # noqa: E402
@@ -180,17 +185,8 @@ def scene_metrics(found, truth) -> dict:
 
 
 def ece(pairs, bins=10) -> float:
-    if not pairs:
-        return math.nan
-    s = np.array([p[0] for p in pairs])
-    r = np.array([p[1] for p in pairs], float)
-    idx = np.minimum((s * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            total += sel.sum() * abs(s[sel].mean() - r[sel].mean())
-    return total / len(s)
+    """Expected calibration error of the (score, right, class) ``pairs``."""
+    return expected_calibration_error([p[0] for p in pairs], [p[1] for p in pairs], bins)
 
 
 def _covers(family: str, camera: str) -> bool:
