@@ -81,8 +81,8 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
     data = data - cv2.GaussianBlur(data, (0, 0), 8.0, borderType=cv2.BORDER_REFLECT)
     window = np.outer(np.hanning(data.shape[0]), np.hanning(data.shape[1])).astype(np.float32)
     power = np.abs(scipy.fft.rfft2(data * window)) ** 2
-    fy = np.fft.fftfreq(data.shape[0]).astype(np.float32)[:, None]
-    fx = np.fft.rfftfreq(data.shape[1]).astype(np.float32)[None, :]
+    fy = scipy.fft.fftfreq(data.shape[0]).astype(np.float32)[:, None]
+    fx = scipy.fft.rfftfreq(data.shape[1]).astype(np.float32)[None, :]
     radius = np.hypot(fx, fy)
     # band 1/64 .. 1/6 cycles per px (finer, the pixel grid's own derivatives pull the angle
     # toward the diagonals: 6 degrees at 1/3), axes out; rfft's half plane holds each

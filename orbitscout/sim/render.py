@@ -733,8 +733,9 @@ def simulate_pair(
     gain_b, gain_a = rng.uniform(0.9, 1.1, 2)
     look_b = draw_look(fam, seed, "before") if fam is not None else None
     look_a = draw_look(fam, seed, "after") if fam is not None else None
-    gone = tuple(it for it in scene.items if it.change == "vanished" and changes)
-    new = tuple(it for it in scene.items if it.change != "vanished" and changes)
+    on_ground = scene.items if changes else ()
+    gone = tuple(it for it in on_ground if it.change == "vanished")
+    new = tuple(it for it in on_ground if it.change != "vanished")
     before = render_image(
         scene, cam, before_grid, terrain, before_ill, False, rng, exp_b, gain_b, noise, gone, look_b
     )
