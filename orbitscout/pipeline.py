@@ -240,7 +240,7 @@ def find(
         light.summary["shadows"] = _shadow_test(found, sun_angle, detect)
         if light.summary["shadows"]["tested"]:
             kept = shadows.drop_shadow_changes(
-                found, read_after, read_before, phot, a.width, a.height, detect
+                found, read_after, read_before, phot, a.width, a.height, detect, light.suns
             )
             light.summary["shadows"]["dropped"] = len(found) - len(kept)
             found = candidates.numbered(kept)
@@ -372,6 +372,7 @@ class _Illumination:
     reshading: shading.Reshading | None
     summary: dict
     warnings: list[str]
+    suns: tuple[Sun, Sun] | None  # BEFORE's and AFTER's on AFTER's grid, when both are known
 
 
 def _plan_illumination(
@@ -453,7 +454,8 @@ def _plan_illumination(
         **described,
         "dtm": dtm_path,
     }
-    return _Illumination(reshading, summary, notes)
+    suns = None if grid_b is None or grid_a is None else (grid_b, grid_a)
+    return _Illumination(reshading, summary, notes, suns)
 
 
 def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> dict:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from orbitscout.core.illumination import Sun
 from orbitscout.detect.parameters import DetectParams
 from orbitscout.detect.shadows import is_shadow_change
 
@@ -102,3 +103,33 @@ def test_the_test_can_be_strict_about_overlap():
     after = _render(h, albedo, *SUN_AFTER, rng)
     strict = DetectParams(shadow_overlap_min=0.0, shadow_overlap=0.0)
     assert not is_shadow_change(after, before, _inside(), strict)
+
+
+@pytest.mark.parametrize("order", ["lower sun after", "lower sun before"])
+def test_a_small_rocks_shallow_shadow_is_shading_when_the_suns_are_known(order):
+    """A rock 3 px across, blurred by the PSF: under the higher sun its shadow is 10-20 % dark,
+    too shallow for the test on depth alone. Given the suns, its length and direction make it
+    a shadow in most scenes; not with the suns on the wrong side, and a rock gone or new under
+    the same suns stays a change."""
+    suns = [(30.0, 90.0), (55.0, 120.0)]  # (incidence, azimuth)
+    if order == "lower sun before":
+        suns.reverse()
+    (inc_b, az_b), (inc_a, az_a) = suns
+    known = (Sun(az_b, inc_b), Sun(az_a, inc_a))
+    opposite = (Sun(az_b + 180.0, inc_b), Sun(az_a + 180.0, inc_a))
+    blind = with_suns = wrong_side = gone_or_new = 0
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        albedo, rock, flat = _ground(seed), _heights((40.0, 40.0, 1.5)), _heights(None)
+        before = ndi.gaussian_filter(_render(rock, albedo, inc_b, az_b, rng), 1.2)
+        after = ndi.gaussian_filter(_render(rock, albedo, inc_a, az_a, rng), 1.2)
+        blind += is_shadow_change(after, before, _inside())
+        with_suns += is_shadow_change(after, before, _inside(), suns=known)
+        wrong_side += is_shadow_change(after, before, _inside(), suns=opposite)
+        bare_b = ndi.gaussian_filter(_render(flat, albedo, inc_b, az_b, rng), 1.2)
+        bare_a = ndi.gaussian_filter(_render(flat, albedo, inc_a, az_a, rng), 1.2)
+        gone_or_new += is_shadow_change(after, bare_b, _inside(), suns=known)
+        gone_or_new += is_shadow_change(bare_a, before, _inside(), suns=known)
+    assert blind == 0  # the depth test alone does not see these shadows
+    assert with_suns >= 5
+    assert wrong_side == 0 and gone_or_new == 0

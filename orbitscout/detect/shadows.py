@@ -24,18 +24,26 @@ A candidate is such a shadow change when, in a window around it:
 - they are not one footprint (intersection over union below ``params.shadow_overlap``): a
   dark patch that only darkened or faded is a change of the ground, not of the light.
 
+When both suns are known and one stands lower, a small obstacle's shadow under the higher sun
+may be too shallow after the blur to be deep (a few tenths of a pixel wide, 10-20 % dark). The
+geometry then stands in for the second depth: the lower sun's patch is deep, the higher sun's
+patch is dark but no larger (a shadow's length goes with tan(incidence)), the two overlap as
+above, and the longer one reaches further down-sun of the lower sun than the shorter one.
+
 An object that appeared or vanished has its dark part in one image only, so it is kept; so is
 one that moved further than its own size.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from orbitscout.core.candidate import Candidate
+from orbitscout.core.illumination import Sun
 from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
@@ -55,7 +63,11 @@ def _robust(values: np.ndarray) -> tuple[float, float]:
 
 
 def is_shadow_change(
-    after: np.ndarray, before: np.ndarray, inside: np.ndarray, params: DetectParams = DEFAULT
+    after: np.ndarray,
+    before: np.ndarray,
+    inside: np.ndarray,
+    params: DetectParams = DEFAULT,
+    suns: tuple[Sun, Sun] | None = None,
 ) -> bool:
     """Whether the change from ``before`` to ``after`` over ``inside`` is a cast shadow moved
     by another sun (see the module's description).
@@ -69,6 +81,10 @@ def is_shadow_change(
         Boolean, the candidate's box within the window.
     params : DetectParams
         ``t_low`` (what counts as changed) and the ``shadow_*`` thresholds.
+    suns : tuple of Sun, optional
+        BEFORE's and AFTER's sun on the window's grid (azimuth clockwise from its top). When
+        their incidences differ, a shadow deep under the lower sun only is recognised by its
+        length and direction.
 
     Returns
     -------
@@ -94,7 +110,7 @@ def is_shadow_change(
     on_dark = (near_a | near_b)[moved]
     if energy[on_dark].sum() < params.shadow_share * energy.sum():
         return False
-    # the dark patches of each image that carry the change and are deep somewhere, against
+    # the dark patches of each image that carry the change, and those deep somewhere, against
     # the texture (``shadow_core_sigma``) and in brightness (``shadow_depth``): a dip of the
     # ground's texture, or ground a few per cent darker, is not a shadow
     floor = 1.0 - params.shadow_depth
@@ -102,15 +118,43 @@ def is_shadow_change(
     with np.errstate(invalid="ignore"):
         deep_a = after < min(level_a - params.shadow_core_sigma * spread_a, floor * level_a)
         deep_b = before < min(level_b - params.shadow_core_sigma * spread_b, floor * level_b)
-    patch_a = components_meeting(dark_a, grown) & components_meeting(dark_a, deep_a)
-    patch_b = components_meeting(dark_b, grown) & components_meeting(dark_b, deep_b)
-    if not (patch_a.any() and patch_b.any()):
+    patch_a = components_meeting(dark_a, grown)
+    patch_b = components_meeting(dark_b, grown)
+    deep_patch_a = patch_a & components_meeting(dark_a, deep_a)
+    deep_patch_b = patch_b & components_meeting(dark_b, deep_b)
+    if _paired(deep_patch_a, deep_patch_b, params):
+        return True
+    if suns is None or suns[0].incidence_deg == suns[1].incidence_deg:
         return False
+    # one sun lower: its shadow deep, the higher sun's dark and no longer, and further from it
+    if suns[1].incidence_deg > suns[0].incidence_deg:
+        low, high, low_sun = deep_patch_a, patch_b, suns[1]
+    else:
+        low, high, low_sun = deep_patch_b, patch_a, suns[0]
+    if not (_paired(low, high, params) and high.sum() <= low.sum()):
+        return False
+    az = math.radians(low_sun.azimuth_deg)
+    down_sun = np.array([-math.sin(az), math.cos(az)])  # (column, row), away from the sun
+    return bool((_centroid(low) - _centroid(high)) @ down_sun > 0.0)
+
+
+def _paired(patch_a: np.ndarray, patch_b: np.ndarray, params: DetectParams) -> bool:
+    """Whether two dark patches can be one obstacle's shadows under two suns: both there,
+    areas within ``shadow_area_ratio``, overlapping (IoU) from ``shadow_overlap_min`` to
+    below ``shadow_overlap``."""
     area_a, area_b = int(patch_a.sum()), int(patch_b.sum())
+    if not (area_a and area_b):
+        return False
     if max(area_a, area_b) > params.shadow_area_ratio * min(area_a, area_b):
         return False  # a shadow lengthens with tan(incidence); it does not swallow a scene
     overlap = (patch_a & patch_b).sum() / max(int((patch_a | patch_b).sum()), 1)
     return bool(params.shadow_overlap_min <= overlap < params.shadow_overlap)
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    """Mean (column, row) of a non-empty boolean mask."""
+    rows, cols = np.nonzero(mask)
+    return np.array([cols.mean(), rows.mean()])
 
 
 def drop_shadow_changes(
@@ -121,6 +165,7 @@ def drop_shadow_changes(
     width: int,
     height: int,
     params: DetectParams = DEFAULT,
+    suns: tuple[Sun, Sun] | None = None,
 ) -> list[Candidate]:
     """``found`` less the candidates that are cast shadows moved by another sun
     (:func:`is_shadow_change`), each judged in a window of ``params.shadow_margin`` px (at
@@ -134,6 +179,8 @@ def drop_shadow_changes(
         The tile loop's readers (AFTER; BEFORE on AFTER's grid), photometry and image size.
     params : DetectParams
         The shadow test's parameters.
+    suns : tuple of Sun, optional
+        BEFORE's and AFTER's sun on AFTER's grid, when both are known.
 
     Returns
     -------
@@ -161,7 +208,7 @@ def drop_shadow_changes(
             part = (slice(wy0 - uy0, wy1 - uy0), slice(wx0 - ux0, wx1 - ux0))
             inside = np.zeros((wy1 - wy0, wx1 - wx0), bool)
             inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
-            shadow[i] = is_shadow_change(after[part], before[part], inside, params)
+            shadow[i] = is_shadow_change(after[part], before[part], inside, params, suns)
     return [c for c, s in zip(found, shadow, strict=True) if not s]
 
 
