@@ -46,12 +46,13 @@ BEGIN, END = "<!-- change_table:begin -->", "<!-- change_table:end -->"
 @functools.lru_cache(maxsize=64)
 def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float]:
     """Each truth item's signal-to-noise ratio to an ideal observer: the scene rendered again
-    with no sun change and no shift, noise-free with and without its changes (and once with
-    noise); the item's own change (what the changes add to AFTER, less what they add to
-    BEFORE scaled onto AFTER) summed in quadrature over its match radius, over the noise of
-    the difference (each image's noise: the noisy render less the clean one, less per-row
-    medians for CaSSIS's framelet gains). A matched filter that knew the change exactly would
-    reach this; ``find`` needs ``t_high`` (5.5) on its best filter of 0-2 px."""
+    with no sun change and no shift, free of noise and compression with and without its
+    changes (and once with both); the item's own change (what the changes add to AFTER, less
+    what they add to BEFORE scaled onto AFTER) summed in quadrature over its match radius,
+    over the noise of the difference (each image's noise: the noisy, compressed render less
+    the clean one, less per-row medians for CaSSIS's framelet gains). A matched filter that
+    knew the change exactly would reach this; ``find`` needs ``t_high`` (5.5) on its best
+    filter of 0-2 px."""
     from orbitscout.sim.evaluate import match_radius_px
     from orbitscout.sim.render import simulate_pair
 

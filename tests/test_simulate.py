@@ -241,3 +241,22 @@ def test_a_pair_without_its_changes_differs_only_where_they_lie():
         diff = np.abs(getattr(full, image).astype(float) - getattr(bare, image).astype(float))
         near = np.hypot(xx - it["x"], yy - it["y"]) <= match_radius_px(it, gsd)
         assert diff[near].max() > 3, it["kind"]
+
+
+def _block_edge_ratio(image: np.ndarray) -> float:
+    """Mean step across the columns that end an 8-px block over the mean step elsewhere."""
+    step = np.abs(np.diff(image.astype(float), axis=1)).mean(axis=0)
+    return float(step[7::8].mean() / np.delete(step, np.s_[7::8]).mean())
+
+
+def test_a_noise_free_render_carries_no_compression_artefacts():
+    """The holdout family's looks are block-compressed (JPEG quality 70-92): the noisy pair
+    shows 8-px block edges; the noise-free one, which measures each change's own signal, has
+    none (its quantisation error would count as signal)."""
+    kw = dict(camera="cassis", layout="perseverance", seed=3, size=384, family="holdout")
+    noisy = simulate_pair(**kw)
+    clean = simulate_pair(**kw, noise=False)
+    for image in ("after", "before"):
+        assert noisy.truth["family"]["looks"][image]["jpeg_quality"]
+        assert _block_edge_ratio(getattr(noisy, image)) > 1.3
+        assert _block_edge_ratio(getattr(clean, image)) < 1.05

@@ -493,7 +493,7 @@ def render_image(
     exposure, gain_scale
         Factors on the collected signal and on the gain (e-/DN).
     noise
-        Whether to add noise (else only digitise).
+        Whether to add noise and the look's compression artefacts (else only digitise).
     items
         The items on the ground in this look (overrides ``with_changes``).
     look
@@ -574,7 +574,7 @@ def render_image(
             0,
             2**camera.product_bits - 1,
         ).astype(camera.product_dtype)
-    if look is not None and look.jpeg_quality:
+    if noise and look is not None and look.jpeg_quality:
         image = block_compress(image, look.jpeg_quality, 2**camera.product_bits - 1)
     t4 = time.perf_counter()
     return Rendered(
@@ -660,7 +660,8 @@ def simulate_pair(
         The true misregistration (dx, dy) (random by default: several to tens of pixels with
         a sub-pixel part).
     noise
-        Whether to add noise.
+        Whether to add noise and the family's compression artefacts (block-transform
+        quantisation is an error of the product, like the noise).
     family
         A scene family (``orbitscout.sim.families``: name or ``Family``): the ground, the
         items' physical properties, each image's PSF, noise, stripes, seam and compression,
