@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import shlex
 import subprocess
 import sys
@@ -47,12 +46,16 @@ BEGIN, END = "<!-- change_table:begin -->", "<!-- change_table:end -->"
 def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float]:
     """Each truth item's signal-to-noise ratio to an ideal observer: the scene rendered again
     with no sun change and no shift, free of noise and compression with and without its
-    changes (and once with both); the item's own change (what the changes add to AFTER, less
-    what they add to BEFORE scaled onto AFTER) summed in quadrature over its match radius,
-    over the noise of the difference (each image's noise: the noisy, compressed render less
-    the clean one, less per-row medians for CaSSIS's framelet gains). A matched filter that
-    knew the change exactly would reach this; ``find`` needs ``t_high`` (5.5) on its best
-    filter of 0-2 px."""
+    changes (and once with both). The item's own change (what the changes add to AFTER, less
+    what they add to BEFORE scaled onto AFTER) over its match radius is the template of a
+    filter matched to it exactly; its SNR is the template's energy over the spread (robust
+    sigma) of that filter's response to the difference's noise (each image's noisy,
+    compressed render less its clean one, less per-row medians for CaSSIS's framelet gains).
+    The response, not a per-pixel sigma, because block compression makes the noise
+    correlated: over white noise both give sqrt(sum of the template squared) / sigma.
+    ``find`` needs ``t_high`` (5.5) on its best filter of 0-2 px."""
+    import cv2
+
     from orbitscout.sim.evaluate import match_radius_px
     from orbitscout.sim.render import simulate_pair
 
@@ -67,21 +70,29 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
     def f64(a: np.ndarray) -> np.ndarray:
         return a.astype(np.float64)
 
-    def sigma(a: np.ndarray, b: np.ndarray) -> float:
+    def noise_of(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = f64(a) - f64(b)
-        d -= np.median(d, axis=1, keepdims=True)
-        return float(1.4826 * np.median(np.abs(d)))
+        return d - np.median(d, axis=1, keepdims=True)
 
     gain = float(np.median(f64(bare.after) / np.maximum(f64(bare.before), 1.0)))
     signal = (f64(clean.after) - f64(bare.after)) - gain * (f64(clean.before) - f64(bare.before))
-    noise = math.hypot(sigma(noisy.after, clean.after), gain * sigma(noisy.before, clean.before))
+    noise = (
+        noise_of(noisy.after, clean.after) - gain * noise_of(noisy.before, clean.before)
+    ).astype(np.float32)
     gsd = clean.truth["gsd_m"]
-    yy, xx = np.mgrid[0:size, 0:size]
     out = {}
     for it in clean.truth["items"]:
         r = match_radius_px(it, gsd, MIN_ACROSS_PX)
+        x0, x1 = max(0, int(it["x"] - r)), min(size, int(it["x"] + r) + 2)
+        y0, y1 = max(0, int(it["y"] - r)), min(size, int(it["y"] + r) + 2)
+        yy, xx = np.mgrid[y0:y1, x0:x1]
         disc = (xx - it["x"]) ** 2 + (yy - it["y"]) ** 2 <= r * r
-        out[it["id"]] = float(np.sqrt(np.sum(signal[disc] ** 2)) / max(noise, 1e-9))
+        template = np.where(disc, signal[y0:y1, x0:x1], 0.0)
+        energy = float(np.sum(template**2))
+        response = cv2.filter2D(noise, cv2.CV_32F, template.astype(np.float32))
+        m = max(y1 - y0, x1 - x0)  # the response's edge, where the border is reflected
+        spread = float(1.4826 * np.median(np.abs(response[m:-m, m:-m] - np.median(response))))
+        out[it["id"]] = energy / max(spread, 1e-9)
     return out
 
 
