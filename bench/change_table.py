@@ -424,10 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         + "\n\n"
         + table(scenes)
         + "\n\nThe same changes split by how visible each is (`ideal_snr`: the change's own "
-        "noise-free signal, rendered with and without it at no sun change, summed in "
-        "quadrature over its match radius, over the noise of the difference; what a filter "
-        f"matched to it exactly would reach; split at {VISIBLE_SNR:g}, twice `t_high`):\n\n"
-        + visibility_table(scenes)
+        "signal, rendered with and without it at no sun change free of noise and compression, "
+        "as the template of a filter matched to it exactly; its energy over the spread of that "
+        "filter's response to the pair's real noise, block-compression included; split at "
+        f"{VISIBLE_SNR:g}, twice `t_high`):\n\n" + visibility_table(scenes)
     )
     print(text)
     if args.fit_change_score:
