@@ -24,11 +24,12 @@ A candidate is such a shadow change when, in a window around it:
 - they are not one footprint (intersection over union below ``params.shadow_overlap``): a
   dark patch that only darkened or faded is a change of the ground, not of the light.
 
-When both suns are known and one stands lower, a small obstacle's shadow under the higher sun
-may be too shallow after the blur to be deep (a few tenths of a pixel wide, 10-20 % dark). The
-geometry then stands in for the second depth: the lower sun's patch is deep, the higher sun's
-patch is dark but no larger (a shadow's length goes with tan(incidence)), the two overlap as
-above, and the longer one reaches further down-sun of the lower sun than the shorter one.
+When both suns are known and one stands lower (by ``params.shading.min_change_deg`` at least),
+a small obstacle's shadow under the higher sun may be too short to be deep after the blur (a
+pixel or two long, 10-20 % dark). The geometry then stands in for the second depth: the lower
+sun's patch is deep, the higher sun's patch is dark but no larger (a shadow's length goes with
+tan(incidence)), the two overlap as above, and the longer one reaches further down-sun of the
+lower sun than the shorter one.
 
 An object that appeared or vanished has its dark part in one image only, so it is kept; so is
 one that moved further than its own size.
@@ -124,7 +125,9 @@ def is_shadow_change(
     deep_patch_b = patch_b & components_meeting(dark_b, deep_b)
     if _paired(deep_patch_a, deep_patch_b, params):
         return True
-    if suns is None or suns[0].incidence_deg == suns[1].incidence_deg:
+    if suns is None:
+        return False
+    if abs(suns[1].incidence_deg - suns[0].incidence_deg) < params.shading.min_change_deg:
         return False
     # one sun lower: its shadow deep, the higher sun's dark and no longer, and further from it
     if suns[1].incidence_deg > suns[0].incidence_deg:
