@@ -91,7 +91,8 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
         energy = float(np.sum(template**2))
         response = cv2.filter2D(noise, cv2.CV_32F, template.astype(np.float32))
         m = max(y1 - y0, x1 - x0)  # the response's edge, where the border is reflected
-        spread = float(1.4826 * np.median(np.abs(response[m:-m, m:-m] - np.median(response))))
+        inner = response[m:-m, m:-m]
+        spread = float(1.4826 * np.median(np.abs(inner - np.median(inner))))
         out[it["id"]] = energy / max(spread, 1e-9)
     return out
 
