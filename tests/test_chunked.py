@@ -147,7 +147,7 @@ def test_tile_loop_matches_whole_on_odd_sizes():
 def test_tile_loop_matches_whole_with_other_parameters():
     """Wider filters than the defaults widen the halo read around each tile: on textured
     BEFORE (whose structure enters the noise), tiled and whole runs still agree."""
-    assert significance.halo(DEFAULT) == significance.HALO == 64
+    assert significance.halo(DEFAULT) == 68 > significance.HALO  # 48 + 17, on the 4-px grid
     assert significance.halo(WIDE) == 80
     rng = np.random.default_rng(5)
     shape = (600, 700)
@@ -271,7 +271,8 @@ def test_block_noise_per_block_and_per_pixel_agree():
 
 
 def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT):
-    """``significance.significance`` computed over the whole array (no boxes)."""
+    """``significance.significance`` computed over the whole array (no boxes): the same
+    unexplained variance, computed once over everything."""
     structures = [
         image - support.smoothed(image, params.structure) for image in (level, level + resid)
     ]
@@ -281,17 +282,17 @@ def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT
     for sigma in params.scales:
         values = support.smoothed(resid, sigma)[core]
         noise = significance.block_noise(values, ok, significance.BLOCK, origin)
-        clutter = np.minimum(  # of the image with less structure there
+        moved = significance.block_displacement(resid, level, core, ok, origin, params.displacement)
+        shift2 = np.square(moved.box((slice(None), slice(None))))
+        clutter = np.minimum(  # of the image that would leave less there
             *(
-                support.smoothed(np.square(support.smoothed(structure, sigma)), params.clutter)[
-                    core
-                ]
+                significance._unexplained(
+                    structure, support, sigma, params.kappa, shift2, core, params
+                )
                 for structure in structures
             )
         )
-        sig = values / np.sqrt(
-            noise.box((slice(None), slice(None))) ** 2 + params.kappa**2 * clutter
-        )
+        sig = values / np.sqrt(noise.box((slice(None), slice(None))) ** 2 + clutter)
         better = np.abs(sig) > strength
         best[better] = sig[better]
         strength[better] = np.abs(sig)[better]

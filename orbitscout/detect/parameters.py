@@ -171,6 +171,14 @@ class DetectParams:
         ``kappa ** 2``, adds to the noise variance (unchanged relief has structure in both
         images, an object that appeared or vanished in one only). 0.2-0.3 and a per-image
         estimate were tried and lost (docs/development.md).
+    displacement : float
+        The farthest the sharp structure of unchanged ground may seem to have moved between
+        the two looks (px): the sampling phase of an undersampled image, the shading of small
+        relief turning with the sun, jitter or local misregistration. How far it did is
+        measured per noise block (``significance.block_displacement``, 0 up to this); such a
+        move leaves a residual of about that times the structure's gradient, whose energy
+        through each matched filter adds to the noise variance with the ``kappa`` term (of
+        whichever image would leave less there). One pixel: set by hand, not fitted.
     novelty : float
         A candidate's change energy (less what a rescaling of either image's structure
         explains) over the smaller of the two images' local structure energies there, below
@@ -289,12 +297,13 @@ class DetectParams:
     structure: float = 10.0
     clutter: float = 2.0
     kappa: float = 0.5
+    displacement: float = 1.0
     novelty: float = 2.0
     change_ratio: float = 1.5
-    p_intercept: float = -2.159
-    p_sigma: float = 4.862
-    p_novelty: float = 0.188
-    p_sun: float = -0.723
+    p_intercept: float = -2.139
+    p_sigma: float = 4.955
+    p_novelty: float = 0.208
+    p_sun: float = -0.601
     p_sun_unknown_deg: float = 15.0
     p_novelty_cap: float = 1000.0
     move_max_m: float = 100.0
@@ -352,6 +361,8 @@ class DetectParams:
             raise ValueError("need 0 <= dark_share < bright_share <= 1")
         if not (self.change_ratio >= 1.0 and self.novelty > 0):
             raise ValueError("need change_ratio >= 1 and novelty > 0")
+        if not self.displacement >= 0:
+            raise ValueError("need displacement >= 0")
         if not self.p_novelty_cap >= self.novelty:
             raise ValueError("p_novelty_cap must be at least novelty")
         if not (self.move_max_m >= 0 and self.move_max_px >= 0):

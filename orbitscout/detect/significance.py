@@ -51,8 +51,9 @@ def _ceil_to_pyramid(px: int) -> int:
 
 def clutter_reach(params: DetectParams = DEFAULT) -> int:
     """Pixels around a pixel that the energy of the local structure there depends on: the
-    widest matched filter and the energy's average (16 px by default)."""
-    return max(blur_reach(s) for s in params.scales) + blur_reach(params.clutter)
+    widest matched filter, its gradient's pixel and the energy's average (17 px by
+    default)."""
+    return max(blur_reach(s) for s in params.scales) + 1 + blur_reach(params.clutter)
 
 
 def structure_reach(params: DetectParams = DEFAULT) -> int:
@@ -64,7 +65,7 @@ def structure_reach(params: DetectParams = DEFAULT) -> int:
 def halo(params: DetectParams = DEFAULT) -> int:
     """Pixels read around a tile core: the reach of the structure's blur and of its energy's
     (``clutter_reach``), at least HALO, a multiple of PYRAMID so that tile windows start on
-    the wide blurs' grid (64 px by default). Tiled and whole runs agree within it."""
+    the wide blurs' grid (68 px by default). Tiled and whole runs agree within it."""
     reach = blur_reach(params.structure) + clutter_reach(params)
     return max(HALO, _ceil_to_pyramid(reach))
 
@@ -162,11 +163,14 @@ def significance(
     ``level`` and AFTER's ``level + resid``) where the significance was computed, zero
     elsewhere. ``resid`` is zero where not valid. The noise is the robust sigma of the
     filtered residual in blocks anchored at ``origin`` (the array position of the image origin
-    modulo BLOCK), plus ``params.kappa`` times the local energy of the structure filtered the
-    same way, of whichever image has less there: another sun can turn the shading of
-    unchanged relief (structure in both images) into a residual of about that size, while an
-    object that appeared (structure in AFTER only) or vanished (in BEFORE only) is weighed
-    against the ground around it, not against itself.
+    modulo BLOCK), plus what unchanged ground could leave there, of whichever image would
+    leave less (``_unexplained``): ``params.kappa`` times its local structure filtered the
+    same way, as another sun re-shades relief, and the block's measured displacement
+    (``block_displacement``, at most ``params.displacement``) times that structure's
+    gradient, as its sharp features seem to move by a fraction of a pixel between looks.
+    Unchanged relief has structure in both images, while an object that appeared (structure
+    in AFTER only) or vanished (in BEFORE only) is weighed against the ground around it, not
+    against itself.
 
     That energy only lowers significance, so it (and the structure) is computed only around
     the regions that the block noise alone makes candidates (a pixel over ``params.t_high``,
@@ -203,6 +207,7 @@ def significance(
     ok = None if support.mask is None else support.mask[core]
     filtered = [support.smoothed(resid, sigma)[core] for sigma in params.scales]
     noises = [block_noise(values, ok, BLOCK, origin) for values in filtered]
+    moved = block_displacement(resid, level, core, ok, origin, params.displacement)
     upper = _largest_ratio(filtered, noises)
     if ok is not None:
         upper[~ok] = 0.0
@@ -236,12 +241,17 @@ def significance(
         box = (slice(y0, y1), slice(x0, x1))
         structure[0][box] = local_before[inner]
         structure[1][box] = local_after[inner]
+        shift2 = np.square(moved.box(box))
         for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
             clutter = np.minimum(
-                _clutter(local_before, local_support, sigma, params)[inner],
-                _clutter(local_after, local_support, sigma, params)[inner],
+                _unexplained(
+                    local_before, local_support, sigma, params.kappa, shift2, inner, params
+                ),
+                _unexplained(
+                    local_after, local_support, sigma, params.kappa, shift2, inner, params
+                ),
             )
-            sig = values[box] / np.sqrt(noise.box(box) ** 2 + params.kappa**2 * clutter)
+            sig = values[box] / np.sqrt(noise.box(box) ** 2 + clutter)
             magnitude = np.abs(sig)
             better = magnitude > strength[box]
             best[box][better] = sig[better]
@@ -252,13 +262,105 @@ def significance(
     return best, strength, noises[0], structure
 
 
-def _clutter(
-    structure: np.ndarray, support: Support, sigma: float, params: DetectParams = DEFAULT
+def _unexplained(
+    structure: np.ndarray,
+    support: Support,
+    sigma: float,
+    kappa: float,
+    shift2: np.ndarray,
+    inner: tuple[slice, slice],
+    params: DetectParams = DEFAULT,
 ) -> np.ndarray:
-    """The local energy of ``structure`` seen through the matched filter of ``sigma`` (px),
-    averaged over ``params.clutter`` px."""
-    energy = np.square(support.smoothed(structure, sigma))
-    return support.smoothed(energy, params.clutter)
+    """Over ``inner``, the residual variance that one image's unchanged ``structure`` could
+    leave through the matched filter of ``sigma`` (px): ``kappa`` squared times the filtered
+    structure's energy plus ``shift2`` (squared displacements, px^2, over ``inner``) times
+    its gradient's, each averaged over ``params.clutter`` px."""
+    seen = support.smoothed(structure, sigma)
+    d_row, d_col = np.gradient(seen)
+    slope = support.smoothed(np.square(d_row) + np.square(d_col), params.clutter)[inner]
+    energy = support.smoothed(np.square(seen), params.clutter)[inner]
+    energy *= kappa**2
+    energy += shift2 * slope
+    return energy
+
+
+SHARPEST = 0.01  # share of a block's pixels, those of most gradient, a displacement is fit on
+
+
+def block_displacement(
+    resid: np.ndarray,
+    level: np.ndarray,
+    core: tuple[slice, slice],
+    ok: np.ndarray | None,
+    origin: tuple[int, int],
+    largest: float,
+) -> BlockNoise:
+    """Per noise block of ``core``, how far BEFORE's sharp structure seems to have moved
+    between the looks (px, 0 to ``largest``), measured on every 2nd pixel of every 2nd row:
+    where ``level``'s gradient energy is in the block's top ``SHARPEST``, the residual's
+    robust variance beyond the block's, over their mean gradient energy. Undersampled ground
+    seen at another sampling phase, or relief whose shading moved with the sun, leaves such a
+    residual along its sharpest edges; well-sampled ground registered exactly leaves none, and
+    gets none. Robust, so that a change on a few of those pixels (an object whose contrast
+    changed) does not raise its own block's allowance."""
+    rows, cols = core
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    oy, ox = origin
+    ys = list(range(oy % BLOCK - BLOCK if oy % BLOCK else 0, height, BLOCK))
+    xs = list(range(ox % BLOCK - BLOCK if ox % BLOCK else 0, width, BLOCK))
+    # samples at even offsets from each block's start (blocks start on even rows: BLOCK even)
+    r_off, c_off = ys[0] % 2, xs[0] % 2
+    sample = (slice(rows.start + r_off, rows.stop, 2), slice(cols.start + c_off, cols.stop, 2))
+    values = resid[sample]
+    slope = np.square(_central(level, sample, 0)) + np.square(_central(level, sample, 1))
+    keep = None if ok is None else ok[r_off::2, c_off::2]
+    half = BLOCK // 2
+    moved = np.zeros((len(ys), len(xs)), np.float32)
+    for j, y0 in enumerate(ys):
+        for i, x0 in enumerate(xs):
+            sl = (
+                slice(max(y0, 0) // 2, (y0 + BLOCK) // 2),
+                slice(max(x0, 0) // 2, (x0 + BLOCK) // 2),
+            )
+            r, g = values[sl], slope[sl]
+            if keep is not None:
+                r, g = r[keep[sl]], g[keep[sl]]
+            r, g = r.ravel(), g.ravel()
+            n = int(SHARPEST * r.size)
+            if n < 32 or r.size < half:
+                continue
+            sharp = np.argpartition(g, r.size - n)[r.size - n :]
+            excess = _robust_sigma(r[sharp]) ** 2 - _robust_sigma(r[::4]) ** 2
+            energy = float(g[sharp].mean())
+            if excess > 0 and energy > 0:
+                moved[j, i] = min(largest, math.sqrt(excess / energy))
+    return BlockNoise(
+        moved,
+        (np.arange(height) - ys[0]) // BLOCK,
+        (np.arange(width) - xs[0]) // BLOCK,
+    )
+
+
+def _central(image: np.ndarray, at: tuple[slice, slice], axis: int) -> np.ndarray:
+    """The central difference of ``image`` along ``axis`` at the pixels ``at`` (strided
+    slices), one-sided at the array's edge, as ``np.gradient``."""
+    rows, cols = at
+    n = image.shape[axis]
+    step = at[axis]
+    taken = range(*step.indices(n))
+    first, last = taken[0], taken[-1]
+    if first >= 1 and last + 1 < n:  # inside the array: two strided views
+        lo = slice(first - 1, last, step.step)
+        hi = slice(first + 1, last + 2, step.step)
+        if axis == 0:
+            return (image[hi, cols] - image[lo, cols]) / 2
+        return (image[rows, hi] - image[rows, lo]) / 2
+    ends = np.asarray(taken)
+    below, above = np.maximum(ends - 1, 0), np.minimum(ends + 1, n - 1)
+    width = (above - below).astype(np.float32)
+    if axis == 0:
+        return (image[above][:, cols] - image[below][:, cols]) / width[:, None]
+    return (image[rows][:, above] - image[rows][:, below]) / width[None, :]
 
 
 def _local_structure(
