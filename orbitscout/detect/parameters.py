@@ -198,14 +198,14 @@ class DetectParams:
         changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty *
         ln(n / novelty) + p_sun * angle / 10``, ``peak`` and ``n`` the candidate's peak
         significance and novelty (dimensionless), ``angle`` the angle between the suns (deg).
-        Fitted (maximum likelihood; whether the detection lies on a real change) on 1,693
+        Fitted (maximum likelihood; whether the detection lies on a real change) on 1,277
         detections of 64 scenes of the four fitting scene families, seeds 0 and 1, every
         camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py --families
         dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
-        --fit-change-score`` at commit 758eb6c with this term added (docs/validation.md
-        gives the holdout family's figures). Peak significance carries it, novelty little;
-        with the suns the same, a candidate just at both thresholds gets 0.10, one peaking at
-        twice ``t_high`` 0.77; 15 degrees between the suns lowers those to 0.04 and 0.53.
+        --fit-change-score``, with the measured displacement (docs/validation.md gives the
+        holdout family's figures). Peak significance carries it, novelty little; with the
+        suns the same, a candidate just at both thresholds gets 0.11, one peaking at twice
+        ``t_high`` 0.79; 15 degrees between the suns lowers those to 0.05 and 0.60.
     p_sun : float
         Coefficient of ``change_probability``'s third term, the angle between the two suns
         in tens of degrees: a changed sun re-shades relief, so a candidate of the same
