@@ -276,14 +276,16 @@ def _unexplained(
     structure's energy plus ``shift2`` (squared displacements, px^2, over ``inner``) times
     its gradient's, each averaged over ``params.clutter`` px."""
     seen = support.smoothed(structure, sigma)
-    d_row, d_col = np.gradient(seen)
-    slope = support.smoothed(np.square(d_row) + np.square(d_col), params.clutter)[inner]
     energy = support.smoothed(np.square(seen), params.clutter)[inner]
     energy *= kappa**2
-    energy += shift2 * slope
+    if shift2.any():  # else no block moved: no gradient to weigh
+        slope = np.square(cv2.Sobel(seen, -1, 1, 0, ksize=1, scale=0.5, borderType=EDGE))
+        slope += np.square(cv2.Sobel(seen, -1, 0, 1, ksize=1, scale=0.5, borderType=EDGE))
+        energy += shift2 * support.smoothed(slope, params.clutter)[inner]
     return energy
 
 
+EDGE = cv2.BORDER_REPLICATE  # central differences, one-sided (halved) at a crop's edge
 SHARPEST = 0.01  # share of a block's pixels, those of most gradient, a displacement is fit on
 
 
