@@ -1,7 +1,7 @@
 """What unchanged ground leaves in the residual (issue 16), and what that must not hide: small
 sharp craters that seem to move by half a pixel between looks are no change, a new spot among
 them is, and how far they moved is measured, not assumed. Small arrays through
-``tiles.detect_changes`` with in-memory readers."""
+``tiles.detect_changes`` with in-memory readers (``test_detect_directions._detect``)."""
 
 from __future__ import annotations
 
@@ -10,36 +10,14 @@ from dataclasses import replace
 
 import numpy as np
 from synth import shade
+from test_detect_directions import SIZE, _detect  # candidates of a pair with 4 DN noise each
 
-from orbitscout.core.candidate import Candidate
-from orbitscout.detect import candidates, photometry, significance, tiles
+from orbitscout.detect import significance
 from orbitscout.detect.parameters import DetectParams
-from orbitscout.detect.significance import BLOCK
 
-SIZE = 512
-DEFAULT = DetectParams()
 # nothing allowed for re-shading (no clutter term, no novelty gate): only the displacement
 SAME_SUN = DetectParams(kappa=0.0, novelty=1e-9)
 SPOT = (300.0, 260.0)  # where a new dark spot is put among the craters
-
-
-def _detect(
-    before: np.ndarray, after: np.ndarray, params: DetectParams = DEFAULT
-) -> list[Candidate]:
-    """Candidates of AFTER against BEFORE (unit gain; 4 DN noise added to each)."""
-    rng = np.random.default_rng(1)
-    before = (before + rng.normal(0, 4.0, before.shape)).astype(np.float32)
-    after = (after + rng.normal(0, 4.0, after.shape)).astype(np.float32)
-    n = -(-SIZE // BLOCK)
-    phot = photometry.Photometry(np.ones((n, n)), np.zeros((n, n)))
-
-    def cut(image):
-        return lambda w: image[
-            w.row_off : w.row_off + int(w.height), w.col_off : w.col_off + int(w.width)
-        ].copy()
-
-    result = tiles.detect_changes(cut(after), cut(before), phot, SIZE, SIZE, params=params)
-    return candidates.candidates(result, None, params)
 
 
 def _cratered(moves: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -67,11 +45,11 @@ def test_sharp_craters_moved_by_half_a_pixel_are_no_change_a_new_spot_among_them
     before = _cratered(still)
     after = _cratered(_half_pixel_moves(3))
     # without the allowance for re-shading and the displacement, the moved craters are changes
-    assert len(_detect(before, after, replace(SAME_SUN, displacement=0.0))) >= 5
-    assert len(_detect(before, after, SAME_SUN)) <= 1
+    assert len(_detect(before, after, params=replace(SAME_SUN, displacement=0.0))) >= 5
+    assert len(_detect(before, after, params=SAME_SUN)) <= 1
     yy, xx = np.mgrid[:SIZE, :SIZE]
     spot = np.clip(2.5 - np.hypot(xx - SPOT[0], yy - SPOT[1]), 0, 1)  # 4 px across
-    found = _detect(before, after * (1 - 0.4 * spot), SAME_SUN)
+    found = _detect(before, after * (1 - 0.4 * spot), params=SAME_SUN)
     assert [c for c in found if math.hypot(c.x - SPOT[0], c.y - SPOT[1]) <= 2.0]
 
 
