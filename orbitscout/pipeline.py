@@ -703,6 +703,20 @@ def _identify(found, after: Product, site, mission, params: IdentifyParams) -> N
     classify.identify(found, gsd_m=gsd, moon=moon, site_px=site_px, priors=priors, params=params)
 
 
+def _displacement(moved: np.ndarray) -> dict:
+    """The displacement measured per noise block (px): its median, 90th percentile and
+    largest over the image's blocks."""
+    if not moved.size:
+        return {"median": None, "p90": None, "max": None, "blocks": 0}
+    median, p90 = np.percentile(moved, [50, 90])
+    return {
+        "median": round(float(median), 3),
+        "p90": round(float(p90), 3),
+        "max": round(float(moved.max()), 3),
+        "blocks": int(moved.size),
+    }
+
+
 @functools.lru_cache(maxsize=8)
 def _debris_priors(mission: str) -> dict:
     """``edl.debris.debris_priors`` of ``mission`` for identification (200 samples, seed 0),
@@ -734,6 +748,7 @@ def _summary(
         "detection": {
             "tiles": result.tiles,
             "valid_fraction": round(result.valid_fraction, 4),
+            "displacement_px": _displacement(result.displacement_px),
             "t_high_sigma": detect.t_high,
             "t_low_sigma": detect.t_low,
         },

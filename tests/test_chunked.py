@@ -55,6 +55,10 @@ def test_chunked_and_whole_agree(runs):
     tiled, whole = runs[TILE], runs[None]
     assert tiled.summary["detection"]["tiles"] == 9
     assert whole.summary["detection"]["tiles"] == 1
+    # the same blocks, the same displacement measured in each (the pair is 768 px: 3 x 3)
+    moved = tiled.summary["detection"]["displacement_px"]
+    assert moved == whole.summary["detection"]["displacement_px"]
+    assert moved["blocks"] == 9 and 0.0 <= moved["median"] <= moved["max"] <= 1.0
     assert len(tiled.detections) == len(whole.detections) == len(SPOTS)
     for t, w in zip(
         sorted(tiled.detections, key=_key), sorted(whole.detections, key=_key), strict=True
@@ -323,7 +327,7 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
         level[~mask] = 0.0
     core = (slice(halo, shape[0] - halo), slice(halo, shape[1] - halo))
     origin = (-halo, -halo)
-    best, strength, _, _ = significance.significance(
+    best, strength, _, _, _ = significance.significance(
         resid, significance.Support(mask), level, core, origin, params
     )
     ref_best, ref_strength = _whole_tile_significance(

@@ -227,8 +227,8 @@ class TileMaps:
     """The per-pixel results of one tile core: significance (signed, and its absolute value
     ``strength``), residual, BEFORE's level, the local structure of BEFORE and of AFTER
     (shape (2, h, w), where the significance was computed: around every region that may
-    count), the block noise, the valid pixels (None: all), the pixel (x0, y0) of the image at
-    the core's (0, 0), and the parameters they were computed with."""
+    count), the block noise and displacement, the valid pixels (None: all), the pixel
+    (x0, y0) of the image at the core's (0, 0), and the parameters they were computed with."""
 
     sig: np.ndarray
     strength: np.ndarray
@@ -236,6 +236,7 @@ class TileMaps:
     level: np.ndarray
     structure: np.ndarray
     noise: BlockNoise
+    moved: BlockNoise
     ok: np.ndarray | None
     x0: int
     y0: int
@@ -342,7 +343,7 @@ def tile_maps(
     cy, cx = core.row_off - y0, core.col_off - x0
     sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
     # noise blocks are anchored at the image origin, in the core's array coordinates
-    sig, strength, noise, structure = significance(
+    sig, strength, noise, structure, moved = significance(
         resid, support, level, sl, origin=(-core.row_off, -core.col_off), params=params
     )
     ok = None if support.mask is None else support.mask[sl]
@@ -353,6 +354,7 @@ def tile_maps(
         level[sl],
         structure,
         noise,
+        moved,
         ok,
         core.col_off,
         core.row_off,

@@ -154,7 +154,7 @@ def significance(
     core: tuple[slice, slice],
     origin: tuple[int, int],
     params: DetectParams = DEFAULT,
-) -> tuple[np.ndarray, np.ndarray, BlockNoise, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, BlockNoise, np.ndarray, BlockNoise]:
     """Signed significance of the residual over ``core``.
 
     At each pixel, of the ``params.scales``, the one whose filtered residual stands out most
@@ -203,6 +203,8 @@ def significance(
     structure : numpy.ndarray
         Shape (2, *core): BEFORE's and AFTER's local structure where the significance was
         computed.
+    moved : BlockNoise
+        The displacement measured in each block (px; ``block_displacement``).
     """
     ok = None if support.mask is None else support.mask[core]
     filtered = [support.smoothed(resid, sigma)[core] for sigma in params.scales]
@@ -259,7 +261,7 @@ def significance(
     if ok is not None:
         best[~ok] = 0.0
         strength[~ok] = 0.0
-    return best, strength, noises[0], structure
+    return best, strength, noises[0], structure, moved
 
 
 def _unexplained(

@@ -47,7 +47,9 @@ class ChangeResult:
     pixels: int
     tiles: int
     valid_fraction: float
-    extra: dict = field(default_factory=dict)
+    displacement_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    """The displacement measured in each noise block (``significance.block_displacement``;
+    px, 0 where none was)."""
 
 
 def detect_changes(
@@ -121,7 +123,7 @@ def detect_changes(
         keep[np.unique(border[border > 0]) - 1] = True
         # copies: views would keep the whole label array of every tile alive
         sides = tuple(side.copy() for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]))
-        return count, regions, keep, sides, maps.valid_px
+        return count, regions, keep, sides, maps.valid_px, maps.moved.sigmas.ravel()
 
     windows = list(tile_windows(width, height, tile))
     # tiles are read bottom-up: the image's last blocks, read last by the reduced reads, may
@@ -132,7 +134,11 @@ def detect_changes(
         results.append(result)
         if progress:
             progress(int(core.width) * int(core.height))
-    for core, (count, regions, keep, sides, n_ok) in zip(windows, results[::-1], strict=True):
+    moved = []
+    for core, (count, regions, keep, sides, n_ok, shifts) in zip(
+        windows, results[::-1], strict=True
+    ):
+        moved.append(shifts)
         n_tiles += 1
         valid_px += n_ok
         new_id = np.full(count + 1, -1)
@@ -142,7 +148,9 @@ def detect_changes(
         offset += int(keep.sum())
     groups = _stitch(edges, offset)
     regions = combine_regions(parts, groups) if offset else Regions.empty()
-    return ChangeResult(regions, width * height, n_tiles, valid_px / max(1, width * height))
+    return ChangeResult(
+        regions, width * height, n_tiles, valid_px / max(1, width * height), np.concatenate(moved)
+    )
 
 
 def tile_threads() -> int:
