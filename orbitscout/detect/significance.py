@@ -318,7 +318,6 @@ def block_displacement(
     values = resid[sample]
     slope = np.square(_central(level, sample, 0)) + np.square(_central(level, sample, 1))
     keep = None if ok is None else ok[r_off::2, c_off::2]
-    half = BLOCK // 2
     moved = np.zeros((len(ys), len(xs)), np.float32)
     for j, y0 in enumerate(ys):
         for i, x0 in enumerate(xs):
@@ -331,7 +330,7 @@ def block_displacement(
                 r, g = r[keep[sl]], g[keep[sl]]
             r, g = r.ravel(), g.ravel()
             n = int(SHARPEST * r.size)
-            if n < 32 or r.size < half:
+            if n < 32:  # under a fifth of the block valid: nothing measured
                 continue
             sharp = np.argpartition(g, r.size - n)[r.size - n :]
             excess = _robust_sigma(r[sharp]) ** 2 - _robust_sigma(r[::4]) ** 2
