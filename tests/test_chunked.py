@@ -290,9 +290,7 @@ def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT
         shift2 = np.square(moved.box((slice(None), slice(None))))
         clutter = np.minimum(  # of the image that would leave less there
             *(
-                significance._unexplained(
-                    structure, support, sigma, params.kappa, shift2, core, params
-                )
+                significance._unexplained(structure, support, sigma, shift2, core, params)
                 for structure in structures
             )
         )

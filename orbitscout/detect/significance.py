@@ -246,12 +246,8 @@ def significance(
         shift2 = np.square(moved.box(box))
         for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
             clutter = np.minimum(
-                _unexplained(
-                    local_before, local_support, sigma, params.kappa, shift2, inner, params
-                ),
-                _unexplained(
-                    local_after, local_support, sigma, params.kappa, shift2, inner, params
-                ),
+                _unexplained(local_before, local_support, sigma, shift2, inner, params),
+                _unexplained(local_after, local_support, sigma, shift2, inner, params),
             )
             sig = values[box] / np.sqrt(noise.box(box) ** 2 + clutter)
             magnitude = np.abs(sig)
@@ -268,18 +264,17 @@ def _unexplained(
     structure: np.ndarray,
     support: Support,
     sigma: float,
-    kappa: float,
     shift2: np.ndarray,
     inner: tuple[slice, slice],
     params: DetectParams = DEFAULT,
 ) -> np.ndarray:
     """Over ``inner``, the residual variance that one image's unchanged ``structure`` could
-    leave through the matched filter of ``sigma`` (px): ``kappa`` squared times the filtered
-    structure's energy plus ``shift2`` (squared displacements, px^2, over ``inner``) times
-    its gradient's, each averaged over ``params.clutter`` px."""
+    leave through the matched filter of ``sigma`` (px): ``params.kappa`` squared times the
+    filtered structure's energy plus ``shift2`` (squared displacements, px^2, over ``inner``)
+    times its gradient's, each averaged over ``params.clutter`` px."""
     seen = support.smoothed(structure, sigma)
     energy = support.smoothed(np.square(seen), params.clutter)[inner]
-    energy *= kappa**2
+    energy *= params.kappa**2
     if shift2.any():  # else no block moved: no gradient to weigh
         slope = np.square(cv2.Sobel(seen, -1, 1, 0, ksize=1, scale=0.5, borderType=EDGE))
         slope += np.square(cv2.Sobel(seen, -1, 0, 1, ksize=1, scale=0.5, borderType=EDGE))
@@ -309,9 +304,7 @@ def block_displacement(
     changed) does not raise its own block's allowance."""
     rows, cols = core
     height, width = rows.stop - rows.start, cols.stop - cols.start
-    oy, ox = origin
-    ys = list(range(oy % BLOCK - BLOCK if oy % BLOCK else 0, height, BLOCK))
-    xs = list(range(ox % BLOCK - BLOCK if ox % BLOCK else 0, width, BLOCK))
+    ys, xs = _block_starts((height, width), BLOCK, origin)
     # samples at even offsets from each block's start (blocks start on even rows: BLOCK even)
     r_off, c_off = ys[0] % 2, xs[0] % 2
     sample = (slice(rows.start + r_off, rows.stop, 2), slice(cols.start + c_off, cols.stop, 2))
@@ -337,11 +330,7 @@ def block_displacement(
             energy = float(g[sharp].mean())
             if excess > 0 and energy > 0:
                 moved[j, i] = min(largest, math.sqrt(excess / energy))
-    return BlockNoise(
-        moved,
-        (np.arange(height) - ys[0]) // BLOCK,
-        (np.arange(width) - xs[0]) // BLOCK,
-    )
+    return BlockNoise.on_blocks(moved, (height, width), BLOCK, ys, xs)
 
 
 def _central(image: np.ndarray, at: tuple[slice, slice], axis: int) -> np.ndarray:
@@ -459,6 +448,15 @@ class BlockNoise:
     rows: np.ndarray
     cols: np.ndarray
 
+    @classmethod
+    def on_blocks(
+        cls, sigmas: np.ndarray, shape: tuple[int, int], block: int, ys: list, xs: list
+    ) -> BlockNoise:
+        """``sigmas`` of the blocks starting at rows ``ys`` and columns ``xs`` (the first at
+        or before 0) over an array of ``shape``."""
+        rows = (np.arange(shape[0]) - ys[0]) // block
+        return cls(sigmas, rows, (np.arange(shape[1]) - xs[0]) // block)
+
     def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The noise at pixels (rows, cols)."""
         return self.sigmas[self.rows[rows], self.cols[cols]]
@@ -500,9 +498,7 @@ def block_noise(
     """The robust sigma of ``values`` in blocks anchored so that a block edge falls at
     ``origin``, each taken on every 4th pixel of every 4th row (4,096 samples in a full
     block)."""
-    oy, ox = origin
-    ys = list(range(oy % block - block if oy % block else 0, values.shape[0], block))
-    xs = list(range(ox % block - block if ox % block else 0, values.shape[1], block))
+    ys, xs = _block_starts(values.shape, block, origin)
     sigmas = np.empty((len(ys), len(xs)), np.float32)
     full = ok is None and ys[0] == 0 and xs[0] == 0
     n_y = values.shape[0] // block if full else 0
@@ -521,10 +517,19 @@ def block_noise(
             if ok is not None:
                 sample = sample[ok[sl][::4, ::4]]
             sigmas[j, i] = _robust_sigma(sample.ravel())
-    # the first block starts at ys[0] <= 0
-    rows = (np.arange(values.shape[0]) - ys[0]) // block
-    cols = (np.arange(values.shape[1]) - xs[0]) // block
-    return BlockNoise(sigmas, rows, cols)
+    return BlockNoise.on_blocks(sigmas, values.shape, block, ys, xs)
+
+
+def _block_starts(
+    shape: tuple[int, int], block: int, origin: tuple[int, int]
+) -> tuple[list[int], list[int]]:
+    """The first row and column of each block over an array of ``shape``, anchored so that a
+    block edge falls at ``origin`` (the first at or before 0)."""
+    ys, xs = (
+        list(range(o % block - block if o % block else 0, n, block))
+        for o, n in zip(origin, shape, strict=True)
+    )
+    return ys, xs
 
 
 def _robust_sigmas(samples: np.ndarray) -> np.ndarray:
