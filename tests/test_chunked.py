@@ -288,10 +288,12 @@ def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT
         noise = significance.block_noise(values, ok, significance.BLOCK, origin)
         moved = significance.block_displacement(resid, level, core, ok, origin, params.displacement)
         shift2 = np.square(moved.box((slice(None), slice(None))))
+        seen = [support.smoothed(structure, sigma) for structure in structures]
         clutter = np.minimum(  # of the image that would leave less there
             *(
-                significance._unexplained(structure, support, sigma, shift2, core, params)
-                for structure in structures
+                significance._shading(s, support, core, params)
+                + shift2 * significance._slope(s, support, core, params)
+                for s in seen
             )
         )
         sig = values / np.sqrt(noise.box((slice(None), slice(None))) ** 2 + clutter)
@@ -317,6 +319,10 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
     for y, x, amp in ((200, 200, 9.0), (300, 420, -7.0), (45, 300, 8.0), (600, 100, 6.0)):
         resid[y - 3 : y + 3, x - 3 : x + 3] += amp
     resid[100:400, 500] += 5.0  # a line running off the core's right edge
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    bump = 60 * np.exp(-((yy - 480) ** 2 + (xx - 250) ** 2) / 8.0).astype(np.float32)
+    level += bump  # relief that another sun shades 30 % deeper: shading alone holds it back
+    resid += 0.3 * bump
     mask = None
     if masked:
         mask = np.ones(shape, bool)

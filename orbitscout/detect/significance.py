@@ -164,18 +164,20 @@ def significance(
     elsewhere. ``resid`` is zero where not valid. The noise is the robust sigma of the
     filtered residual in blocks anchored at ``origin`` (the array position of the image origin
     modulo BLOCK), plus what unchanged ground could leave there, of whichever image would
-    leave less (``_unexplained``): ``params.kappa`` times its local structure filtered the
-    same way, as another sun re-shades relief, and the block's measured displacement
+    leave less: ``params.kappa`` times its local structure filtered the same way, as another
+    sun re-shades relief (``_shading``), and the block's measured displacement
     (``block_displacement``, at most ``params.displacement``) times that structure's
-    gradient, as its sharp features seem to move by a fraction of a pixel between looks.
-    Unchanged relief has structure in both images, while an object that appeared (structure
-    in AFTER only) or vanished (in BEFORE only) is weighed against the ground around it, not
-    against itself.
+    gradient (``_slope``), as its sharp features seem to move by a fraction of a pixel
+    between looks. Unchanged relief has structure in both images, while an object that
+    appeared (structure in AFTER only) or vanished (in BEFORE only) is weighed against the
+    ground around it, not against itself.
 
     That energy only lowers significance, so it (and the structure) is computed only around
     the regions that the block noise alone makes candidates (a pixel over ``params.t_high``,
-    or touching the core's edge where a region may go on in the next tile); everywhere else
-    the significance is left at zero. Those regions' pixels get exactly the values a
+    or touching the core's edge where a region may go on in the next tile), and the
+    displacement's term only where the shading's alone leaves a pixel over ``params.t_low``
+    in a region that can still reach ``params.t_high``; everywhere else the significance is
+    left at zero. The pixels of every region that counts get exactly the values a
     computation over the whole tile gives.
 
     Parameters
@@ -244,42 +246,64 @@ def significance(
         structure[0][box] = local_before[inner]
         structure[1][box] = local_after[inner]
         shift2 = np.square(moved.box(box))
+        bounds = []  # per scale, with what the displacement's term needs
         for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
-            clutter = np.minimum(
-                _unexplained(local_before, local_support, sigma, shift2, inner, params),
-                _unexplained(local_after, local_support, sigma, shift2, inner, params),
-            )
-            sig = values[box] / np.sqrt(noise.box(box) ** 2 + clutter)
-            magnitude = np.abs(sig)
-            better = magnitude > strength[box]
-            best[box][better] = sig[better]
-            strength[box][better] = magnitude[better]
+            seen = [local_support.smoothed(s, sigma) for s in (local_before, local_after)]
+            shaded = [_shading(s, local_support, inner, params) for s in seen]
+            floor = noise.box(box) ** 2
+            bounds.append((values[box] / np.sqrt(floor + np.minimum(*shaded)), seen, shaded, floor))
+        # the displacement's term only lowers the significance: a region off the core's
+        # edge that does not reach params.t_high without it never counts
+        interior = y0 > 0 and x0 > 0 and y1 < upper.shape[0] and x1 < upper.shape[1]
+        if interior and max(np.abs(sig).max() for sig, *_ in bounds) < params.t_high:
+            continue
+        for values, (sig, seen, shaded, floor) in zip(filtered, bounds, strict=True):
+            if shift2.any():
+                if np.abs(sig).max() < params.t_low:
+                    continue  # no pixel of a region here
+                clutter = np.minimum(
+                    *(
+                        energy + shift2 * _slope(s, local_support, inner, params)
+                        for s, energy in zip(seen, shaded, strict=True)
+                    )
+                )
+                sig = values[box] / np.sqrt(floor + clutter)
+            _keep_best(sig, best[box], strength[box])
     if ok is not None:
         best[~ok] = 0.0
         strength[~ok] = 0.0
     return best, strength, noises[0], structure, moved
 
 
-def _unexplained(
-    structure: np.ndarray,
-    support: Support,
-    sigma: float,
-    shift2: np.ndarray,
-    inner: tuple[slice, slice],
-    params: DetectParams = DEFAULT,
+def _keep_best(sig: np.ndarray, best: np.ndarray, strength: np.ndarray) -> None:
+    """Where ``sig`` stands out more than ``strength``, write it to ``best`` and its absolute
+    value to ``strength`` (views of the maps)."""
+    magnitude = np.abs(sig)
+    better = magnitude > strength
+    best[better] = sig[better]
+    strength[better] = magnitude[better]
+
+
+def _shading(
+    seen: np.ndarray, support: Support, inner: tuple[slice, slice], params: DetectParams = DEFAULT
 ) -> np.ndarray:
-    """Over ``inner``, the residual variance that one image's unchanged ``structure`` could
-    leave through the matched filter of ``sigma`` (px): ``params.kappa`` squared times the
-    filtered structure's energy plus ``shift2`` (squared displacements, px^2, over ``inner``)
-    times its gradient's, each averaged over ``params.clutter`` px."""
-    seen = support.smoothed(structure, sigma)
+    """Over ``inner``, the residual variance that one image's unchanged structure, seen
+    through a matched filter (``seen``), could leave as another sun re-shades it:
+    ``params.kappa`` squared times its energy averaged over ``params.clutter`` px."""
     energy = support.smoothed(np.square(seen), params.clutter)[inner]
     energy *= params.kappa**2
-    if shift2.any():  # else no block moved: no gradient to weigh
-        slope = np.square(cv2.Sobel(seen, -1, 1, 0, ksize=1, scale=0.5, borderType=EDGE))
-        slope += np.square(cv2.Sobel(seen, -1, 0, 1, ksize=1, scale=0.5, borderType=EDGE))
-        energy += shift2 * support.smoothed(slope, params.clutter)[inner]
     return energy
+
+
+def _slope(
+    seen: np.ndarray, support: Support, inner: tuple[slice, slice], params: DetectParams = DEFAULT
+) -> np.ndarray:
+    """Over ``inner``, the gradient energy of one image's filtered structure (``seen``)
+    averaged over ``params.clutter`` px: the residual variance per px^2 of displacement that
+    its sharp features leave if they seem to move between looks."""
+    slope = np.square(cv2.Sobel(seen, -1, 1, 0, ksize=1, scale=0.5, borderType=EDGE))
+    slope += np.square(cv2.Sobel(seen, -1, 0, 1, ksize=1, scale=0.5, borderType=EDGE))
+    return support.smoothed(slope, params.clutter)[inner]
 
 
 EDGE = cv2.BORDER_REPLICATE  # central differences, one-sided (halved) at a crop's edge
