@@ -11,7 +11,8 @@ How an image is made (all numpy/scipy, vectorised):
    drawn once in the Fourier domain on a periodic domain a little larger than the frame; the
    BEFORE grid, shifted by a sub-pixel amount, is the same field evaluated through a phase ramp
    (exact, no interpolation). Craters (a size-frequency distribution) add analytic slopes,
-   rendered in batches; rocks are splatted with their shadows (bilinear, flux-conserving).
+   averaged over each pixel's area and rendered in batches; rocks are splatted with their
+   shadows (bilinear, flux-conserving).
 2. Shading: a lunar-Lambert photometric function of the local incidence from the slopes, with a
    floor of diffuse skylight (Mars) or almost none (Moon).
 3. Changes (AFTER only): each item is rendered only in its own neighbourhood, supersampled
@@ -207,11 +208,18 @@ def _crater_population(scene: Scene, grid: Grid, pad: int, m: int) -> np.ndarray
     return np.concatenate(rows)
 
 
+CRATER_SAMPLES = 3  # samples per pixel side over which crater slopes are averaged
+
+
 def _add_craters(
     craters: np.ndarray, grid: Grid, gx: np.ndarray, gy: np.ndarray, albedo: np.ndarray
 ) -> None:
     """Add crater slopes (per metre; gx along columns, gy along rows) on ``grid``, batched by
-    size so each batch is one vectorised computation and one bincount."""
+    size so each batch is one vectorised computation and one bincount. Each pixel gets the
+    mean of CRATER_SAMPLES x CRATER_SAMPLES samples over its area, as a detector integrates
+    over its pixel: sampled at pixel centres only, a crater's rim (where the slope turns
+    over) aliased differently at each sub-pixel shift between looks, and unchanged craters
+    left residuals a camera would not."""
     if len(craters) == 0:
         return
     n = grid.n
@@ -220,6 +228,8 @@ def _add_craters(
     r_px = craters[:, 2] / g
     half = np.ceil(2.0 * r_px).astype(int) + 1
     keep = (cx + half >= 0) & (cx - half < n) & (cy + half >= 0) & (cy - half < n)
+    subs = ((np.arange(CRATER_SAMPLES) + 0.5) / CRATER_SAMPLES - 0.5).astype(F32)
+    weight = F32(1.0 / CRATER_SAMPLES**2)
     idx_all, sx_all, sy_all, da_all = [], [], [], []
     for hb in np.unique(half[keep]):
         sel = keep & (half == hb)
@@ -233,23 +243,31 @@ def _add_craters(
             y0 = np.floor(cy[ii]).astype(int)
             px = x0[:, None, None] + offs[None, None, :]
             py = y0[:, None, None] + offs[None, :, None]
-            dx = (px - cx[ii, None, None]).astype(F32)
-            dy = (py - cy[ii, None, None]).astype(F32)
-            rr = np.sqrt(dx * dx + dy * dy) + F32(1e-6)
+            cdx = (px - cx[ii, None, None]).astype(F32)
+            cdy = (py - cy[ii, None, None]).astype(F32)
             radius = r_px[ii, None, None].astype(F32)
-            rho = rr / radius
             depth = (craters[ii, 3] * 2.0)[:, None, None].astype(F32) * radius  # px units
             rim = F32(0.04 * 2.0) * radius * (craters[ii, 3] / 0.2)[:, None, None].astype(F32)
-            # height: depth*(rho^2 - 1) + rim inside, rim * rho^-3 outside (Pike-like bowl)
-            dh = np.where(rho < 1.0, 2.0 * depth * rho, -3.0 * rim * rho**-4) / radius
-            dh = np.where(rho < 2.0, dh, 0.0).astype(F32)  # slope per pixel = per gsd metres
-            ok = (px >= 0) & (px < n) & (py >= 0) & (py < n) & (rho < 2.0)
-            flat = np.broadcast_to(py * n + px, dh.shape)[ok]
+            shape = np.broadcast_shapes(cdx.shape, cdy.shape)
+            sx, sy, da = (np.zeros(shape, F32) for _ in range(3))
+            for oy in subs:
+                for ox in subs:
+                    dx, dy = cdx + ox, cdy + oy
+                    rr = np.sqrt(dx * dx + dy * dy) + F32(1e-6)
+                    rho = rr / radius
+                    # height: depth*(rho^2 - 1) + rim inside, rim * rho^-3 outside (Pike-like)
+                    dh = np.where(rho < 1.0, 2.0 * depth * rho, -3.0 * rim * rho**-4) / radius
+                    dh = np.where(rho < 2.0, dh, 0.0).astype(F32)  # slope per gsd metres
+                    sx += dh * dx / rr
+                    sy += dh * dy / rr
+                    # crater floors collect a little dust/fines (slightly brighter: assumption)
+                    da += np.where(rho < 0.7, F32(0.03), F32(0.0))
+            ok = (px >= 0) & (px < n) & (py >= 0) & (py < n) & ((sx != 0) | (sy != 0))
+            flat = np.broadcast_to(py * n + px, shape)[ok]
             idx_all.append(flat)
-            sx_all.append((dh * dx / rr)[ok])
-            sy_all.append((dh * dy / rr)[ok])
-            # crater floors collect a little dust/fines (slightly brighter: assumption)
-            da_all.append(np.where(rho < 0.7, F32(0.03), F32(0.0))[ok])
+            sx_all.append(sx[ok] * weight)
+            sy_all.append(sy[ok] * weight)
+            da_all.append(da[ok] * weight)
     if not idx_all:
         return
     flat = np.concatenate(idx_all)
