@@ -140,6 +140,30 @@ def test_backshell_beside_the_parachute_does_not_take_the_heat_shield():
     assert picks["heat_shield"] == 2 and picks["backshell"] == 3
 
 
+def test_a_backshell_beside_its_parachute_weighs_the_edl_distance_once():
+    """The backshell came down under its parachute: where the EDL priors put the backshell
+    (here 600 m, against 1.2 km seen, as Perseverance's) does not count against it a second
+    time, after the parachute's own distance; the heat shield, whose prior fits 1.2 km, does
+    not take a shell lying beside the parachute that looks a little more like a heat shield."""
+    from types import SimpleNamespace
+
+    priors = {
+        name: SimpleNamespace(distance_m=d, distance_sd_m=sd)
+        for name, d, sd in (
+            ("parachute", 600.0, 280.0),
+            ("backshell", 600.0, 280.0),
+            ("heat_shield", 1450.0, 550.0),
+            ("descent_stage", 640.0, 200.0),
+        )
+    }
+    ll = [_ll(lander=5.0), _ll(parachute=5.0), _ll(backshell=3.0, heat_shield=3.3)]
+    pos = np.array([[0.0, 0.0], [1200.0, 0.0], [1200.0, 40.0]])
+    layout = joint.assign(ll, [None] * 3, pos, 1.0, None, priors, False)
+    assert layout.picks["parachute"] == 1 and layout.picks["backshell"] == 2
+    beside = joint.context_gain("backshell", 2, layout, pos, 1.0, priors)
+    assert beside == joint.context_gain("backshell", 2, layout, pos, 1.0, None)
+
+
 def test_the_descent_stage_fan_points_at_the_lander():
     # two like dark fans 600 m from the lander, both lying east-west: the one east of it points
     # at it, the one north of it lies across the line, though alone it looks a little likelier

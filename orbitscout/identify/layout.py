@@ -257,8 +257,13 @@ def assign(
             picks.update({c: None for c in LATE_PIECES})
             if free:
                 g = np.array([[gain(i, c) + ctx[(c, i)] for c in LATE_PIECES] for i in free])
-                if para is not None:
-                    g[:, 0] += [beside_parachute(pos[i], pos[para], gsd, params) for i in free]
+                if para is not None:  # its distance weighed once, by the parachute's
+                    g[:, 0] = [
+                        gain(i, "backshell")
+                        + piece_context("backshell", i, lander, pos, gsd, None, shape, params)
+                        + beside_parachute(pos[i], pos[para], gsd, params)
+                        for i in free
+                    ]
                 else:
                     g[:, 0] += params.no_parachute
                 if lander is not None:
@@ -311,9 +316,12 @@ def context_gain(
         return 0.0
     if lander is None or lander == i:
         return params.no_lander
-    g = piece_context(cls, i, lander, pos, gsd, priors, shape, params)
     para = layout.picks.get("parachute")
-    if cls == "backshell" and para is not None and para != i:
+    beside = cls == "backshell" and para is not None and para != i
+    # a backshell beside its parachute came down with it: the parachute's place already
+    # weighed the EDL priors' distance, which is not counted twice
+    g = piece_context(cls, i, lander, pos, gsd, None if beside else priors, shape, params)
+    if beside:
         g += beside_parachute(pos[i], pos[para], gsd, params)
     return g
 
