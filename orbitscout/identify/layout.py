@@ -244,6 +244,14 @@ def assign(
             for cls in PIECES
             for i in rest
         }
+        # a backshell beside its parachute came down with it: the parachute's place already
+        # weighed the EDL priors' distance, which is not counted twice
+        beside_ctx = {
+            i: ctx[("backshell", i)]
+            if priors is None
+            else piece_context("backshell", i, lander, pos, gsd, None, shape, params)
+            for i in rest
+        }
         para_opts = [None] + sorted(rest, key=lambda i: -(gain(i, "parachute")))[:TOP]
         for para in para_opts:
             score = base
@@ -257,10 +265,10 @@ def assign(
             picks.update({c: None for c in LATE_PIECES})
             if free:
                 g = np.array([[gain(i, c) + ctx[(c, i)] for c in LATE_PIECES] for i in free])
-                if para is not None:  # its distance weighed once, by the parachute's
+                if para is not None:
                     g[:, 0] = [
                         gain(i, "backshell")
-                        + piece_context("backshell", i, lander, pos, gsd, None, shape, params)
+                        + beside_ctx[i]
                         + beside_parachute(pos[i], pos[para], gsd, params)
                         for i in free
                     ]
