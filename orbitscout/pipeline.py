@@ -238,11 +238,13 @@ def find(
             sun_change_deg=sun_angle,
         )
         light.summary["shadows"] = _shadow_test(found, sun_angle, detect)
-        if light.summary["shadows"]["tested"]:
-            kept = shadows.drop_shadow_changes(
-                found, read_after, read_before, phot, a.width, a.height, detect, light.suns
-            )
-            light.summary["shadows"]["dropped"] = len(found) - len(kept)
+        tested = light.summary["shadows"]["tested"]
+        if found and (tested or (light.suns is not None and detect.shadow_place)):
+            kept, placed = shadows.resolve_shadows(
+                found, read_after, read_before, phot, a.width, a.height, detect, light.suns,
+                drop=tested,
+            )  # fmt: skip
+            light.summary["shadows"].update(dropped=len(found) - len(kept), placed=placed)
             found = candidates.numbered(kept)
         timings["detect_s"] = time.perf_counter() - clock
 
@@ -463,7 +465,7 @@ def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> 
     is off or both suns are known (``sun_angle``, deg, apart) and differ by less than the
     re-shading's least change."""
     same_sun = sun_angle is not None and sun_angle < detect.shading.min_change_deg
-    return {"tested": bool(detect.shadows and not same_sun and found), "dropped": 0}
+    return {"tested": bool(detect.shadows and not same_sun and found), "dropped": 0, "placed": 0}
 
 
 def _why_not(sun_before: Sun | None, sun_after: Sun | None, params) -> str:

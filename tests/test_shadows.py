@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 
 from orbitscout.core.illumination import Sun
 from orbitscout.detect.parameters import DetectParams
-from orbitscout.detect.shadows import is_shadow_change
+from orbitscout.detect.shadows import is_shadow_change, object_under_shadow
 
 SIZE = 80
 ROCK = (40.0, 40.0, 4.0)  # x, y, radius (px); a hemisphere
@@ -133,3 +133,80 @@ def test_a_small_rocks_shallow_shadow_is_shading_when_the_suns_are_known(order):
     assert blind == 0  # the depth test alone does not see these shadows
     assert with_suns >= 5
     assert wrong_side == 0 and gone_or_new == 0
+
+
+LOW_SUN, HIGH_SUN = (70.0, 120.0), (55.0, 150.0)  # (incidence, azimuth)
+SUNS = (Sun(LOW_SUN[1], LOW_SUN[0]), Sun(HIGH_SUN[1], HIGH_SUN[0]))
+
+
+def _on_after(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """BEFORE on AFTER's photometry (a gain, as ``find``'s photometry gives it)."""
+    return before * np.median(after) / np.median(before)
+
+
+def _centroid_of_change(after: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """(column, row) of the change's energy centroid within the candidate's box."""
+    energy = np.where(_inside(), (after - before) ** 2, 0.0)
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    return np.array([(cols * energy).sum(), (rows * energy).sum()]) / energy.sum()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("change", ["vanished", "appeared"])
+def test_an_object_is_placed_at_the_foot_of_its_shadow(change, seed):
+    """A dark block 8 px across and 6 px high under a sun 70 deg from the zenith casts a
+    shadow 16 px long: the change's centroid lies on the shadow, the object stands where the
+    shadow starts (within its own radius of there: a block in its own shadow from about its
+    middle on, darker than the ground on its lit side)."""
+    rng = np.random.default_rng(seed)
+    albedo = _ground(seed)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    rock = np.hypot(xx - ROCK[0], yy - ROCK[1]) <= ROCK[2]
+    with_rock = _render(1.5 * _heights(), np.where(rock, 0.6 * albedo, albedo), *LOW_SUN, rng)
+    without = _render(_heights(None), albedo, *HIGH_SUN, rng)
+    suns = SUNS if change == "vanished" else SUNS[::-1]
+    after, before = (without, with_rock) if change == "vanished" else (with_rock, without)
+    before = _on_after(before, after)
+    off = np.hypot(*(_centroid_of_change(after, before) - ROCK[:2]))
+    assert off > ROCK[2]  # the change's centre lies off the object
+    at = object_under_shadow(after, before, _inside(), change, suns)
+    assert at is not None
+    assert np.hypot(at[0] - ROCK[0], at[1] - ROCK[1]) < min(ROCK[2], off / 2)
+
+
+def test_a_new_craters_shadow_leaves_it_in_place():
+    """A bowl's shadow falls inside it from the up-sun rim and its lit far wall lies
+    down-sun: a hollow, not an object standing up-sun of a shadow."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
+    bowl = -2.5 * np.clip(1.0 - ((xx - 40) ** 2 + (yy - 40) ** 2) / 36.0, 0.0, None)
+    albedo = _ground(5)
+    before = _render(_heights(None), albedo, *HIGH_SUN, rng)
+    after = _render(bowl, albedo, *LOW_SUN, rng)
+    before = _on_after(before, after)
+    assert object_under_shadow(after, before, _inside(), "appeared", SUNS[::-1]) is None
+
+
+def test_a_dark_patch_gone_is_no_shadow():
+    """Ground 15 % darker is not a shadow (a shadow is lit by the sky alone)."""
+    rng = np.random.default_rng(6)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    patch = np.hypot(xx - 40, yy - 40) <= 6
+    albedo, flat = _ground(6), _heights(None)
+    before = _render(flat, np.where(patch, 0.85 * albedo, albedo), *LOW_SUN, rng)
+    after = _render(flat, albedo, *HIGH_SUN, rng)
+    before = _on_after(before, after)
+    assert object_under_shadow(after, before, _inside(), "vanished", SUNS) is None
+
+
+def test_a_dark_spot_is_not_moved_to_its_edge():
+    """A flat spot half as bright as the ground, as deep as a shadow but as long as it is
+    wide: nothing casts it, and it stays where it is."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    spot = np.hypot(xx - 40, yy - 40) <= 5
+    albedo, flat = _ground(7), _heights(None)
+    before = _render(flat, albedo, *HIGH_SUN, rng)
+    after = _render(flat, np.where(spot, 0.5 * albedo, albedo), *LOW_SUN, rng)
+    before = _on_after(before, after)
+    assert object_under_shadow(after, before, _inside(), "appeared", SUNS[::-1]) is None

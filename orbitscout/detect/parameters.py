@@ -279,6 +279,18 @@ class DetectParams:
         (intersection over union): more, and it is one dark patch that darkened or faded.
     shadow_margin : int
         Ground around a candidate's box that sets the level (px; at least the box's side).
+    shadow_place : bool
+        Whether a candidate whose change is mostly an appeared or vanished object's own cast
+        shadow is placed at the object, up-sun of the shadow (``shadows.object_under_shadow``;
+        only with both suns known).
+    shadow_lit_share : float
+        Share of such a candidate's change energy from the object's sunlit part above which
+        that part must lie up-sun of the shadow, else it is a hollow's far wall and nothing
+        is moved (dimensionless, 0-1; set by hand, not fitted).
+    shadow_elongation : float
+        Least ratio of such a shadow's spread down-sun to its spread across for it to be
+        moved for (dimensionless; a boulder half as high as wide under a sun 70 deg from the
+        zenith gives 1.5-2, a round dark spot 1; set by hand, not fitted).
     bright_share : float
         Least share of a candidate's summed absolute residual that is bright for it to be
         called ``bright`` (dimensionless, 0-1).
@@ -328,6 +340,9 @@ class DetectParams:
     shadow_overlap_min: float = 0.1
     shadow_overlap: float = 0.7
     shadow_margin: int = 16
+    shadow_place: bool = True
+    shadow_lit_share: float = 0.1
+    shadow_elongation: float = 1.25
     bright_share: float = 0.8
     dark_share: float = 0.2
     deblend: DeblendParams = field(default_factory=DeblendParams)
@@ -351,8 +366,12 @@ class DetectParams:
             raise ValueError("line_gap_ratio must be >= 0")
         if not (0 < self.shadow_sigma <= self.shadow_core_sigma and self.shadow_margin >= 1):
             raise ValueError("need 0 < shadow_sigma <= shadow_core_sigma, shadow_margin >= 1")
-        if not (0 <= self.shadow_share <= 1 and 0 <= self.shadow_depth < 1):
-            raise ValueError("need 0 <= shadow_share <= 1 and 0 <= shadow_depth < 1")
+        if not (0 <= self.shadow_share <= 1 and 0 <= self.shadow_lit_share <= 1):
+            raise ValueError("need 0 <= shadow_share <= 1 and 0 <= shadow_lit_share <= 1")
+        if not self.shadow_elongation > 0:
+            raise ValueError("need shadow_elongation > 0")
+        if not 0 <= self.shadow_depth < 1:
+            raise ValueError("need 0 <= shadow_depth < 1")
         if not (0 <= self.shadow_overlap_min <= self.shadow_overlap <= 1):
             raise ValueError("need 0 <= shadow_overlap_min <= shadow_overlap <= 1")
         if not self.shadow_area_ratio >= 1:

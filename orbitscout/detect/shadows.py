@@ -33,6 +33,20 @@ lower sun than the shorter one.
 
 An object that appeared or vanished has its dark part in one image only, so it is kept; so is
 one that moved further than its own size.
+
+Such an object's change is often mostly its own shadow: under a sun 70 deg from the zenith a
+boulder half as high as wide casts one 1.4 times its width, and the ground it darkened, not
+the object, holds most of the change. Its centroid then lies on the shadow, metres down-sun of
+the object. :func:`object_under_shadow` finds the object where the shadow starts: when most of
+the change lies on a shadow of the image that holds the object (BEFORE for a vanished one,
+AFTER for an appeared one), the object stands at the shadow's near (up-sun) end, since a
+rounded object under a low sun is in its own shadow from about its middle on (the terminator of
+a sphere lit 70 deg from the zenith lies within a third of its radius of the centre, seen from
+above). Only a shadow longer down-sun than across is one worth moving for (shorter, the object
+lies within its own radius of the centroid anyway), and a dark spot is as long as wide. A sunlit
+face, where there is one,
+must lie up-sun of the shadow: a crater's shadow falls inside it from the up-sun rim, with the
+lit far wall down-sun, and is left where it is; so is a dark patch, which is no shadow.
 """
 
 from __future__ import annotations
@@ -141,6 +155,84 @@ def is_shadow_change(
     return bool((_centroid(low) - _centroid(high)) @ down_sun > 0.0)
 
 
+def object_under_shadow(
+    after: np.ndarray,
+    before: np.ndarray,
+    inside: np.ndarray,
+    change: str,
+    suns: tuple[Sun, Sun],
+    params: DetectParams = DEFAULT,
+) -> tuple[float, float] | None:
+    """Where an object stands whose change is mostly its own cast shadow (see the module's
+    description), or None when it is not such a change.
+
+    Parameters
+    ----------
+    after, before : numpy.ndarray
+        A window of AFTER and of BEFORE put on AFTER's grid and photometry (NaN: no data),
+        larger than the candidate so that the ground around it sets the level.
+    inside : numpy.ndarray
+        Boolean, the candidate's box within the window.
+    change : str
+        The candidate's change: ``vanished`` (the object and its shadow are in BEFORE) or
+        ``appeared`` (in AFTER); anything else is left where it is.
+    suns : tuple of Sun
+        BEFORE's and AFTER's sun on the window's grid (azimuth clockwise from its top).
+    params : DetectParams
+        ``t_low`` (what counts as changed), ``shadow_sigma``, ``shadow_core_sigma`` and
+        ``shadow_depth`` (what is a deep shadow), ``shadow_share`` (how much of the change
+        it must hold) and ``shadow_lit_share`` (a lit part that must lie up-sun).
+
+    Returns
+    -------
+    tuple of float or None
+        The object's (column, row) in the window's pixels.
+    """
+    if change == "vanished":
+        image, sun, sign = before, suns[0], 1.0  # the shadow gone: the ground brightened
+    elif change == "appeared":
+        image, sun, sign = after, suns[1], -1.0
+    else:
+        return None
+    diff = after - before
+    offset, noise = _robust(diff[~inside])
+    diff = diff - offset
+    level, spread = _robust(image)
+    if not all(np.isfinite(v) and v > 0 for v in (noise, level, spread)):
+        return None
+    with np.errstate(invalid="ignore"):
+        changed = inside & (np.abs(diff) > params.t_low * noise)
+        dark = image < level - params.shadow_sigma * spread
+    near_dark = cv2.dilate(dark.view(np.uint8), _CROSS).view(bool)
+    shadow = changed & (sign * diff > 0) & near_dark
+    lit = changed & (sign * diff < 0)
+    energy = np.where(changed, np.square(np.nan_to_num(diff)), 0.0)
+    total = energy.sum()
+    if not shadow.any() or energy[shadow].sum() < params.shadow_share * total:
+        return None
+    # the shadow as a whole deep (lit by the sky alone), not a patch of darker ground
+    floor = min(level - params.shadow_core_sigma * spread, (1.0 - params.shadow_depth) * level)
+    if not np.nanmedian(image[shadow]) < floor:
+        return None
+    az = math.radians(sun.azimuth_deg)
+    down_sun = np.array([-math.sin(az), math.cos(az)])  # (column, row), away from the sun
+    rows, cols = np.nonzero(shadow)
+    points = np.column_stack([cols, rows]).astype(np.float64)
+    centre = points.mean(axis=0)
+    if energy[lit].sum() >= params.shadow_lit_share * total:
+        lit_rows, lit_cols = np.nonzero(lit)
+        weights = energy[lit_rows, lit_cols]
+        lit_centre = np.array([lit_cols @ weights, lit_rows @ weights]) / weights.sum()
+        if (lit_centre - centre) @ down_sun >= 0.0:
+            return None  # lit down-sun of its shadow: a hollow's far wall, not an object
+    along = (points - centre) @ down_sun
+    side = (points - centre) @ np.array([down_sun[1], -down_sun[0]])
+    if along.std() < params.shadow_elongation * side.std():
+        return None  # no longer down-sun than across: a dark spot, or a shadow too short to matter
+    col, row = centre + (float(along.min()) - 0.5) * down_sun  # the near end's pixel edge
+    return float(col), float(row)
+
+
 def _paired(patch_a: np.ndarray, patch_b: np.ndarray, params: DetectParams) -> bool:
     """Whether two dark patches can be one obstacle's shadows under two suns: both there,
     areas within ``shadow_area_ratio``, overlapping (IoU) from ``shadow_overlap_min`` to
@@ -160,7 +252,7 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
     return np.array([cols.mean(), rows.mean()])
 
 
-def drop_shadow_changes(
+def resolve_shadows(
     found: list[Candidate],
     read_after: Callable[[Window], np.ndarray],
     read_before: Callable[[Window], np.ndarray],
@@ -169,27 +261,36 @@ def drop_shadow_changes(
     height: int,
     params: DetectParams = DEFAULT,
     suns: tuple[Sun, Sun] | None = None,
-) -> list[Candidate]:
+    drop: bool = True,
+) -> tuple[list[Candidate], int]:
     """``found`` less the candidates that are cast shadows moved by another sun
-    (:func:`is_shadow_change`), each judged in a window of ``params.shadow_margin`` px (at
+    (:func:`is_shadow_change`; when ``drop``), with those whose change is mostly an object's
+    own shadow placed at the object (:func:`object_under_shadow`; when the suns are known and
+    ``params.shadow_place``). Each is judged in a window of ``params.shadow_margin`` px (at
     least its own size) around its box; the windows within one 512-px cell are read at once.
 
     Parameters
     ----------
     found : list of Candidate
-        Candidates with their boxes in AFTER's pixels.
+        Candidates with their boxes in AFTER's pixels (those placed are changed in place:
+        ``x`` and ``y``).
     read_after, read_before, phot, width, height
         The tile loop's readers (AFTER; BEFORE on AFTER's grid), photometry and image size.
     params : DetectParams
         The shadow test's parameters.
     suns : tuple of Sun, optional
         BEFORE's and AFTER's sun on AFTER's grid, when both are known.
+    drop : bool
+        Whether shadows moved by another sun are dropped (False: the suns are the same).
 
     Returns
     -------
     list of Candidate
         The candidates kept, in their order (not renumbered).
+    int
+        How many were placed at the object casting their shadow.
     """
+    place = suns is not None and params.shadow_place
     boxes = [_window_of(c.bbox, params.shadow_margin, width, height) for c in found]
     # one read per cell of candidates (a flood of shadows is thousands of small windows)
     cells: dict[tuple[int, int], list[int]] = {}
@@ -197,6 +298,7 @@ def drop_shadow_changes(
         big = wx1 - wx0 > _CELL or wy1 - wy0 > _CELL
         cells.setdefault((-1 - i, 0) if big else (wx0 // _CELL, wy0 // _CELL), []).append(i)
     shadow = np.zeros(len(found), bool)
+    placed = 0
     for members in cells.values():
         ux0, uy0 = min(boxes[i][0] for i in members), min(boxes[i][1] for i in members)
         ux1, uy1 = max(boxes[i][2] for i in members), max(boxes[i][3] for i in members)
@@ -211,8 +313,16 @@ def drop_shadow_changes(
             part = (slice(wy0 - uy0, wy1 - uy0), slice(wx0 - ux0, wx1 - ux0))
             inside = np.zeros((wy1 - wy0, wx1 - wx0), bool)
             inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
-            shadow[i] = is_shadow_change(after[part], before[part], inside, params, suns)
-    return [c for c, s in zip(found, shadow, strict=True) if not s]
+            if drop:
+                shadow[i] = is_shadow_change(after[part], before[part], inside, params, suns)
+            if place and not shadow[i]:
+                at = object_under_shadow(
+                    after[part], before[part], inside, found[i].change, suns, params
+                )
+                if at is not None:
+                    found[i].x, found[i].y = wx0 + at[0], wy0 + at[1]
+                    placed += 1
+    return [c for c, s in zip(found, shadow, strict=True) if not s], placed
 
 
 def _window_of(
