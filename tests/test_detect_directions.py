@@ -185,7 +185,7 @@ def test_change_probability_rises_with_significance_and_novelty():
     p = DetectParams()
     at_gates = candidates.change_probability(p.t_high, p.novelty, p, sun_change_deg=0.0)
     assert at_gates == pytest.approx(1 / (1 + math.exp(-p.p_intercept)))
-    assert at_gates < 0.15  # both gates just passed: seldom a real change (fitted so)
+    assert at_gates < 0.5  # both gates just passed: likelier not a real change (fitted so)
     # the further the sun moved, the likelier re-shaded relief; an unknown sun counts as far
     strong = [candidates.change_probability(2 * p.t_high, 5.0, p, a) for a in (0, 5, 10, 15)]
     assert np.all(np.diff(strong) < 0)

@@ -198,14 +198,15 @@ class DetectParams:
         changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty *
         ln(n / novelty) + p_sun * angle / 10``, ``peak`` and ``n`` the candidate's peak
         significance and novelty (dimensionless), ``angle`` the angle between the suns (deg).
-        Fitted (maximum likelihood; whether the detection lies on a real change) on 1,277
+        Fitted (maximum likelihood; whether the detection lies on a real change) on 1,040
         detections of 64 scenes of the four fitting scene families, seeds 0 and 1, every
         camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py --families
         dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
-        --fit-change-score``, with the measured displacement (docs/validation.md gives the
-        holdout family's figures). Peak significance carries it, novelty little; with the
-        suns the same, a candidate just at both thresholds gets 0.11, one peaking at twice
-        ``t_high`` 0.79; 15 degrees between the suns lowers those to 0.05 and 0.60.
+        --fit-change-score``, on the renderer with pixel-integrated craters (docs/validation.md
+        gives the holdout family's figures). With the suns the same, a candidate just at both
+        thresholds gets 0.22, one peaking at twice ``t_high`` 0.71; 15 degrees between the
+        suns lowers those to 0.03 and 0.23; each doubling of novelty over the gate raises the
+        odds 3.2 times.
     p_sun : float
         Coefficient of ``change_probability``'s third term, the angle between the two suns
         in tens of degrees: a changed sun re-shades relief, so a candidate of the same
@@ -312,10 +313,10 @@ class DetectParams:
     displacement: float = 1.0
     novelty: float = 2.0
     change_ratio: float = 1.5
-    p_intercept: float = -2.139
-    p_sigma: float = 4.955
-    p_novelty: float = 0.208
-    p_sun: float = -0.601
+    p_intercept: float = -1.243
+    p_sigma: float = 3.095
+    p_novelty: float = 1.672
+    p_sun: float = -1.412
     p_sun_unknown_deg: float = 15.0
     p_novelty_cap: float = 1000.0
     move_max_m: float = 100.0
