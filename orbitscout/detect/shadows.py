@@ -44,9 +44,9 @@ rounded object under a low sun is in its own shadow from about its middle on (th
 a sphere lit 70 deg from the zenith lies within a third of its radius of the centre, seen from
 above). Only a shadow longer down-sun than across is one worth moving for (shorter, the object
 lies within its own radius of the centroid anyway), and a dark spot is as long as wide. A sunlit
-face, where there is one,
-must lie up-sun of the shadow: a crater's shadow falls inside it from the up-sun rim, with the
-lit far wall down-sun, and is left where it is; so is a dark patch, which is no shadow.
+face, where there is one, must lie up-sun of the shadow: a crater's shadow falls inside it from
+the up-sun rim, with the lit far wall down-sun, and is left where it is; so is a dark patch,
+which is no shadow.
 """
 
 from __future__ import annotations
@@ -181,7 +181,8 @@ def object_under_shadow(
     params : DetectParams
         ``t_low`` (what counts as changed), ``shadow_sigma``, ``shadow_core_sigma`` and
         ``shadow_depth`` (what is a deep shadow), ``shadow_share`` (how much of the change
-        it must hold) and ``shadow_lit_share`` (a lit part that must lie up-sun).
+        it must hold), ``shadow_lit_share`` (a lit part that must lie up-sun) and
+        ``shadow_elongation`` (how much longer down-sun than across).
 
     Returns
     -------
