@@ -68,6 +68,16 @@ _CELL = 512  # candidates' windows read together within cells of this side (px)
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
+def _change_in(
+    after: np.ndarray, before: np.ndarray, inside: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The change over the window less what the block photometry left locally (its median
+    outside the candidate's box), and its robust spread there."""
+    change = after - before
+    offset, noise = _robust(change[~inside])
+    return change - offset, noise
+
+
 def _robust(values: np.ndarray) -> tuple[float, float]:
     """Median and robust standard deviation (1.4826 MAD) of finite ``values``."""
     v = values[np.isfinite(values)]
@@ -106,9 +116,7 @@ def is_shadow_change(
     bool
         True for a shadow change.
     """
-    change = after - before
-    offset, noise = _robust(change[~inside])  # what the block photometry left locally
-    change = change - offset
+    change, noise = _change_in(after, before, inside)
     level_a, spread_a = _robust(after)
     level_b, spread_b = _robust(before)
     if not all(np.isfinite(v) and v > 0 for v in (noise, spread_a, spread_b)):
@@ -168,11 +176,8 @@ def object_under_shadow(
 
     Parameters
     ----------
-    after, before : numpy.ndarray
-        A window of AFTER and of BEFORE put on AFTER's grid and photometry (NaN: no data),
-        larger than the candidate so that the ground around it sets the level.
-    inside : numpy.ndarray
-        Boolean, the candidate's box within the window.
+    after, before, inside : numpy.ndarray
+        The windows and the candidate's box within them, as for :func:`is_shadow_change`.
     change : str
         The candidate's change: ``vanished`` (the object and its shadow are in BEFORE) or
         ``appeared`` (in AFTER); anything else is left where it is.
@@ -195,9 +200,7 @@ def object_under_shadow(
         image, sun, sign = after, suns[1], -1.0
     else:
         return None
-    diff = after - before
-    offset, noise = _robust(diff[~inside])
-    diff = diff - offset
+    diff, noise = _change_in(after, before, inside)
     level, spread = _robust(image)
     if not all(np.isfinite(v) and v > 0 for v in (noise, level, spread)):
         return None
