@@ -395,12 +395,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep candidates that are cast shadows moved by another sun (the baseline)",
     )
+    ap.add_argument(
+        "--no-shadow-place",
+        action="store_true",
+        help="leave a change that is mostly an object's own shadow on its centroid",
+    )
     args = ap.parse_args(argv)
     from _scenes import family_covers
 
     from orbitscout.detect.parameters import DetectParams
 
-    detect = DetectParams(shadows=not args.no_shadows)
+    detect = DetectParams(shadows=not args.no_shadows, shadow_place=not args.no_shadow_place)
     if args.fit_change_score and "holdout" in args.families.split(","):
         ap.error("--fit-change-score fits on fitting families, never on holdout")
     t0 = time.perf_counter()

@@ -178,8 +178,8 @@ def test_an_object_is_placed_at_the_foot_of_its_shadow(change, seed):
 
 
 def test_a_new_craters_shadow_leaves_it_in_place():
-    """A bowl's shadow falls inside it from the up-sun rim and its lit far wall lies
-    down-sun: a hollow, not an object standing up-sun of a shadow."""
+    """A bowl's shadow falls inside it from the up-sun rim, a crescent wider across the sun
+    than along it: a hollow, not an object standing up-sun of a shadow."""
     rng = np.random.default_rng(5)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(float)
     bowl = -2.5 * np.clip(1.0 - ((xx - 40) ** 2 + (yy - 40) ** 2) / 36.0, 0.0, None)
@@ -188,6 +188,30 @@ def test_a_new_craters_shadow_leaves_it_in_place():
     after = _render(bowl, albedo, *LOW_SUN, rng)
     before = _on_after(before, after)
     assert object_under_shadow(after, before, _inside(), "appeared", SUNS[::-1]) is None
+
+
+@pytest.mark.parametrize("lit_side", ["up-sun", "down-sun"])
+def test_a_lit_part_must_lie_up_sun_of_the_shadow(lit_side):
+    """An elongated shadow with a sunlit face beside it: up-sun, an object stands at the
+    shadow's foot; down-sun, the face is a hollow's far wall and nothing is moved."""
+    rng = np.random.default_rng(8)
+    albedo, flat = _ground(8), _heights(None)
+    before = _render(flat, albedo, *HIGH_SUN, rng)
+    az = math.radians(LOW_SUN[1])
+    down_sun = np.array([-math.sin(az), math.cos(az)])
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    offsets = np.stack([xx - 40.0, yy - 40.0], axis=-1)
+    along = offsets @ down_sun
+    across = np.abs(offsets @ np.array([down_sun[1], -down_sun[0]]))
+    shadow = (along >= 0) & (along <= 12) & (across <= 2)
+    face = (np.abs(along - (-2.5 if lit_side == "up-sun" else 14.5)) <= 1.5) & (across <= 2)
+    after = _render(flat, albedo * np.where(shadow, 0.3, np.where(face, 1.6, 1.0)), *LOW_SUN, rng)
+    before = _on_after(before, after)
+    at = object_under_shadow(after, before, _inside(), "appeared", SUNS[::-1])
+    if lit_side == "up-sun":
+        assert at is not None and math.hypot(at[0] - 40, at[1] - 40) < 1.5
+    else:
+        assert at is None
 
 
 def test_a_dark_patch_gone_is_no_shadow():

@@ -223,7 +223,7 @@ def object_under_shadow(
     rows, cols = np.nonzero(shadow)
     points = np.column_stack([cols, rows]).astype(np.float64)
     centre = points.mean(axis=0)
-    if energy[lit].sum() >= params.shadow_lit_share * total:
+    if lit.any() and energy[lit].sum() >= params.shadow_lit_share * total:
         lit_rows, lit_cols = np.nonzero(lit)
         weights = energy[lit_rows, lit_cols]
         lit_centre = np.array([lit_cols @ weights, lit_rows @ weights]) / weights.sum()
@@ -231,7 +231,7 @@ def object_under_shadow(
             return None  # lit down-sun of its shadow: a hollow's far wall, not an object
     along = (points - centre) @ down_sun
     side = (points - centre) @ np.array([down_sun[1], -down_sun[0]])
-    if along.std() < params.shadow_elongation * side.std():
+    if along.std() <= params.shadow_elongation * side.std():
         return None  # no longer down-sun than across: a dark spot, or a shadow too short to matter
     col, row = centre + (float(along.min()) - 0.5) * down_sun  # the near end's pixel edge
     return float(col), float(row)
