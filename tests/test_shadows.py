@@ -259,10 +259,11 @@ def test_find_reports_vanished_boulders_where_they_stood(tmp_path):
     assert len(gone) == 3 and all(it["kind"] == "boulder" for it in gone)
     for it in gone:
         radius = match_radius_px(it, pair.truth["gsd_m"], 3.0)
-        near = [
-            math.hypot(c.x - it["x"], c.y - it["y"])
-            for c in result.detections
-            if c.change == "vanished"
-        ]
-        assert min(near) <= radius
+        nearest = min(
+            (c for c in result.detections if c.change == "vanished"),
+            key=lambda c: math.hypot(c.x - it["x"], c.y - it["y"]),
+        )
+        assert math.hypot(nearest.x - it["x"], nearest.y - it["y"]) <= radius
+        cx, cy = nearest.features["centroid_xy"]  # the change's centroid, kept
+        assert math.hypot(cx - it["x"], cy - it["y"]) > radius
     assert result.summary["illumination"]["shadows"]["placed"] >= 3

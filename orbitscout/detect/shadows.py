@@ -277,7 +277,7 @@ def resolve_shadows(
     ----------
     found : list of Candidate
         Candidates with their boxes in AFTER's pixels (those placed are changed in place:
-        ``x`` and ``y``).
+        ``x`` and ``y``, the change's centroid kept in ``features["centroid_xy"]``).
     read_after, read_before, phot, width, height
         The tile loop's readers (AFTER; BEFORE on AFTER's grid), photometry and image size.
     params : DetectParams
@@ -324,7 +324,9 @@ def resolve_shadows(
                     after[part], before[part], inside, found[i].change, suns, params
                 )
                 if at is not None:
-                    found[i].x, found[i].y = wx0 + at[0], wy0 + at[1]
+                    cand = found[i]
+                    cand.features["centroid_xy"] = [round(cand.x, 2), round(cand.y, 2)]
+                    cand.x, cand.y = wx0 + at[0], wy0 + at[1]
                     placed += 1
     return [c for c, s in zip(found, shadow, strict=True) if not s], placed
 

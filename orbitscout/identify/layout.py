@@ -356,5 +356,5 @@ def place_on_vehicle(c: Candidate, moon: bool, params: IdentifyParams = DEFAULT_
     share = 1.0 - float(c.bright_fraction) if moon else float(c.bright_fraction)
     if part is None or share < params.vehicle_share:
         return
-    c.features["centroid_xy"] = [round(c.x, 2), round(c.y, 2)]
+    c.features.setdefault("centroid_xy", [round(c.x, 2), round(c.y, 2)])  # kept if placed before
     c.x, c.y = float(part[0]), float(part[1])
