@@ -78,6 +78,16 @@ def _change_in(
     return change - offset, noise
 
 
+def _shadow_levels(level: float, spread: float, params: DetectParams) -> tuple[float, float]:
+    """Brightness under which a pixel of a window of median ``level`` and robust spread
+    ``spread`` may be shadow (``shadow_sigma`` deviations below the level), and under which a
+    shadow's core lies: ``shadow_core_sigma`` deviations below it against the texture, and
+    ``shadow_depth`` of it below it in brightness (a shadow is lit by the sky alone)."""
+    dark = level - params.shadow_sigma * spread
+    core = min(level - params.shadow_core_sigma * spread, (1.0 - params.shadow_depth) * level)
+    return dark, core
+
+
 def _robust(values: np.ndarray) -> tuple[float, float]:
     """Median and robust standard deviation (1.4826 MAD) of finite ``values``."""
     v = values[np.isfinite(values)]
@@ -121,10 +131,12 @@ def is_shadow_change(
     level_b, spread_b = _robust(before)
     if not all(np.isfinite(v) and v > 0 for v in (noise, spread_a, spread_b)):
         return False
+    dark_at_a, core_at_a = _shadow_levels(level_a, spread_a, params)
+    dark_at_b, core_at_b = _shadow_levels(level_b, spread_b, params)
     with np.errstate(invalid="ignore"):
         moved = inside & (np.abs(change) > params.t_low * noise)
-        dark_a = after < level_a - params.shadow_sigma * spread_a
-        dark_b = before < level_b - params.shadow_sigma * spread_b
+        dark_a = after < dark_at_a
+        dark_b = before < dark_at_b
     if not moved.any():
         return False
     near_a = cv2.dilate(dark_a.view(np.uint8), _CROSS).view(bool)
@@ -136,11 +148,10 @@ def is_shadow_change(
     # the dark patches of each image that carry the change, and those deep somewhere, against
     # the texture (``shadow_core_sigma``) and in brightness (``shadow_depth``): a dip of the
     # ground's texture, or ground a few per cent darker, is not a shadow
-    floor = 1.0 - params.shadow_depth
     grown = cv2.dilate(moved.view(np.uint8), _CROSS).view(bool)
     with np.errstate(invalid="ignore"):
-        deep_a = after < min(level_a - params.shadow_core_sigma * spread_a, floor * level_a)
-        deep_b = before < min(level_b - params.shadow_core_sigma * spread_b, floor * level_b)
+        deep_a = after < core_at_a
+        deep_b = before < core_at_b
     patch_a = components_meeting(dark_a, grown)
     patch_b = components_meeting(dark_b, grown)
     deep_patch_a = patch_a & components_meeting(dark_a, deep_a)
@@ -204,19 +215,19 @@ def object_under_shadow(
     level, spread = _robust(image)
     if not all(np.isfinite(v) and v > 0 for v in (noise, level, spread)):
         return None
+    dark_at, core_at = _shadow_levels(level, spread, params)
     with np.errstate(invalid="ignore"):
         changed = inside & (np.abs(diff) > params.t_low * noise)
-        dark = image < level - params.shadow_sigma * spread
+        dark = image < dark_at
     near_dark = cv2.dilate(dark.view(np.uint8), _CROSS).view(bool)
     shadow = changed & (sign * diff > 0) & near_dark
     lit = changed & (sign * diff < 0)
-    energy = np.where(changed, np.square(np.nan_to_num(diff)), 0.0)
+    energy = np.where(changed, np.square(diff), 0.0)
     total = energy.sum()
     if not shadow.any() or energy[shadow].sum() < params.shadow_share * total:
         return None
     # the shadow as a whole deep (lit by the sky alone), not a patch of darker ground
-    floor = min(level - params.shadow_core_sigma * spread, (1.0 - params.shadow_depth) * level)
-    if not np.nanmedian(image[shadow]) < floor:
+    if not np.nanmedian(image[shadow]) < core_at:
         return None
     az = math.radians(sun.azimuth_deg)
     down_sun = np.array([-math.sin(az), math.cos(az)])  # (column, row), away from the sun
