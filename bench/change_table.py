@@ -400,12 +400,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="leave a change that is mostly an object's own shadow on its centroid",
     )
+    ap.add_argument(
+        "--no-sun-kappa",
+        action="store_true",
+        help="keep kappa as given whatever the suns (the baseline)",
+    )
     args = ap.parse_args(argv)
     from _scenes import family_covers
 
-    from orbitscout.detect.parameters import DetectParams
+    from orbitscout.detect.parameters import DetectParams, ShadingParams
 
-    detect = DetectParams(shadows=not args.no_shadows, shadow_place=not args.no_shadow_place)
+    detect = DetectParams(
+        shadows=not args.no_shadows,
+        shadow_place=not args.no_shadow_place,
+        shading=ShadingParams(kappa_from_suns=not args.no_sun_kappa),
+    )
     if args.fit_change_score and "holdout" in args.families.split(","):
         ap.error("--fit-change-score fits on fitting families, never on holdout")
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from orbitscout.image.sun import north_on_grid, on_grid, read_sun
 DEFAULT_TILE = 2048
 MIN_TILE = 256  # the least --tile: a tile core must hold a few noise blocks (significance.BLOCK)
 MIN_SHADING_SIDE = 32  # reduced px: the least side shading.estimate_sun_azimuth takes
+SHARE_WINDOW = 1024  # side (px) of the central window a shading share is measured on
 
 
 @dataclass
@@ -203,6 +204,9 @@ def find(
         read_before = _one_at_a_time(
             gdal.in_thread(lambda w: gmap.sample(w, registration=to_before))
         )
+        pair_detect, light.summary["structure_kappa"] = _sun_kappa(
+            detect, light.suns, read_after, read_before, a.width, a.height
+        )
         read_dtm = None
         if light.reshading is not None and light.reshading.method == "dtm":
             read_dtm = _one_at_a_time(gdal.in_thread(heights.read))
@@ -215,7 +219,7 @@ def find(
                 a.height,
                 tile=tile,
                 progress=advance,
-                params=detect,
+                params=pair_detect,
                 reshading=light.reshading,
                 read_dtm=read_dtm,
             )
@@ -223,7 +227,7 @@ def find(
             raise OrbitscoutError("the registered images share almost no valid ground", b.path)
         change = light.summary["sun_change"]  # known suns: their angle weighs change_score
         sun_angle = None if change is None else change["angle_deg"]
-        found = candidates.candidates(result, gsd, detect, sun_angle)
+        found = candidates.candidates(result, gsd, pair_detect, sun_angle)
         found = deblend.deblend(
             found,
             read_after,
@@ -232,7 +236,7 @@ def find(
             a.width,
             a.height,
             gsd,
-            detect,
+            pair_detect,
             reshading=light.reshading,
             read_dtm=read_dtm,
             sun_change_deg=sun_angle,
@@ -241,7 +245,7 @@ def find(
         tested = light.summary["shadows"]["tested"]
         if found and (tested or (light.suns is not None and detect.shadow_place)):
             kept, placed = shadows.resolve_shadows(
-                found, read_after, read_before, phot, a.width, a.height, detect, light.suns,
+                found, read_after, read_before, phot, a.width, a.height, pair_detect, light.suns,
                 drop=tested,
             )  # fmt: skip
             light.summary["shadows"].update(dropped=len(found) - len(kept), placed=placed)
@@ -458,6 +462,42 @@ def _plan_illumination(
     }
     suns = None if grid_b is None or grid_a is None else (grid_b, grid_a)
     return _Illumination(reshading, summary, notes, suns)
+
+
+def _sun_kappa(
+    detect: DetectParams,
+    suns: tuple[Sun, Sun] | None,
+    read_after: Callable[[Window], np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
+    width: int,
+    height: int,
+) -> tuple[DetectParams, dict]:
+    """The pair's detection parameters and what summary.json says of them: with both suns
+    known and apart (``ShadingParams.kappa_from_suns``), ``kappa`` raised to
+    ``hypot(kappa, change * sqrt(share))``, ``change`` the shading's change between the suns
+    (``shading.shading_change``, an amplitude) and ``share`` the share of its structure's power
+    that is shading in the less shaded image (``shading.shading_share``, on its central window
+    of ``SHARE_WINDOW`` px): its structure's energy times ``share * change ** 2`` is what the
+    other sun leaves of it in the residual."""
+    params = detect.shading
+    side = min(SHARE_WINDOW, width, height)
+    said = {"kappa": detect.kappa, "shading_share": None, "shading_change": None}
+    if suns is None or not (params.enabled and params.kappa_from_suns) or side < 32:
+        return detect, said
+    sun_before, sun_after = suns
+    if sun_change(sun_before, sun_after)["angle_deg"] < params.min_change_deg:
+        return detect, said
+    window = Window((width - side) // 2, (height - side) // 2, side, side)
+    before_weaker = sun_before.incidence_deg <= sun_after.incidence_deg
+    image = (read_before if before_weaker else read_after)(window)
+    sun = sun_before if before_weaker else sun_after
+    share = shading.shading_share(image, sun.azimuth_deg)
+    change = shading.shading_change(sun_before, sun_after)
+    kappa = math.hypot(detect.kappa, change * math.sqrt(share))
+    said.update(
+        kappa=round(kappa, 4), shading_share=round(share, 4), shading_change=round(change, 4)
+    )
+    return replace(detect, kappa=kappa), said
 
 
 def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> dict:

@@ -260,3 +260,43 @@ def test_a_dtm_predicts_the_reshading():
     # measured 0.39: the photometry's block gain already took a share of the contrast change
     assert _robust_var(left[INNER]) < 0.5 * _robust_var(resid[INNER])
     assert plan.as_dict()["coefficients"]["hillshade_gain"] > 0.3
+
+
+def _structure(image: np.ndarray) -> np.ndarray:
+    """The image over its mean, less its blur over 10 px: relative shading structure."""
+    relative = image / image.mean()
+    return relative - cv2.GaussianBlur(relative, (0, 0), 10.0, borderType=cv2.BORDER_REFLECT)
+
+
+@pytest.mark.parametrize(
+    "sun_b, sun_a",
+    [((40.0, 90.0), (50.0, 90.0)), ((50.0, 90.0), (50.0, 120.0)), ((55.0, 80.0), (40.0, 110.0))],
+)
+def test_shading_change_is_how_much_another_sun_redraws_relief(sun_b, sun_a):
+    # gentle relief of one albedo: all its structure is shading
+    height = _power_field(SIZE, 4.0, np.random.default_rng(4))
+    gy, gx = np.gradient(height)
+    height *= 0.03 / np.hypot(gx, gy).std()
+    flat = np.ones((SIZE, SIZE))
+    looks = [_structure(_lambert(flat, height, *sun))[INNER] for sun in (sun_b, sun_a)]
+    weaker = looks[0] if sun_b[0] <= sun_a[0] else looks[1]
+    measured = np.std(looks[1] - looks[0]) / np.std(weaker)
+    predicted = shading.shading_change(Sun(sun_b[1], sun_b[0]), Sun(sun_a[1], sun_a[0]))
+    assert predicted == pytest.approx(measured, rel=0.15)
+    assert shading.shading_change(Sun(90.0, 50.0), Sun(90.0, 50.0)) == 0.0
+
+
+def test_shading_share_tells_relief_from_albedo():
+    rng = np.random.default_rng(5)
+    height = _power_field(SIZE, 4.0, rng)
+    gy, gx = np.gradient(height)
+    height *= 0.05 / np.hypot(gx, gy).std()
+    relief = _lambert(np.ones((SIZE, SIZE)), height, 50.0, 90.0)
+    albedo = 1 + 0.05 * _power_field(SIZE, 3.0, rng)
+    painted = _lambert(albedo, np.zeros((SIZE, SIZE)), 50.0, 90.0)
+    assert shading.shading_share(relief, 90.0) > 0.7
+    # the same relief with a sun from the north shows its shading across the east sun
+    assert shading.shading_share(relief, 0.0) < 0.05
+    assert shading.shading_share(painted, 90.0) < 0.1
+    both = shading.shading_share(relief + painted - 1.0, 90.0)
+    assert 0.2 < both < shading.shading_share(relief, 90.0)

@@ -21,10 +21,14 @@ from orbitscout.core.bodies import MARS, local_map_crs
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.core.illumination import Sun
 from orbitscout.core.window import Window
+from orbitscout.detect import shading
+from orbitscout.detect.parameters import DetectParams, ShadingParams
 from orbitscout.image.dtm import open_dtm
 from orbitscout.image.product import open_product
 from orbitscout.image.sun import label_values, north_on_grid, on_grid, read_sun
 from orbitscout.pipeline import find, parse_sun
+from orbitscout.sim.evaluate import match_radius_px
+from orbitscout.sim.render import simulate_pair, write_pair
 
 POLAR = "+proj=stere +lat_0=90 +lon_0=0 +k=1 +x_0=0 +y_0=0 +R=3396190 +units=m +no_defs"
 
@@ -430,3 +434,49 @@ def test_change_score_weighs_how_far_the_sun_moved(tmp_path):
         assert p > scores["unknown"][key]
         if key in scores["apart"]:
             assert p > scores["apart"][key]
+
+
+def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path):
+    """A lunar highlands scene (a fitting family) under suns 15 degrees of incidence and 30 of
+    azimuth apart: the unchanged relief's shading change is allowed for, so far less of it is
+    reported, and every change is still found (measured: 2 false detections against 23)."""
+    pair = simulate_pair(
+        "nac", "random", seed=1, size=1024, family="lunar_highlands", sun_change=(15.0, 30.0),
+        vanished=2, moves=1,
+    )  # fmt: skip
+    ill = pair.truth["illumination"]
+    suns = [Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"]) for k in ("before", "after")]
+    paths = write_pair(pair, tmp_path)
+    runs = {
+        on: find(
+            paths["before.tif"],
+            paths["after.tif"],
+            tmp_path / str(on),
+            sun_before=suns[0],
+            sun_after=suns[1],
+            detect=DetectParams(shading=ShadingParams(kappa_from_suns=on)),
+        )  # fmt: skip
+        for on in (True, False)
+    }
+    said = runs[True].summary["illumination"]["structure_kappa"]
+    assert said["shading_change"] == pytest.approx(shading.shading_change(*suns), abs=1e-3)
+    assert 0.0 < said["shading_share"] <= 1.0
+    assert said["kappa"] > DetectParams().kappa
+    assert runs[False].summary["illumination"]["structure_kappa"]["kappa"] == DetectParams().kappa
+    gsd = pair.truth["gsd_m"]
+    items = [it for it in pair.truth["items"] if (it.get("extent_m") or it["size_m"]) >= 3 * gsd]
+    radius = [match_radius_px(it, gsd, 3.0) for it in items]
+
+    def near(c, it, r):
+        return math.hypot(c.x - it["x"], c.y - it["y"]) <= r
+
+    false = {
+        on: sum(
+            not any(near(c, it, r) for it, r in zip(items, radius, strict=True))
+            for c in run.detections
+        )
+        for on, run in runs.items()
+    }
+    assert false[True] < false[False] / 3
+    for it, r in zip(items, radius, strict=True):
+        assert any(near(c, it, r) for c in runs[True].detections), it

@@ -124,6 +124,12 @@ class ShadingParams:
     min_explained : float
         Least share of the reduced residual's robust variance the model must remove to be used
         (dimensionless, 0-1); below it the pair is treated as having no re-shading.
+    kappa_from_suns : bool
+        With both suns known and apart, whether ``DetectParams.kappa`` is raised to
+        ``hypot(kappa, change * sqrt(share))``: ``change`` how much the other sun changes the
+        shading of relief (``shading.shading_change``, an amplitude), ``share`` how much of the
+        less shaded image's structure power is shading (``shading.shading_share``, measured on
+        a window of it).
     """
 
     enabled: bool = True
@@ -132,6 +138,7 @@ class ShadingParams:
     eps: float = 0.3
     min_change_deg: float = 1.0
     min_explained: float = 0.05
+    kappa_from_suns: bool = True
 
     def __post_init__(self) -> None:
         if not (self.scale > 0 and self.eps > 0):
@@ -166,11 +173,12 @@ class DetectParams:
     clutter : float
         Gaussian sigma over which the energy of that structure is averaged (px).
     kappa : float
-        Share of the images' local structure that a change of sun can leave in the residual
+        Share of the images' local structure that unchanged ground can leave in the residual
         (dimensionless); the energy of the structure of whichever image has less there, times
         ``kappa ** 2``, adds to the noise variance (unchanged relief has structure in both
         images, an object that appeared or vanished in one only). 0.2-0.3 and a per-image
-        estimate were tried and lost (docs/development.md).
+        estimate were tried and lost (docs/development.md). With both suns known it is
+        raised by what their difference predicts (``ShadingParams.kappa_from_suns``).
     displacement : float
         The farthest the sharp structure of unchanged ground may seem to have moved between
         the two looks (px): the sampling phase of an undersampled image, the shading of small
@@ -198,15 +206,15 @@ class DetectParams:
         changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty *
         ln(n / novelty) + p_sun * angle / 10``, ``peak`` and ``n`` the candidate's peak
         significance and novelty (dimensionless), ``angle`` the angle between the suns (deg).
-        Fitted (maximum likelihood; whether the detection lies on a real change) on 1,040
+        Fitted (maximum likelihood; whether the detection lies on a real change) on 866
         detections of 64 scenes of the four fitting scene families, seeds 0 and 1, every
         camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py --families
         dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
-        --fit-change-score``, on the renderer with pixel-integrated craters (docs/validation.md
-        gives the holdout family's figures). With the suns the same, a candidate just at both
-        thresholds gets 0.22, one peaking at twice ``t_high`` 0.71; 15 degrees between the
-        suns lowers those to 0.03 and 0.23; each doubling of novelty over the gate raises the
-        odds 3.2 times.
+        --fit-change-score``, with ``kappa`` raised by the suns (``ShadingParams.
+        kappa_from_suns``; docs/validation.md gives the holdout family's figures). With the
+        suns the same, a candidate just at both thresholds gets 0.31, one peaking at twice
+        ``t_high`` 0.62; 15 degrees between the suns lowers those to 0.05 and 0.18; each
+        doubling of novelty over the gate raises the odds 3.2 times.
     p_sun : float
         Coefficient of ``change_probability``'s third term, the angle between the two suns
         in tens of degrees: a changed sun re-shades relief, so a candidate of the same
@@ -313,10 +321,10 @@ class DetectParams:
     displacement: float = 1.0
     novelty: float = 2.0
     change_ratio: float = 1.5
-    p_intercept: float = -1.243
-    p_sigma: float = 3.095
-    p_novelty: float = 1.672
-    p_sun: float = -1.412
+    p_intercept: float = -0.825
+    p_sigma: float = 1.884
+    p_novelty: float = 1.697
+    p_sun: float = -1.348
     p_sun_unknown_deg: float = 15.0
     p_novelty_cap: float = 1000.0
     move_max_m: float = 100.0

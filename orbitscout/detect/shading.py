@@ -25,6 +25,7 @@ the level times the ratio of the Lambert hillshades less one, with one gain per 
 
 from __future__ import annotations
 
+import cmath
 import functools
 import math
 from dataclasses import dataclass
@@ -54,9 +55,7 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
 
     Shading is a slope along the sun's direction, so its power at a spatial frequency of
     direction ``phi`` goes as ``cos^2(phi - azimuth)`` while albedo is isotropic: the second
-    angular moment of the power spectrum points along the sun. The image (a north-up map,
-    rows southward) is high-passed, windowed (Hann) and its spectrum's axes left out (the
-    window's and the sensor's own lines lie there).
+    angular moment of the power spectrum points along the sun (``_angular_moment``).
 
     Parameters
     ----------
@@ -71,12 +70,54 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
     confidence : float
         The anisotropy (0: none, an isotropic texture; 1: all power along one direction).
     """
+    moment = _angular_moment(image)
+    if moment == 0:
+        return 0.0, 0.0
+    direction = 0.5 * math.atan2(moment.imag, moment.real)
+    # d = (sin az, -cos az) in (col, row)
+    azimuth = math.degrees(math.atan2(math.cos(direction), -math.sin(direction))) % 180.0
+    return azimuth, float(abs(moment))
+
+
+def shading_share(image: np.ndarray, azimuth_deg: float) -> float:
+    """The share of an image's fine structure power that is shading under a sun at
+    ``azimuth_deg``.
+
+    Shading of isotropic relief has power ``cos^2(phi - azimuth)`` at spatial frequencies of
+    direction ``phi``, whose second angular moment along the sun is 1/2; albedo, isotropic,
+    has none. Twice the moment of the image's power along the sun (``_angular_moment``) is
+    thus the share of its power that is shading, clipped to 0-1.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        A 2-D image (NaN: no data, filled with the median), at least 32 px on a side.
+    azimuth_deg : float
+        The image's sun azimuth (degrees clockwise from north; modulo 180 is enough).
+
+    Returns
+    -------
+    float
+        The share, 0 (isotropic: albedo) to 1 (all shading).
+    """
+    (dx, dy), _ = _directions(azimuth_deg)
+    along = cmath.exp(-2j * math.atan2(dy, dx))
+    return min(1.0, max(0.0, 2.0 * (_angular_moment(image) * along).real))
+
+
+def _angular_moment(image: np.ndarray) -> complex:
+    """The second angular moment ``<exp(2 i phi)>`` of an image's power spectrum (``phi`` the
+    direction of the spatial frequency, from the columns' axis toward the rows'), each ring
+    of radius weighted alike; 0 for an image without valid pixels or power.
+
+    The image (a north-up map, rows southward) is high-passed, windowed (Hann) and its
+    spectrum's axes left out (the window's and the sensor's own lines lie there)."""
     data = np.asarray(image, np.float32)  # single precision: an angle, twice as fast
     if min(data.shape) < 32:
-        raise ValueError("estimate_sun_azimuth needs an image of at least 32 x 32 px")
+        raise ValueError("the image must be at least 32 x 32 px")
     ok = np.isfinite(data)
     if not ok.any():
-        return 0.0, 0.0
+        return 0j
     data = np.where(ok, data, np.median(data[ok]))
     data = data - cv2.GaussianBlur(data, (0, 0), 8.0, borderType=cv2.BORDER_REFLECT)
     window = np.outer(np.hanning(data.shape[0]), np.hanning(data.shape[1])).astype(np.float32)
@@ -96,14 +137,45 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
         np.bincount(rings[use], None, 33), 1
     )
     weight = np.where(use, power / np.maximum(mean[rings], 1e-30), 0.0)
-    moment = np.sum(weight * np.exp(2j * phi))
     total = float(np.sum(weight))
     if total <= 0:
-        return 0.0, 0.0
-    direction = 0.5 * math.atan2(moment.imag, moment.real)
-    # d = (sin az, -cos az) in (col, row)
-    azimuth = math.degrees(math.atan2(math.cos(direction), -math.sin(direction))) % 180.0
-    return azimuth, float(abs(moment) / total)
+        return 0j
+    return complex(np.sum(weight * np.exp(2j * phi))) / total
+
+
+# incidences beyond which the slope of shading (tan i) is not taken at face value: near the
+# zenith shading is no longer linear in the slope, near the horizon all is cast shadow
+SHADING_INCIDENCE_DEG = (5.0, 85.0)
+
+
+def shading_change(sun_before: Sun, sun_after: Sun) -> float:
+    """How much of its shading the image lit more steeply (less shaded) would show changed,
+    as a share, were the same relief lit by the other image's sun.
+
+    Shading is ``-tan i`` times the slope along the sun (module docstring); with ``rho`` the
+    ratio of the suns' ``tan i`` (at least 1) and ``t`` the azimuths' difference, the other
+    sun's shading is ``rho (cos t S + sin t R)``, so the change is ``|rho exp(i t) - 1|``
+    times the weaker shading (``R``, the slope across the sun, taken as strong as ``S``).
+
+    Parameters
+    ----------
+    sun_before, sun_after : Sun
+        The suns (incidences taken within ``SHADING_INCIDENCE_DEG``).
+
+    Returns
+    -------
+    float
+        0 for the same sun; about 0.3, 0.6 and 1.0 for 5, 10 and 15 degrees of incidence
+        and 10, 20 and 30 of azimuth at mid incidences.
+    """
+    low, high = SHADING_INCIDENCE_DEG
+    slopes = sorted(
+        math.tan(math.radians(min(max(sun.incidence_deg, low), high)))
+        for sun in (sun_before, sun_after)
+    )
+    rho = slopes[1] / slopes[0]
+    turn = math.radians(sun_after.azimuth_deg - sun_before.azimuth_deg)
+    return abs(rho * cmath.exp(1j * turn) - 1.0)
 
 
 def _directions(azimuth_deg: float) -> tuple[tuple[float, float], tuple[float, float]]:
