@@ -127,6 +127,12 @@ RMS_SLOPE_DEG = 8.0
 SUN_BEFORE = (120.0, 45.0)  # azimuth clockwise from north, incidence (degrees)
 
 
+def sun_pair(sun_change: float) -> tuple[tuple[float, float], tuple[float, float]]:
+    """BEFORE's and AFTER's suns (azimuth, incidence; degrees) of a pair ``sun_change``
+    degrees of incidence apart."""
+    return SUN_BEFORE, (SUN_BEFORE[0] + 1.5 * sun_change, SUN_BEFORE[1] + sun_change)
+
+
 def make_pair(
     folder: Path, width: int, height: int, seed: int = 0, sun_change: float = 0.0
 ) -> tuple[Path, Path]:
@@ -185,7 +191,7 @@ def make_pair(
     gsd = 0.25
     # relief heights in m per unit of the relief field: its RMS gradient is ~0.28 units / px
     metres = math.tan(math.radians(RMS_SLOPE_DEG)) * gsd / 0.28
-    sun_after = (SUN_BEFORE[0] + 1.5 * sun_change, SUN_BEFORE[1] + sun_change)
+    sun_after = sun_pair(sun_change)[1]
 
     def shading(x0, y0, w, h, sun, dx=0.0, dy=0.0):
         """Lambert shading of the relief under ``sun`` over a window, 1 on flat ground."""
@@ -267,9 +273,12 @@ print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrs
 
 FIND = """
 import os, resource, sys, time
+from orbitscout.core.illumination import Sun
 from orbitscout.pipeline import find
+suns = [Sun(*map(float, v.split(",")), "option") for v in sys.argv[5:7]] or [None, None]
 t = time.perf_counter()
-r = find(sys.argv[1], sys.argv[2], sys.argv[3], tile=int(sys.argv[4]))
+r = find(sys.argv[1], sys.argv[2], sys.argv[3], tile=int(sys.argv[4]),
+         sun_before=suns[0], sun_after=suns[1])
 elapsed = time.perf_counter() - t
 size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sys.argv[3]) for f in fs)
 print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(r.detections),
@@ -384,8 +393,10 @@ def main() -> None:
         size_mb = (before.stat().st_size + after.stat().st_size) / 2 / 2**20
         read = min(_run(READ, str(before), str(after))[0] for _ in range(2))
         with tempfile.TemporaryDirectory() as tmp:
+            # the sun-changed pairs' suns given, as their products' labels would give them
+            suns = [",".join(map(str, s)) for s in sun_pair(sun)] if sun else []
             find_s, find_mb, det, report_s, out_mb = _run(
-                FIND, str(before), str(after), tmp, str(args.tile)
+                FIND, str(before), str(after), tmp, str(args.tile), *suns
             )
         report_pct = 100 * report_s / find_s
         print(
