@@ -30,6 +30,7 @@ from orbitscout.detect import (
     moves,
     photometry,
     register,
+    relit,
     shading,
     shadows,
     significance,
@@ -249,6 +250,14 @@ def find(
                 drop=tested,
             )  # fmt: skip
             light.summary["shadows"].update(dropped=len(found) - len(kept), placed=placed)
+            found = candidates.numbered(kept)
+        light.summary["relit"] = {"tested": False, "dropped": 0}
+        apart = sun_angle is not None and sun_angle >= detect.shading.min_change_deg
+        if found and light.suns is not None and apart and detect.relit_share > 0:
+            kept = relit.drop_relit(
+                found, read_after, read_before, phot, a.width, a.height, light.suns, pair_detect
+            )
+            light.summary["relit"] = {"tested": True, "dropped": len(found) - len(kept)}
             found = candidates.numbered(kept)
         timings["detect_s"] = time.perf_counter() - clock
 

@@ -300,6 +300,11 @@ class DetectParams:
         Least ratio of such a shadow's spread down-sun to its spread across for it to be
         moved for (dimensionless; a boulder half as high as wide under a sun 70 deg from the
         zenith gives 1.5-2, a round dark spot 1; set by hand, not fitted).
+    relit_share : float
+        With both suns known and apart, a candidate is dropped as re-lit relief when at most
+        this share of its change energy is left once the re-shading that the suns predict for
+        BEFORE's relief (no fitted coefficient; ``relit.unexplained_share``) is taken off
+        (0: none dropped). Set by hand, not fitted.
     bright_share : float
         Least share of a candidate's summed absolute residual that is bright for it to be
         called ``bright`` (dimensionless, 0-1).
@@ -352,6 +357,7 @@ class DetectParams:
     shadow_place: bool = True
     shadow_lit_share: float = 0.1
     shadow_elongation: float = 1.25
+    relit_share: float = 0.3
     bright_share: float = 0.8
     dark_share: float = 0.2
     deblend: DeblendParams = field(default_factory=DeblendParams)
@@ -379,6 +385,8 @@ class DetectParams:
             raise ValueError("need 0 <= shadow_share <= 1 and 0 <= shadow_lit_share <= 1")
         if not self.shadow_elongation > 0:
             raise ValueError("need shadow_elongation > 0")
+        if not 0 <= self.relit_share < 1:
+            raise ValueError("need 0 <= relit_share < 1")
         if not 0 <= self.shadow_depth < 1:
             raise ValueError("need 0 <= shadow_depth < 1")
         if not (0 <= self.shadow_overlap_min <= self.shadow_overlap <= 1):

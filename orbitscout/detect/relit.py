@@ -1,0 +1,124 @@
+"""Candidates that the other sun's shading of unchanged relief accounts for.
+
+With both suns known, the linear re-shading of ``shading`` needs no fit: BEFORE's shading
+structure along its sun ``A`` and the slope across it ``R`` become, under AFTER's sun,
+``rho (cos t A + sin t R)`` (``rho`` the ratio of the suns' ``tan i``, ``t`` the azimuths'
+difference), so unchanged relief leaves ``(rho cos t - 1) A + rho sin t R`` in the residual.
+A candidate is re-lit relief when that prediction, with no free coefficient, accounts for
+most of its change energy: a crater bowl whose walls another sun lights differently. An
+object that appeared has no structure in BEFORE to predict it from; one that vanished leaves
+``-A`` where the prediction says ``(rho cos t - 1) A``, which accounts for it only in part.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from orbitscout.core.candidate import Candidate
+from orbitscout.core.illumination import Sun
+from orbitscout.core.window import Window
+from orbitscout.detect.parameters import DEFAULT, DetectParams
+from orbitscout.detect.photometry import Photometry
+from orbitscout.detect.shading import SHADING_INCIDENCE_DEG, sun_kernels
+
+
+def relief_prediction(
+    before: np.ndarray, suns: tuple[Sun, Sun], params: DetectParams
+) -> np.ndarray:
+    """The residual AFTER - BEFORE that the suns' difference alone predicts for BEFORE's
+    relief (``before``: BEFORE mapped onto AFTER's brightness, no NaN), over the same pixels.
+
+    Parameters
+    ----------
+    before : numpy.ndarray
+        A window of BEFORE on AFTER's grid and brightness.
+    suns : tuple of Sun
+        BEFORE's and AFTER's suns on AFTER's grid.
+    params : DetectParams
+        ``shading.scale`` (the structure's blur), ``shading.kernel`` and ``shading.eps`` (the
+        sun kernels).
+
+    Returns
+    -------
+    numpy.ndarray
+        The predicted residual, float32.
+    """
+    sun_b, sun_a = suns
+    low, high = SHADING_INCIDENCE_DEG
+    slope_b, slope_a = (
+        math.tan(math.radians(min(max(s.incidence_deg, low), high))) for s in (sun_b, sun_a)
+    )
+    rho = slope_a / slope_b
+    turn = math.radians(sun_a.azimuth_deg - sun_b.azimuth_deg)
+    level = before.astype(np.float32)
+    structure = level - cv2.GaussianBlur(
+        level, (0, 0), params.shading.scale, borderType=cv2.BORDER_REFLECT
+    )
+    along, across = (
+        cv2.filter2D(structure, -1, kernel, borderType=cv2.BORDER_REFLECT)
+        for kernel in sun_kernels(sun_b.azimuth_deg, params.shading.kernel, params.shading.eps)
+    )
+    return (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
+
+
+def unexplained_share(
+    after: np.ndarray, before: np.ndarray, inside: np.ndarray, suns: tuple[Sun, Sun],
+    params: DetectParams = DEFAULT,
+) -> float:  # fmt: skip
+    """The share of a candidate's change energy that the suns' re-shading of BEFORE's relief
+    leaves unexplained: over ``inside`` (the candidate's box in the window), the energy of
+    the change less :func:`relief_prediction` over the change's own (each less its median
+    outside the box); 1 where nothing is predicted, near 0 for re-lit relief, above 1 where
+    the prediction runs against the change. NaN when the window holds no data."""
+    ok = np.isfinite(after) & np.isfinite(before)
+    if not ok[inside].any() or not ok[~inside].any():
+        return math.nan
+    fill = float(np.median(before[ok]))
+    predicted = relief_prediction(np.where(ok, before, fill), suns, params)
+    change = after - before
+    change = change - np.median(change[ok & ~inside])
+    predicted = predicted - np.median(predicted[ok & ~inside])
+    use = ok & inside
+    energy = float(np.sum(change[use] ** 2))
+    if energy <= 0:
+        return math.nan
+    return float(np.sum((change[use] - predicted[use]) ** 2)) / energy
+
+
+def drop_relit(
+    found: list[Candidate],
+    read_after: Callable[[Window], np.ndarray],
+    read_before: Callable[[Window], np.ndarray],
+    phot: Photometry,
+    width: int,
+    height: int,
+    suns: tuple[Sun, Sun],
+    params: DetectParams = DEFAULT,
+) -> list[Candidate]:
+    """``found`` less the candidates whose change the suns' re-shading of BEFORE's relief
+    accounts for: at most ``params.relit_share`` of their change energy left
+    (:func:`unexplained_share`), each judged in its box grown by the reach of the
+    prediction (the structure's blur and the sun kernels). Each candidate's share is kept in
+    ``features["relit_unexplained"]``."""
+    margin = math.ceil(3 * params.shading.scale) + params.shading.kernel // 2
+    kept = []
+    for cand in found:
+        x0, y0, x1, y1 = cand.bbox
+        wx0, wy0 = max(0, x0 - margin), max(0, y0 - margin)
+        wx1, wy1 = min(width, x1 + 1 + margin), min(height, y1 + 1 + margin)
+        window = Window(wx0, wy0, wx1 - wx0, wy1 - wy0)
+        after = np.asarray(read_after(window), np.float64)
+        before = np.asarray(read_before(window), np.float64)
+        gain, offset = phot.fields(window)
+        before = gain * before + offset
+        inside = np.zeros(after.shape, bool)
+        inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
+        share = unexplained_share(after, before, inside, suns, params)
+        cand.features["relit_unexplained"] = None if math.isnan(share) else round(share, 3)
+        if not share <= params.relit_share:
+            kept.append(cand)
+    return kept
