@@ -50,6 +50,9 @@ DEFAULT_TILE = 2048
 MIN_TILE = 256  # the least --tile: a tile core must hold a few noise blocks (significance.BLOCK)
 MIN_SHADING_SIDE = 32  # reduced px: the least side shading.estimate_sun_azimuth takes
 SHARE_WINDOW = 1024  # side (px) of the central window a shading share is measured on
+# the least such side: on pure albedo the share is biased up by chance, 0.11 on average at 64
+# px, 0.04 at 128
+MIN_SHARE_WINDOW = 128
 
 
 @dataclass
@@ -206,7 +209,7 @@ def find(
             gdal.in_thread(lambda w: gmap.sample(w, registration=to_before))
         )
         pair_detect, light.summary["structure_kappa"] = _sun_kappa(
-            detect, light.suns, read_after, read_before, a.width, a.height
+            detect, light.suns, light.reshading, read_after, read_before, a.width, a.height
         )
         read_dtm = None
         if light.reshading is not None and light.reshading.method == "dtm":
@@ -476,37 +479,42 @@ def _plan_illumination(
 def _sun_kappa(
     detect: DetectParams,
     suns: tuple[Sun, Sun] | None,
+    reshading: shading.Reshading | None,
     read_after: Callable[[Window], np.ndarray],
     read_before: Callable[[Window], np.ndarray],
     width: int,
     height: int,
 ) -> tuple[DetectParams, dict]:
     """The pair's detection parameters and what summary.json says of them: with both suns
-    known and apart (``ShadingParams.kappa_from_suns``), ``kappa`` raised to
+    known and apart (``ShadingParams.kappa_from_suns``; re-shading enabled, and not predicted
+    from a DTM, which models it itself), ``kappa`` raised to
     ``hypot(kappa, change * sqrt(share))``, ``change`` the shading's change between the suns
     (``shading.shading_change``, an amplitude) and ``share`` the share of its structure's power
     that is shading in the less shaded image (``shading.shading_share``, on its central window
-    of ``SHARE_WINDOW`` px): its structure's energy times ``share * change ** 2`` is what the
-    other sun leaves of it in the residual."""
+    of ``SHARE_WINDOW`` px, at least ``MIN_SHARE_WINDOW``): its structure's energy times
+    ``share * change ** 2`` is what the other sun leaves of it in the residual."""
     params = detect.shading
     side = min(SHARE_WINDOW, width, height)
-    said = {"kappa": detect.kappa, "shading_share": None, "shading_change": None}
-    if suns is None or not (params.enabled and params.kappa_from_suns) or side < 32:
-        return detect, said
+    described = {"kappa": detect.kappa, "shading_share": None, "shading_change": None}
+    dtm = reshading is not None and reshading.method == "dtm"
+    if suns is None or dtm or not (params.enabled and params.kappa_from_suns):
+        return detect, described
     sun_before, sun_after = suns
-    if sun_change(sun_before, sun_after)["angle_deg"] < params.min_change_deg:
-        return detect, said
+    if side < MIN_SHARE_WINDOW or sun_change(*suns)["angle_deg"] < params.min_change_deg:
+        return detect, described
     window = Window((width - side) // 2, (height - side) // 2, side, side)
     before_weaker = sun_before.incidence_deg <= sun_after.incidence_deg
     image = (read_before if before_weaker else read_after)(window)
+    if np.isfinite(image).mean() < 0.5:  # too little of the window to measure on
+        return detect, described
     sun = sun_before if before_weaker else sun_after
     share = shading.shading_share(image, sun.azimuth_deg)
     change = shading.shading_change(sun_before, sun_after)
     kappa = math.hypot(detect.kappa, change * math.sqrt(share))
-    said.update(
+    described.update(
         kappa=round(kappa, 4), shading_share=round(share, 4), shading_change=round(change, 4)
     )
-    return replace(detect, kappa=kappa), said
+    return replace(detect, kappa=kappa), described
 
 
 def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> dict:

@@ -297,6 +297,10 @@ def test_shading_share_tells_relief_from_albedo():
     assert shading.shading_share(relief, 90.0) > 0.7
     # the same relief with a sun from the north shows its shading across the east sun
     assert shading.shading_share(relief, 0.0) < 0.05
+    # and lit from the north-east, its shading lies along that sun, across the south-east
+    diagonal = _lambert(np.ones((SIZE, SIZE)), height, 50.0, 45.0)
+    assert shading.shading_share(diagonal, 45.0) > 0.7
+    assert shading.shading_share(diagonal, 135.0) < 0.05
     assert shading.shading_share(painted, 90.0) < 0.1
     both = shading.shading_share(relief + painted - 1.0, 90.0)
     assert 0.2 < both < shading.shading_share(relief, 90.0)

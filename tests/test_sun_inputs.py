@@ -14,6 +14,7 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.transform import from_origin
+from scipy import ndimage as ndi
 from synth import make_pair, terrain
 
 from orbitscout.cli import main
@@ -463,6 +464,7 @@ def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path):
     assert 0.0 < said["shading_share"] <= 1.0
     assert said["kappa"] > DetectParams().kappa
     assert runs[False].summary["illumination"]["structure_kappa"]["kappa"] == DetectParams().kappa
+    assert runs[True].summary["illumination"]["relit"]["tested"]
     gsd = pair.truth["gsd_m"]
     items = [it for it in pair.truth["items"] if (it.get("extent_m") or it["size_m"]) >= 3 * gsd]
     radius = [match_radius_px(it, gsd, 3.0) for it in items]
@@ -480,3 +482,26 @@ def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path):
     assert false[True] < false[False] / 3
     for it, r in zip(items, radius, strict=True):
         assert any(near(c, it, r) for c in runs[True].detections), it
+
+
+def test_kappa_is_raised_by_the_shading_of_the_less_shaded_image():
+    """The share is measured on the image under the higher sun (the structure the term
+    weighs), not on the other; nothing is raised without two suns apart or a window to
+    measure on."""
+    from orbitscout.pipeline import _sun_kappa
+
+    rng = np.random.default_rng(3)
+    relief = 1 + 0.05 * np.gradient(ndi.gaussian_filter(rng.normal(size=(512, 512)), 4), axis=1)
+    albedo = 1 + 0.05 * ndi.gaussian_filter(rng.normal(size=(512, 512)), 2)
+    shaded, flat = (lambda w, im=im: im[: w.height, : w.width] for im in (relief, albedo))
+    east = (Sun(90.0, 40.0), Sun(90.0, 60.0))  # AFTER's sun lower: BEFORE is less shaded
+    given = DetectParams()
+    low, described = _sun_kappa(given, east, None, shaded, flat, 512, 512)
+    assert described["shading_share"] < 0.1 and low.kappa < given.kappa + 0.05
+    high, described = _sun_kappa(given, east, None, flat, shaded, 512, 512)
+    assert described["shading_share"] > 0.7 and high.kappa > given.kappa + 0.2
+    same = (Sun(90.0, 40.0), Sun(90.3, 40.0))
+    nodata = lambda w: np.full((w.height, w.width), np.nan)  # noqa: E731
+    for suns, before in ((None, flat), (same, flat), (east, nodata)):
+        params, described = _sun_kappa(given, suns, None, shaded, before, 512, 512)
+        assert params is given and described["shading_share"] is None

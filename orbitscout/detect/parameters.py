@@ -129,7 +129,8 @@ class ShadingParams:
         ``hypot(kappa, change * sqrt(share))``: ``change`` how much the other sun changes the
         shading of relief (``shading.shading_change``, an amplitude), ``share`` how much of the
         less shaded image's structure power is shading (``shading.shading_share``, measured on
-        a window of it).
+        a window of it). Only with ``enabled`` and not with a DTM (whose prediction models
+        the re-shading itself).
     """
 
     enabled: bool = True

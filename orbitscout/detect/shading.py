@@ -69,6 +69,10 @@ def estimate_sun_azimuth(image: np.ndarray) -> tuple[float, float]:
         direction gives the same shading pattern up to its sign).
     confidence : float
         The anisotropy (0: none, an isotropic texture; 1: all power along one direction).
+    Raises
+    ------
+    ValueError
+        For an image under 32 px on a side.
     """
     moment = _angular_moment(image)
     if moment == 0:
@@ -85,8 +89,10 @@ def shading_share(image: np.ndarray, azimuth_deg: float) -> float:
 
     Shading of isotropic relief has power ``cos^2(phi - azimuth)`` at spatial frequencies of
     direction ``phi``, whose second angular moment along the sun is 1/2; albedo, isotropic,
-    has none. Twice the moment of the image's power along the sun (``_angular_moment``) is
-    thus the share of its power that is shading, clipped to 0-1.
+    has none. Twice the moment of the image's power along the sun (``_angular_moment``: each
+    ring of 1/64-1/6 cycles per px weighted alike) is thus the share of its power that is
+    shading, clipped to 0-1. Noise, isotropic, counts as albedo. Under about 128 px a side
+    pure albedo gives a share above 0 by chance (0.04 on average at 128 px, 0.25 at 32).
 
     Parameters
     ----------
@@ -99,6 +105,11 @@ def shading_share(image: np.ndarray, azimuth_deg: float) -> float:
     -------
     float
         The share, 0 (isotropic: albedo) to 1 (all shading).
+
+    Raises
+    ------
+    ValueError
+        For an image under 32 px on a side.
     """
     (dx, dy), _ = _directions(azimuth_deg)
     along = cmath.exp(-2j * math.atan2(dy, dx))
@@ -160,7 +171,8 @@ def shading_change(sun_before: Sun, sun_after: Sun) -> float:
     Parameters
     ----------
     sun_before, sun_after : Sun
-        The suns (incidences taken within ``SHADING_INCIDENCE_DEG``).
+        The suns, their incidences taken within ``SHADING_INCIDENCE_DEG`` (two suns both
+        nearer the zenith or the horizon than those differ in azimuth only).
 
     Returns
     -------
