@@ -24,6 +24,7 @@ from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
 from orbitscout.detect.shading import SHADING_INCIDENCE_DEG, sun_kernels
+from orbitscout.detect.significance import Support
 
 
 def relief_prediction(
@@ -55,14 +56,11 @@ def relief_prediction(
     rho = slope_a / slope_b
     turn = math.radians(sun_a.azimuth_deg - sun_b.azimuth_deg)
     level = before.astype(np.float32)
-    structure = level - cv2.GaussianBlur(
-        level, (0, 0), params.shading.scale, borderType=cv2.BORDER_REFLECT
-    )
-    along, across = (
-        cv2.filter2D(structure, -1, kernel, borderType=cv2.BORDER_REFLECT)
-        for kernel in sun_kernels(sun_b.azimuth_deg, params.shading.kernel, params.shading.eps)
-    )
-    return (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
+    structure = level - Support(None).smoothed(level, params.shading.scale)
+    along, across = sun_kernels(sun_b.azimuth_deg, params.shading.kernel, params.shading.eps)
+    # one filter: the prediction is linear in both parts
+    kernel = (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
+    return cv2.filter2D(structure, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT)
 
 
 def unexplained_share(
