@@ -437,10 +437,20 @@ def test_change_score_weighs_how_far_the_sun_moved(tmp_path):
             assert p > scores["apart"][key]
 
 
-def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path):
+def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path, monkeypatch):
     """A lunar highlands scene (a fitting family) under suns 15 degrees of incidence and 30 of
     azimuth apart: the unchanged relief's shading change is allowed for, so far less of it is
     reported, and every change is still found (measured: 2 false detections against 23)."""
+    from orbitscout.detect import deblend
+
+    split = deblend.deblend
+    kappas = []  # what the deblending after the tile loop was given
+
+    def spy(*args, **kwargs):
+        kappas.append(args[7].kappa)
+        return split(*args, **kwargs)
+
+    monkeypatch.setattr(deblend, "deblend", spy)
     pair = simulate_pair(
         "nac", "random", seed=1, size=1024, family="lunar_highlands", sun_change=(15.0, 30.0),
         vanished=2, moves=1,
@@ -463,6 +473,7 @@ def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path):
     assert said["shading_change"] == pytest.approx(shading.shading_change(*suns), abs=1e-3)
     assert 0.0 < said["shading_share"] <= 1.0
     assert said["kappa"] > DetectParams().kappa
+    assert kappas == [pytest.approx(said["kappa"], abs=1e-4), DetectParams().kappa]
     assert runs[False].summary["illumination"]["structure_kappa"]["kappa"] == DetectParams().kappa
     assert runs[True].summary["illumination"]["relit"]["tested"]
     gsd = pair.truth["gsd_m"]
