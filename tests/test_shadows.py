@@ -14,7 +14,6 @@ from orbitscout.detect.parameters import DetectParams
 from orbitscout.detect.shadows import is_shadow_change, object_under_shadow
 from orbitscout.pipeline import find
 from orbitscout.sim.evaluate import match_radius_px
-from orbitscout.sim.render import simulate_pair, write_pair
 
 SIZE = 80
 ROCK = (40.0, 40.0, 4.0)  # x, y, radius (px); a hemisphere
@@ -239,18 +238,12 @@ def test_a_dark_spot_is_not_moved_to_its_edge():
     assert object_under_shadow(after, before, _inside(), "appeared", SUNS[::-1]) is None
 
 
-def test_find_reports_vanished_boulders_where_they_stood(tmp_path):
+def test_find_reports_vanished_boulders_where_they_stood(lunar_sun_pair, tmp_path):
     """End to end, the suns known: three lunar boulders gone (two vanished, one moved away)
     under a sun 70 deg from the zenith, whose changes are mostly their shadows (centroids 4-10
     px down-sun, beyond each one's match radius), are reported where they stood."""
-    pair = simulate_pair(
-        "nac", "random", seed=1, size=1024, family="lunar_highlands", sun_change=(15.0, 30.0),
-        vanished=2, moves=1,
-    )  # fmt: skip
-    ill = pair.truth["illumination"]
-    suns = [Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"]) for k in ("before", "after")]
-    assert ill["before"]["incidence_deg"] > 65.0
-    paths = write_pair(pair, tmp_path)
+    pair, suns, paths = lunar_sun_pair
+    assert pair.truth["illumination"]["before"]["incidence_deg"] > 65.0
     result = find(
         paths["before.tif"], paths["after.tif"], tmp_path / "out",
         sun_before=suns[0], sun_after=suns[1],

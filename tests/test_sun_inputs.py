@@ -29,7 +29,6 @@ from orbitscout.image.product import open_product
 from orbitscout.image.sun import label_values, north_on_grid, on_grid, read_sun
 from orbitscout.pipeline import find, parse_sun
 from orbitscout.sim.evaluate import match_radius_px
-from orbitscout.sim.render import simulate_pair, write_pair
 
 POLAR = "+proj=stere +lat_0=90 +lon_0=0 +k=1 +x_0=0 +y_0=0 +R=3396190 +units=m +no_defs"
 
@@ -437,7 +436,7 @@ def test_change_score_weighs_how_far_the_sun_moved(tmp_path):
             assert p > scores["apart"][key]
 
 
-def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path, monkeypatch):
+def test_known_suns_raise_kappa_by_the_shading_they_predict(lunar_sun_pair, tmp_path, monkeypatch):
     """A lunar highlands scene (a fitting family) under suns 15 degrees of incidence and 30 of
     azimuth apart: the unchanged relief's shading change is allowed for, so far less of it is
     reported, and every change is still found (measured: 2 false detections against 23)."""
@@ -451,13 +450,7 @@ def test_known_suns_raise_kappa_by_the_shading_they_predict(tmp_path, monkeypatc
         return split(*args, **kwargs)
 
     monkeypatch.setattr(deblend, "deblend", spy)
-    pair = simulate_pair(
-        "nac", "random", seed=1, size=1024, family="lunar_highlands", sun_change=(15.0, 30.0),
-        vanished=2, moves=1,
-    )  # fmt: skip
-    ill = pair.truth["illumination"]
-    suns = [Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"]) for k in ("before", "after")]
-    paths = write_pair(pair, tmp_path)
+    pair, suns, paths = lunar_sun_pair
     runs = {
         on: find(
             paths["before.tif"],
