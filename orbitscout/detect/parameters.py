@@ -207,15 +207,16 @@ class DetectParams:
         changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty *
         ln(n / novelty) + p_sun * angle / 10``, ``peak`` and ``n`` the candidate's peak
         significance and novelty (dimensionless), ``angle`` the angle between the suns (deg).
-        Fitted (maximum likelihood; whether the detection lies on a real change) on 866
+        Fitted (maximum likelihood; whether the detection lies on a real change) on 826
         detections of 64 scenes of the four fitting scene families, seeds 0 and 1, every
         camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py --families
         dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
         --fit-change-score``, with ``kappa`` raised by the suns (``ShadingParams.
-        kappa_from_suns``; docs/validation.md gives the holdout family's figures). With the
-        suns the same, a candidate just at both thresholds gets 0.31, one peaking at twice
-        ``t_high`` 0.62; 15 degrees between the suns lowers those to 0.05 and 0.18; each
-        doubling of novelty over the gate raises the odds 3.2 times.
+        kappa_from_suns``) and re-lit relief dropped (``relit_share``; docs/validation.md
+        gives the holdout family's figures). With the suns the same, a candidate just at both
+        thresholds gets 0.30, one peaking at twice ``t_high`` 0.60; 15 degrees between the
+        suns lowers those to 0.07 and 0.21; each doubling of novelty over the gate raises the
+        odds 3.1 times.
     p_sun : float
         Coefficient of ``change_probability``'s third term, the angle between the two suns
         in tens of degrees: a changed sun re-shades relief, so a candidate of the same
@@ -327,10 +328,10 @@ class DetectParams:
     displacement: float = 1.0
     novelty: float = 2.0
     change_ratio: float = 1.5
-    p_intercept: float = -0.825
-    p_sigma: float = 1.884
-    p_novelty: float = 1.697
-    p_sun: float = -1.348
+    p_intercept: float = -0.841
+    p_sigma: float = 1.826
+    p_novelty: float = 1.653
+    p_sun: float = -1.178
     p_sun_unknown_deg: float = 15.0
     p_novelty_cap: float = 1000.0
     move_max_m: float = 100.0
