@@ -68,10 +68,28 @@ def unexplained_share(
     params: DetectParams = DEFAULT,
 ) -> float:  # fmt: skip
     """The share of a candidate's change energy that the suns' re-shading of BEFORE's relief
-    leaves unexplained: over ``inside`` (the candidate's box in the window), the energy of
-    the change less :func:`relief_prediction` over the change's own (each less its median
-    outside the box); 1 where nothing is predicted, near 0 for re-lit relief, above 1 where
-    the prediction runs against the change. NaN when the window holds no data."""
+    leaves unexplained.
+
+    Over ``inside``, the energy of the change less :func:`relief_prediction` over the
+    change's own, each less its median outside the box (what the block photometry left).
+
+    Parameters
+    ----------
+    after, before : numpy.ndarray
+        A window of AFTER, and of BEFORE on AFTER's grid and brightness (NaN: no data).
+    inside : numpy.ndarray
+        Boolean, the candidate's box in the window.
+    suns : tuple of Sun
+        BEFORE's and AFTER's suns on AFTER's grid.
+    params : DetectParams
+        The prediction's filters (:func:`relief_prediction`).
+
+    Returns
+    -------
+    float
+        1 where nothing is predicted, near 0 for re-lit relief, above 1 where the prediction
+        runs against the change; NaN where the box or the ground around it holds no data.
+    """
     ok = np.isfinite(after) & np.isfinite(before)
     if not ok[inside].any() or not ok[~inside].any():
         return math.nan
@@ -99,9 +117,27 @@ def drop_relit(
 ) -> list[Candidate]:
     """``found`` less the candidates whose change the suns' re-shading of BEFORE's relief
     accounts for: at most ``params.relit_share`` of their change energy left
-    (:func:`unexplained_share`), each judged in its box grown by the reach of the
-    prediction (the structure's blur and the sun kernels). Each candidate's share is kept in
-    ``features["relit_unexplained"]``."""
+    (:func:`unexplained_share`).
+
+    Parameters
+    ----------
+    found : list of Candidate
+        Candidates with their boxes in AFTER's pixels; each gets its share in
+        ``features["relit_unexplained"]`` (None: no data to judge it on, and it is kept).
+    read_after, read_before, phot, width, height
+        The tile loop's readers (AFTER; BEFORE on AFTER's grid), photometry and image size.
+        Each candidate is judged in its box grown by the prediction's reach (three times the
+        structure's blur and half the sun kernels).
+    suns : tuple of Sun
+        BEFORE's and AFTER's suns on AFTER's grid.
+    params : DetectParams
+        ``relit_share`` and the prediction's filters.
+
+    Returns
+    -------
+    list of Candidate
+        The candidates kept, in their order (not renumbered).
+    """
     margin = math.ceil(3 * params.shading.scale) + params.shading.kernel // 2
     kept = []
     for cand in found:
