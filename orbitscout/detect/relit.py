@@ -23,7 +23,7 @@ from orbitscout.core.illumination import Sun
 from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
-from orbitscout.detect.shading import SHADING_INCIDENCE_DEG, sun_kernels
+from orbitscout.detect.shading import shading_slope, sun_kernels
 from orbitscout.detect.significance import Support
 
 
@@ -49,11 +49,7 @@ def relief_prediction(
         The predicted residual, float32.
     """
     sun_b, sun_a = suns
-    low, high = SHADING_INCIDENCE_DEG
-    slope_b, slope_a = (
-        math.tan(math.radians(min(max(s.incidence_deg, low), high))) for s in (sun_b, sun_a)
-    )
-    rho = slope_a / slope_b
+    rho = shading_slope(sun_a) / shading_slope(sun_b)
     turn = math.radians(sun_a.azimuth_deg - sun_b.azimuth_deg)
     level = before.astype(np.float32)
     structure = level - Support(None).smoothed(level, params.shading.scale)
@@ -146,9 +142,7 @@ def drop_relit(
         wx1, wy1 = min(width, x1 + 1 + margin), min(height, y1 + 1 + margin)
         window = Window(wx0, wy0, wx1 - wx0, wy1 - wy0)
         after = np.asarray(read_after(window), np.float64)
-        before = np.asarray(read_before(window), np.float64)
-        gain, offset = phot.fields(window)
-        before = gain * before + offset
+        before = phot.level(np.array(read_before(window), np.float64), window)
         inside = np.zeros(after.shape, bool)
         inside[y0 - wy0 : y1 + 1 - wy0, x0 - wx0 : x1 + 1 - wx0] = True
         share = unexplained_share(after, before, inside, suns, params)

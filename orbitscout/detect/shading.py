@@ -159,6 +159,13 @@ def _angular_moment(image: np.ndarray) -> complex:
 SHADING_INCIDENCE_DEG = (5.0, 85.0)
 
 
+def shading_slope(sun: Sun) -> float:
+    """``tan i`` of ``sun``'s incidence taken within ``SHADING_INCIDENCE_DEG``: how strongly it
+    shades a slope along it, relative to flat ground's brightness."""
+    low, high = SHADING_INCIDENCE_DEG
+    return math.tan(math.radians(min(max(sun.incidence_deg, low), high)))
+
+
 def shading_change(sun_before: Sun, sun_after: Sun) -> float:
     """How much of its shading the image lit more steeply (less shaded) would show changed,
     as a share, were the same relief lit by the other image's sun.
@@ -180,11 +187,7 @@ def shading_change(sun_before: Sun, sun_after: Sun) -> float:
         0 for the same sun; about 0.3, 0.6 and 1.0 for 5, 10 and 15 degrees of incidence
         and 10, 20 and 30 of azimuth at mid incidences.
     """
-    low, high = SHADING_INCIDENCE_DEG
-    slopes = sorted(
-        math.tan(math.radians(min(max(sun.incidence_deg, low), high)))
-        for sun in (sun_before, sun_after)
-    )
+    slopes = sorted(shading_slope(sun) for sun in (sun_before, sun_after))
     rho = slopes[1] / slopes[0]
     turn = math.radians(sun_after.azimuth_deg - sun_before.azimuth_deg)
     return abs(rho * cmath.exp(1j * turn) - 1.0)

@@ -319,9 +319,7 @@ def resolve_shadows(
         ux1, uy1 = max(boxes[i][2] for i in members), max(boxes[i][3] for i in members)
         window = Window(ux0, uy0, ux1 - ux0, uy1 - uy0)
         after = np.asarray(read_after(window), np.float64)
-        before = np.asarray(read_before(window), np.float64)
-        gain, offset = phot.fields(window)
-        before = gain * before + offset
+        before = phot.level(np.array(read_before(window), np.float64), window)
         for i in members:
             wx0, wy0, wx1, wy1 = boxes[i]
             x0, y0, x1, y1 = found[i].bbox
