@@ -255,7 +255,7 @@ def find(
             light.summary["shadows"].update(dropped=len(found) - len(kept), placed=placed)
             found = candidates.numbered(kept)
         light.summary["relit"] = {"tested": False, "dropped": 0}
-        apart = sun_angle is not None and sun_angle >= detect.shading.min_change_deg
+        apart = detect.shading.apart(sun_angle)
         if found and light.suns is not None and apart and detect.relit_share > 0:
             kept = relit.drop_relit(
                 found, read_after, read_before, phot, a.width, a.height, light.suns, pair_detect
@@ -500,7 +500,7 @@ def _sun_kappa(
     if suns is None or dtm or not (params.enabled and params.kappa_from_suns):
         return detect, described
     sun_before, sun_after = suns
-    if side < MIN_SHARE_WINDOW or sun_change(*suns)["angle_deg"] < params.min_change_deg:
+    if side < MIN_SHARE_WINDOW or not params.apart(sun_change(*suns)["angle_deg"]):
         return detect, described
     window = Window((width - side) // 2, (height - side) // 2, side, side)
     before_weaker = sun_before.incidence_deg <= sun_after.incidence_deg
@@ -521,8 +521,12 @@ def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> 
     """Whether candidates are tested for cast shadows moved by another sun: unless the test
     is off or both suns are known (``sun_angle``, deg, apart) and differ by less than the
     re-shading's least change."""
-    same_sun = sun_angle is not None and sun_angle < detect.shading.min_change_deg
-    return {"tested": bool(detect.shadows and not same_sun and found), "dropped": 0, "placed": 0}
+    unknown_or_apart = sun_angle is None or detect.shading.apart(sun_angle)
+    return {
+        "tested": bool(detect.shadows and unknown_or_apart and found),
+        "dropped": 0,
+        "placed": 0,
+    }
 
 
 def _why_not(sun_before: Sun | None, sun_after: Sun | None, params) -> str:
@@ -531,7 +535,7 @@ def _why_not(sun_before: Sun | None, sun_after: Sun | None, params) -> str:
         return "re-shading disabled (detect.shading.enabled)"
     if sun_before is not None and sun_after is not None:
         angle = sun_change(sun_before, sun_after)["angle_deg"]
-        if angle < params.min_change_deg:
+        if not params.apart(angle):
             return f"the suns differ by {angle:g} deg, under {params.min_change_deg:g} deg"
     return (
         f"a modelled re-shading removed under {params.min_explained:.0%} of the residual's variance"

@@ -120,6 +120,13 @@ def test_no_model_when_the_sun_did_not_change():
     assert _plan(*_scene(), params=ShadingParams(enabled=False))[0] is None
 
 
+def test_suns_apart_only_when_both_are_known_and_differ_enough():
+    params = ShadingParams(min_change_deg=2.0)
+    assert params.apart(2.0) and params.apart(15.0)
+    assert not params.apart(1.9)
+    assert not params.apart(None)  # unknown suns are not known to differ
+
+
 @pytest.mark.parametrize("where", ["after", "before"])
 def test_an_appeared_or_vanished_object_survives_the_prediction(where):
     objects = [(200.0, 300.0, 6.0, -0.5, where), (380.0, 150.0, 4.0, 0.6, where)]

@@ -149,6 +149,11 @@ class ShadingParams:
         if not (self.min_change_deg >= 0 and 0.0 <= self.min_explained < 1.0):
             raise ValueError("need min_change_deg >= 0 and 0 <= min_explained < 1")
 
+    def apart(self, angle_deg: float | None) -> bool:
+        """Whether two suns ``angle_deg`` degrees apart (None: not both known) are known to
+        differ enough to re-shade relief: at least ``min_change_deg``."""
+        return angle_deg is not None and angle_deg >= self.min_change_deg
+
 
 @dataclass(frozen=True)
 class DetectParams:

@@ -531,7 +531,7 @@ def plan_reshading(
     if not params.enabled:
         return None
     if sun_before is not None and sun_after is not None:
-        if sun_change(sun_before, sun_after)["angle_deg"] < params.min_change_deg:
+        if not params.apart(sun_change(sun_before, sun_after)["angle_deg"]):
             return None
     after = np.asarray(after_small, np.float32)
     before = np.asarray(before_small, np.float32)
