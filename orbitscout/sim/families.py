@@ -223,8 +223,7 @@ HOLDOUT_MOON = Ground(
 # (Schiaparelli's patch ~15 x 40 m, PIA21130; the sky crane's V, ESP_068294_1985), depth 0.2-0.55
 # (*assumption*). Blast zones: Perseverance's scoured lobes ~20 m (the HiRISE crop), halo ~50 m
 # *assumed*, InSight's dark and fading (docs/facts.md: faded by June 2020), so radius 20-80 m and
-# depth up to 0.3; the Mars fitting families' depth starts at 0, since the HiRISE crop of
-# Perseverance shows its bright lobes and no clear dark halo, and a faded one is none; on the Moon blast zones brighten the regolith (LROC images of the Apollo and
+# depth 0.05-0.3; on the Moon blast zones brighten the regolith (LROC images of the Apollo and
 # Chang'e sites; Clegg et al. 2014, Icarus 227:176, *as recalled, to verify*): lunar_blast_depth
 # is negative. Sun changes: LROC's temporal pairs were chosen within 3 deg of incidence (docs/
 # facts.md); other pairs differ by up to ~15 deg incidence and ~30 deg azimuth (issue 16).
@@ -247,7 +246,7 @@ FAMILIES: dict[str, Family] = {
             scar_depth=(0.25, 0.5),
             scar_size=(0.9, 1.4),
             blast_radius_m=(30.0, 80.0),
-            blast_depth=(0.0, 0.3),
+            blast_depth=(0.12, 0.3),
             blast_lobes=(0.3, 0.8),
             fan_half_angle_deg=(15.0, 30.0),
             chute_squash=(0.5, 0.9),
@@ -268,7 +267,7 @@ FAMILIES: dict[str, Family] = {
             scar_depth=(0.2, 0.45),
             scar_size=(0.7, 1.1),
             blast_radius_m=(20.0, 60.0),
-            blast_depth=(0.0, 0.2),
+            blast_depth=(0.05, 0.2),
             blast_lobes=(0.5, 1.0),
             fan_half_angle_deg=(20.0, 35.0),
             chute_squash=(0.4, 0.8),
