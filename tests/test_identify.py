@@ -272,6 +272,43 @@ def test_a_mission_hint_says_a_lander_is_in_view():
     assert hinted[0].cls == "lander"
 
 
+def _tied_logliks(monkeypatch, rows):
+    """``identify`` given these per-candidate class log-probabilities instead of the model's."""
+    from orbitscout.identify import classify
+
+    def logliks(found, *args, **kwargs):
+        return [{cls: row.get(cls, -30.0) for cls in CLASSES} for row in rows]
+
+    monkeypatch.setattr(classify, "candidate_logliks", logliks)
+
+
+def test_a_lone_tie_between_lander_and_unknown_is_not_a_sure_label(monkeypatch):
+    """A change the model finds as likely a lander as something else, alone in its scene: no
+    class is sure and the other one is its second class with a real share."""
+    _tied_logliks(monkeypatch, [{"lander": -0.7, "unknown": -0.7}])
+    found = [cand(500, 500, 45, 25, 0.02, 8.5)]
+    run(found)
+    c = found[0]
+    assert c.score < 0.8
+    assert {c.cls, c.alternative} == {"lander", "unknown"} and c.alternative_score > 0.2
+
+
+def test_a_class_another_candidate_holds_surely_is_a_weak_second(monkeypatch):
+    """The same tie beside a change that is surely the lander: the lander's place is taken at
+    what that one gains by it, so the tied change is `unknown` and `lander` a far weaker
+    second than when it stood alone."""
+    tie = {"lander": -0.7, "unknown": -0.7}
+    _tied_logliks(monkeypatch, [tie])
+    alone = [cand(500, 500, 45, 25, 0.02, 8.5)]
+    run(alone)
+    _tied_logliks(monkeypatch, [{"lander": 0.0, "unknown": -12.0}, tie])
+    found = [cand(1500, 1500, 70, 60, 0.3, 30), cand(500, 500, 45, 25, 0.02, 8.5)]
+    run(found)
+    sure, tied = found
+    assert sure.cls == "lander" and tied.cls == "unknown"
+    assert tied.alternative != "lander" or tied.alternative_score < alone[0].alternative_score / 5
+
+
 def test_every_candidate_gets_a_second_class_that_leaves_room_for_the_first():
     """The alternative is another possible class, its probability at most what the label's
     score leaves; on the Moon it is never a jettisoned piece."""

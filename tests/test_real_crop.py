@@ -128,8 +128,9 @@ def test_degraded_rover_alone_gets_no_hardware_label(tmp_path, crop, camera):
 # simulated blast zones are dark around a bright vehicle: the model fit on the renderer's own
 # look called the real bright lobes a parachute with a score of 0.98, the one fit on scene
 # families too (2026-12-06) 0.92 at CaSSIS and 0.89 at CTX, refit on the scenes with
-# pixel-integrated craters 0.93 at both, the lander second (issue 17)
-@pytest.mark.xfail(strict=True, reason="bright blast-zone lobes called parachute, score 0.93")
+# pixel-integrated craters 0.93 at both, the lander second; with a class another candidate
+# holds costing what that one gains by it (and the calibration refit), 0.87 and 0.86 (issue 17)
+@pytest.mark.xfail(strict=True, reason="bright blast-zone lobes called parachute, score 0.86-0.87")
 @pytest.mark.parametrize("camera", ["cassis", "ctx"])
 def test_degraded_blast_zone_is_found_and_not_surely_something_else(tmp_path, crop, camera):
     """The rover and its bright lobes at CaSSIS's and CTX's pixel size: found within 2 px of

@@ -20,7 +20,8 @@ Three steps.
    unknown, whichever is likelier.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
-chosen layout as context) through the model's isotonic calibration, fit on the TUNING seeds on
+chosen layout as context; a hardware class held by another candidate costs what that one gains
+by it) through the model's isotonic calibration, fit on the TUNING seeds on
 scores of scenes the layer and trees were not fit on; docs/validation.md checks it on
 REPORTING seeds. On the Moon there is no air: no parachute, backshell or heat shield, so only
 the lander (or its crash site), new craters and unknown changes are possible. Without a pixel
@@ -187,14 +188,24 @@ def identify(
     layout = joint.assign(ll, found, pos, gsd, site_pos, priors, moon, shape, params)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
+    # what each holder of a hardware class gains by it over its own natural alternative: what
+    # the layout loses when that class goes to another candidate
+    held = {
+        cls: ll[j][cls]
+        + joint.context_gain(cls, j, layout, pos, gsd, priors, shape, params)
+        - max(ll[j][k] for k in NATURAL)
+        for cls, j in layout.picks.items()
+        if j is not None
+    }
     for i, c in enumerate(found):
         # posterior over classes with the chosen layout as context: the hardware class this
         # candidate holds (if any) against its non-hardware alternatives and the hardware
-        # classes the layout gave to others (or to none), each of those at a cost
+        # classes the layout gave to others, each at what its holder would lose, or to none
         scores = {cls: ll[i][cls] for cls in NATURAL}
         for cls in HARDWARE:
             gain = joint.context_gain(cls, i, layout, pos, gsd, priors, shape, params)
-            scores[cls] = ll[i][cls] + gain - (0.0 if assigned.get(i) == cls else 2.0)
+            cost = 0.0 if assigned.get(i) == cls else max(held.get(cls, 0.0), 0.0)
+            scores[cls] = ll[i][cls] + gain - cost
         label = assigned.get(i) or max(NATURAL, key=lambda k: scores[k])
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
