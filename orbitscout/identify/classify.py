@@ -21,8 +21,8 @@ Three steps.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
 chosen layout as context; a hardware class held by another candidate costs what that one gains
-by it) through the model's isotonic calibration, fit on the TUNING seeds on
-scores of scenes the layer and trees were not fit on; docs/validation.md checks it on
+by it, one held by none nothing) through the model's isotonic calibration, fit on the TUNING
+seeds on scores of scenes the layer and trees were not fit on; docs/validation.md checks it on
 REPORTING seeds. On the Moon there is no air: no parachute, backshell or heat shield, so only
 the lander (or its crash site), new craters and unknown changes are possible. Without a pixel
 size, sizes are left to the pixel-based features and distances are in pixels (``from_lander``
@@ -188,8 +188,9 @@ def identify(
     layout = joint.assign(ll, found, pos, gsd, site_pos, priors, moon, shape, params)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
-    # what each holder of a hardware class gains by it over its own natural alternative: what
-    # the layout loses when that class goes to another candidate
+    # what each holder of a hardware class gains by it over its own likelier natural class
+    # (its log-probability and context): about what the layout loses when that class goes to
+    # another candidate (the other pieces' context is taken as it stands)
     held = {
         cls: ll[j][cls]
         + joint.context_gain(cls, j, layout, pos, gsd, priors, shape, params)
@@ -200,7 +201,8 @@ def identify(
     for i, c in enumerate(found):
         # posterior over classes with the chosen layout as context: the hardware class this
         # candidate holds (if any) against its non-hardware alternatives and the hardware
-        # classes the layout gave to others, each at what its holder would lose, or to none
+        # classes the layout gave to others, each at what its holder gains by it; a class it
+        # gave to none costs nothing
         scores = {cls: ll[i][cls] for cls in NATURAL}
         for cls in HARDWARE:
             gain = joint.context_gain(cls, i, layout, pos, gsd, priors, shape, params)
