@@ -16,6 +16,7 @@ that no detector could see is told from one that ``find`` should have made.
     python bench/change_table.py                                 # print the table
     python bench/change_table.py --markdown docs/validation.md   # the table into that page
     python bench/change_table.py --json bench/.data/changes.json # per-detection records
+    python bench/change_table.py --cameras hirise --suns 13/20    # other sun changes
 """
 
 from __future__ import annotations
@@ -383,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", default="holdout", help="comma-separated scene families")
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--size", type=int, default=SIZE)
+    ap.add_argument(
+        "--suns",
+        default=",".join(f"{inc:g}/{az:g}" for inc, az in SUNS),
+        help="comma-separated sun changes, each INCIDENCE/AZIMUTH in degrees",
+    )
     ap.add_argument("--markdown", type=Path, help="write the table into this page")
     ap.add_argument("--json", type=Path, help="write the per-detection records here")
     ap.add_argument(
@@ -406,6 +412,14 @@ def main(argv: list[str] | None = None) -> int:
         help="keep kappa as given whatever the suns (the baseline)",
     )
     args = ap.parse_args(argv)
+    try:
+        suns = [tuple(float(v) for v in text.split("/")) for text in args.suns.split(",")]
+    except ValueError:
+        suns = []
+    if not suns or any(len(sun) != 2 or min(sun) < 0 for sun in suns):
+        ap.error(
+            f"--suns: expected INCIDENCE/AZIMUTH changes >= 0, e.g. 0/0,13/20 (got {args.suns})"
+        )
     from _scenes import family_covers
 
     from orbitscout.detect.parameters import DetectParams, ShadingParams
@@ -421,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     families = args.families.split(",")
     scenes = []
     for cam in args.cameras.split(","):
-        for sun in SUNS:
+        for sun in suns:
             for fam in families:
                 if not family_covers(fam, cam):
                     continue
