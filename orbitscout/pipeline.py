@@ -183,6 +183,8 @@ def find(
             )
         except OrbitscoutError as exc:  # the two images together: named by BEFORE
             raise exc.about(b.path) from None
+        if reg.n_tiles == 0:
+            notes.append(warn(COARSE_ONLY_WARNING.format(px=reg.residual_px), b.path))
         timings["register_s"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -311,6 +313,10 @@ def find(
 
 
 NO_SCALE = "no hardware classes without a pixel size"
+COARSE_ONLY_WARNING = (
+    "registered by the coarse search alone, to about {px:g} px: no window of the fine search "
+    "agreed with it (bland or striped ground); sharp unchanged features may show as changes"
+)
 NO_SCALE_WARNING = (
     "no CRS and no --gsd: changes are found, but no hardware class is named (sizes decide "
     "classes); give --gsd METRES to have them named"

@@ -6,6 +6,7 @@ q = R(rotation) (p - c) + c + (dx, dy), with c the AFTER image's centre.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Callable
@@ -78,8 +79,9 @@ def _edges(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def coarse_shift(
     after_small: np.ndarray, before_small: np.ndarray, factor: int
-) -> tuple[float, float]:
-    """Whole-pixel shift (dx, dy) in full-resolution pixels from reduced images.
+) -> tuple[float, float, int]:
+    """Whole-pixel shift (dx, dy) in full-resolution pixels from reduced images, and the
+    pixel of that search (full-resolution pixels): the shift's step.
 
     Uses masked normalised cross-correlation of edge strength, so no-data borders do not pull
     the peak and a different sun does not flip it.
@@ -96,7 +98,7 @@ def coarse_shift(
     )
     shift = shift[0] if isinstance(shift, tuple) else shift
     scale = factor * extra
-    return float(shift[1]) * scale, float(shift[0]) * scale
+    return float(shift[1]) * scale, float(shift[0]) * scale, scale
 
 
 def _tile_windows(width: int, height: int, tile: int, count: int = 3) -> list[Window]:
@@ -204,16 +206,19 @@ def register(
             with lock:
                 after_coarse = read_after(whole, out_shape=shape)
                 before_coarse = read_before(whole, factor=coarse)
-            dx, dy = coarse_shift(after_coarse, before_coarse, coarse)
+            dx, dy, step = coarse_shift(after_coarse, before_coarse, coarse)
         else:
-            dx, dy = coarse_shift(after_small, before_small, factor)
+            dx, dy, step = coarse_shift(after_small, before_small, factor)
         edges = [job.result() for job in pending]
-        reg = Registration(dx, dy, 0.0, float("nan"), centre, 0)
+        # the coarse search is good to about its own pixel: a window whose residual shift is
+        # larger locked onto a false peak (bland or striped ground), and only the coarse shift
+        # stands where every window did
+        reg = Registration(dx, dy, 0.0, step / 2.0, centre, 0)
         for _ in range(iterations):
             to_before = reg.after_to_before()
             found = pool.map(measure, windows, edges, [to_before] * len(windows))
             found = [pair for pair in found if pair is not None]
-            reg = _refine(reg, found, centre)
+            reg = _refine(reg, found, centre, reach=max(2.0, 2.0 * step))
     return reg
 
 
@@ -233,15 +238,23 @@ def _consensus(points: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     return agree[int(np.argmin(spread))].copy()
 
 
-def _refine(reg: Registration, found: list[tuple], centre: tuple[float, float]) -> Registration:
+def _refine(
+    reg: Registration,
+    found: list[tuple],
+    centre: tuple[float, float],
+    reach: float = math.inf,
+) -> Registration:
     """``reg`` corrected by the similarity that best fits the residual shifts ``found``
-    ((point, shift) pairs), windows that disagree with the others dropped."""
-    points = [point for point, _ in found]
-    shifts = [shift for _, shift in found]
-    if not points:
+    ((point, shift) pairs), windows that disagree with the others, or whose shift exceeds
+    ``reach`` (px), dropped; ``reg`` itself, with no window (``n_tiles`` 0), where no shift is
+    within ``reach``."""
+    if not found:
         raise OrbitscoutError("no part of the two images overlaps enough to register them")
-    points_a = np.array(points)
-    shifts_a = np.array(shifts)
+    found = [(point, shift) for point, shift in found if math.hypot(*shift) <= reach]
+    if not found:
+        return dataclasses.replace(reg, n_tiles=0)
+    points_a = np.array([point for point, _ in found])
+    shifts_a = np.array([shift for _, shift in found])
     keep = _consensus(points_a, shifts_a)
     for _ in range(3):
         ddx, ddy, theta, resid = _fit_similarity(

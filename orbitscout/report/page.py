@@ -91,7 +91,9 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
         if c.id in viewer["chips"]
     )
     r = summary["registration"]
-    tiles = f" over {r['tiles']} tiles" if r.get("tiles") is not None else ""
+    tiles = f" over {r['tiles']} tiles" if r.get("tiles") else ""
+    if r.get("tiles") == 0:
+        tiles = " (the coarse search alone: no window agreed with it)"
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items() if v) or "none"
     changes = summary.get("changes") or {}
     change_line = ", ".join(
