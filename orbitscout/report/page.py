@@ -91,9 +91,13 @@ def html_report(found: list[Candidate], summary: dict, viewer: dict | None = Non
         if c.id in viewer["chips"]
     )
     r = summary["registration"]
-    tiles = f" over {r['tiles']} tiles" if r.get("tiles") else ""
-    if r.get("tiles") == 0:
+    n_tiles = r.get("tiles")
+    if n_tiles is None:
+        tiles = ""
+    elif n_tiles == 0:
         tiles = " (the coarse search alone: no window agreed with it)"
+    else:
+        tiles = f" over {n_tiles} tiles"
     counts = ", ".join(f"{k}: {v}" for k, v in summary["counts"].items() if v) or "none"
     changes = summary.get("changes") or {}
     change_line = ", ".join(
