@@ -218,8 +218,9 @@ def table(scenes: list[dict]) -> str:
     out = [
         "| camera | sun change (inc / az) | scenes | recall appeared | recall vanished "
         "| vanished said vanished | moves linked | false detections per 4k scene "
-        "| of them P(changed) ≥ 0.5 | recall at P(changed) ≥ 0.5 | P(changed) ECE |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| of them P(changed) ≥ 0.5 | of them score ≥ 0.8 | recall at P(changed) ≥ 0.5 "
+        "| P(changed) ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cam, sun, group in _by_camera_and_sun(scenes):
         ok = [s for s in group if not s["failed"]]
@@ -230,6 +231,7 @@ def table(scenes: list[dict]) -> str:
         dets = [d for s in ok for d in s["detections"]]
         false = sum(1 for d in dets if not d["near_truth"])
         sure = sum(1 for d in dets if not d["near_truth"] and d["change_score"] >= 0.5)
+        high = sum(1 for d in dets if not d["near_truth"] and d["score"] >= 0.8)
         px = sum(s["size"] ** 2 for s in ok)
         per4k = f"{false * FOUR_K / px:.0f} ({false} in {len(ok)})" if px else "-"
         sure4k = f"{sure * FOUR_K / px:.0f} ({sure})" if px else "-"
@@ -239,7 +241,7 @@ def table(scenes: list[dict]) -> str:
             f"| {_share(sum(i['found'] for i in app), len(app))} "
             f"| {_share(sum(i['found'] for i in van), len(van))} "
             f"| {_share(sum(i.get('said') == 'vanished' for i in van), len(van))} "
-            f"| {_share(sum(m['linked'] for m in mv), len(mv))} | {per4k} | {sure4k} "
+            f"| {_share(sum(m['linked'] for m in mv), len(mv))} | {per4k} | {sure4k} | {high} "
             f"| {_share(sum((i['change_score'] or 0) >= 0.5 for i in app + van), len(app + van))} "
             f"| {change_ece(dets):.3f} |"
         )
@@ -358,8 +360,10 @@ def header(scenes: list[dict], families: list[str], seconds: float) -> str:
         "are found and their detections name each other in `moved_from`; a false detection "
         "lies within no truth item's radius (fragments of a real change are not counted), "
         "scaled to a 4096 x 4096 px scene; P(changed) is each detection's `change_score`, its "
-        "ECE against whether the detection lies on a real change; recall at P(changed) >= 0.5 "
-        "counts appeared and vanished changes found by a detection scored so."
+        "ECE against whether the detection lies on a real change; 'of them score ≥ 0.8' "
+        "counts the row's false detections (not scaled) whose `score` is so; "
+        "recall at P(changed) >= 0.5 counts appeared and vanished changes found by a detection "
+        "scored so."
     )
 
 

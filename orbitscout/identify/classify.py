@@ -23,10 +23,13 @@ The score of each detection is the posterior of its class (a softmax over the cl
 chosen layout as context; a hardware class held by another candidate costs what that one gains
 by it, one held by none nothing) through the model's isotonic calibration, fit on the TUNING
 seeds on scores of scenes the layer and trees were not fit on; docs/validation.md checks it on
-REPORTING seeds. On the Moon there is no air: no parachute, backshell or heat shield, so only
-the lander (or its crash site), new craters and unknown changes are possible. Without a pixel
-size, sizes are left to the pixel-based features and distances are in pixels (``from_lander``
-then holds ``distance_px``). Thresholds and weights: :class:`IdentifyParams`.
+REPORTING seeds; an ``unknown``'s posterior is first multiplied by its ``change_score`` and
+calibrated apart (:func:`raw_score`): its score is the probability that the ground changed
+there and it is none of the named classes. On the Moon there is no
+air: no parachute, backshell or heat shield, so only the lander (or its crash site), new
+craters and unknown changes are possible. Without a pixel size, sizes are left to the
+pixel-based features and distances are in pixels (``from_lander`` then holds
+``distance_px``). Thresholds and weights: :class:`IdentifyParams`.
 
 Identification is a pure function of the candidates and what the caller tells it (pixel size,
 body, site pixel, EDL priors): it opens no file but its model's.
@@ -45,7 +48,7 @@ from orbitscout.core.classes import CLASSES, HARDWARE, NATURAL, PIECES
 from orbitscout.core.geometry import bearing_deg
 from orbitscout.identify import layout as joint
 from orbitscout.identify.features import Context, features, long_line, scene_context
-from orbitscout.identify.model import Model, default_model, layer_logprobs
+from orbitscout.identify.model import Model, calibration_group, default_model, layer_logprobs
 from orbitscout.identify.parameters import DEFAULT_PARAMS, IdentifyParams
 
 __all__ = ["identify", "candidate_logliks", "IdentifyParams", "Model"]
@@ -99,10 +102,6 @@ def _restricted(c, gsd, moon: bool, z: np.ndarray, params: IdentifyParams) -> di
     return out
 
 
-def _group(cls: str) -> str:
-    return "hardware" if cls in HARDWARE else "natural"
-
-
 def _alternative(
     scores: Mapping[str, float], label: str, score: float
 ) -> tuple[str | None, float | None]:
@@ -129,6 +128,20 @@ def _alternative(
     alt = max(others, key=others.__getitem__)
     rest = float(np.logaddexp.reduce(list(others.values())))
     return alt, round((1.0 - score) * math.exp(others[alt] - rest), 4)
+
+
+def raw_score(p: float, c: Candidate, label: str) -> float:
+    """The raw score of ``label`` that the calibration maps: its posterior ``p``, for
+    ``unknown`` (a real change that is no named class) times the candidate's
+    ``change_score``.
+
+    Whether the ground changed at all is the change's own question: a detection of no real
+    change called hardware or a new crater is wrong, and called ``unknown`` it is wrong too,
+    however sure the classes are that it is none of the others (re-shaded relief scores low,
+    not near 1). A candidate with no ``change_score`` keeps ``p``."""
+    if label != "unknown" or c.change_score is None:
+        return p
+    return p * c.change_score
 
 
 def identify(
@@ -212,7 +225,8 @@ def identify(
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
         c.cls = label
-        c.score = round(model.calibrate(math.exp(scores[label] - z), _group(label)), 4)
+        raw = raw_score(math.exp(scores[label] - z), c, label)
+        c.score = round(model.calibrate(raw, calibration_group(label)), 4)
         c.alternative, c.alternative_score = _alternative(scores, label, c.score)
         c.features["class_loglik"] = {k: round(v, 2) for k, v in ll[i].items() if v > -math.inf}
     if lander is None:

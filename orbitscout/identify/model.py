@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from orbitscout.core.atomic import atomic_file
-from orbitscout.core.classes import CLASSES
+from orbitscout.core.classes import CLASSES, HARDWARE
 from orbitscout.core.errors import OrbitscoutError
 from orbitscout.identify.features import FEATURE_NAMES
 from orbitscout.identify.parameters import DEFAULT_PARAMS, IdentifyParams
@@ -131,6 +131,17 @@ class Trees:
         return out
 
 
+CALIBRATION_GROUPS = ("hardware", "new_crater", "unknown")
+"""The groups of labels calibrated apart: the hardware classes, ``new_crater`` and
+``unknown``, whose raw score holds the candidate's ``change_score`` too (``unknown`` claims a
+real change that is none of the named classes)."""
+
+
+def calibration_group(cls: str) -> str:
+    """The :data:`CALIBRATION_GROUPS` group a label is calibrated in."""
+    return "hardware" if cls in HARDWARE else cls
+
+
 @dataclass(frozen=True, eq=False)
 class Model:
     """What was fit: the logistic layer, the trees and the score's calibration.
@@ -142,9 +153,9 @@ class Model:
     trees : Trees
         The boosted trees.
     calibration : mapping or None
-        Per group (``hardware``, ``natural``): knots (logit of the raw posterior, P(right)) of
+        Per group of :data:`CALIBRATION_GROUPS`: knots (logit of the raw score, P(right)) of
         an isotonic map, as two float arrays. None only for a model being fit, whose scores
-        are the raw posteriors the calibration is fit on.
+        are the raw ones the calibration is fit on.
     features : tuple of str
         Names of the feature columns it was fit on.
     classes : tuple of str
@@ -258,22 +269,26 @@ class Model:
             Where its classes or feature names differ from :data:`CLASSES` and
             :data:`~orbitscout.identify.features.FEATURE_NAMES`.
         """
-        if self.classes != CLASSES or self.features != FEATURE_NAMES:
+        if (
+            self.classes != CLASSES
+            or self.features != FEATURE_NAMES
+            or (self.calibration is not None and set(self.calibration) != set(CALIBRATION_GROUPS))
+        ):
             raise OrbitscoutError(
-                "the identification model was fit on other classes or features; refit it "
-                "(bench/identify_table.py --fit-model --fit-trees --fit)",
+                "the identification model was fit on other classes, features or calibration "
+                "groups; refit it (bench/identify_table.py --fit-model --fit-trees --fit)",
                 MODEL_FILE,
             )
 
     def calibrate(self, p_raw: float, group: str) -> float:
-        """P(right) of a label from its raw posterior.
+        """P(right) of a label from its raw score.
 
         Parameters
         ----------
         p_raw : float
-            The raw posterior of the label (0-1).
+            The raw score of the label (0-1; ``classify.raw_score``).
         group : str
-            ``hardware`` or ``natural``.
+            One of :data:`CALIBRATION_GROUPS` (``calibration_group`` of the label).
 
         Returns
         -------
