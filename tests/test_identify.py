@@ -310,6 +310,23 @@ def test_a_class_another_candidate_holds_surely_is_a_weak_second(monkeypatch):
     assert tied.alternative != "lander" or tied.alternative_score < alone[0].alternative_score / 5
 
 
+def test_an_unknown_is_as_sure_as_the_change_it_claims(monkeypatch):
+    """`unknown` claims a real change: a candidate surely none of the named classes scores high
+    where the ground surely changed and low where it likely did not (relief re-shaded by another
+    sun), and its second class gets no more than the change leaves."""
+    _tied_logliks(monkeypatch, [{"unknown": 0.0, "new_crater": -6.0, "lander": -8.0}] * 2)
+    found = [
+        cand(500, 500, 12, 10, 0.3, 12, change_score=0.98),
+        cand(1500, 1500, 12, 10, 0.3, 12, change_score=0.05),
+    ]
+    run(found)
+    changed, relief = found
+    assert changed.cls == relief.cls == "unknown"
+    assert changed.score >= 0.8 and relief.score <= 0.2
+    for c in found:
+        assert c.alternative_score <= c.change_score - c.score + 1e-9
+
+
 def test_every_candidate_gets_a_second_class_that_leaves_room_for_the_first():
     """The alternative is another possible class, its probability at most what the label's
     score leaves; on the Moon it is never a jettisoned piece."""

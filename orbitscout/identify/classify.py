@@ -103,10 +103,10 @@ def _restricted(c, gsd, moon: bool, z: np.ndarray, params: IdentifyParams) -> di
 
 
 def _alternative(
-    scores: Mapping[str, float], label: str, score: float
+    scores: Mapping[str, float], label: str, left: float
 ) -> tuple[str | None, float | None]:
-    """The likeliest class but ``label``, and its probability: what the calibrated score
-    leaves (``1 - score``) shared among the other classes as their raw posteriors are.
+    """The likeliest class but ``label``, and its probability: what the label's score leaves
+    to the other classes (``left``) shared among them as their raw posteriors are.
 
     Parameters
     ----------
@@ -114,8 +114,8 @@ def _alternative(
         Class to log score (``-inf`` where it cannot be).
     label : str
         The chosen class.
-    score : float
-        The label's calibrated score.
+    left : float
+        The probability of the other classes (:func:`_left_to_others`).
 
     Returns
     -------
@@ -127,7 +127,16 @@ def _alternative(
         return None, None
     alt = max(others, key=others.__getitem__)
     rest = float(np.logaddexp.reduce(list(others.values())))
-    return alt, round((1.0 - score) * math.exp(others[alt] - rest), 4)
+    return alt, round(left * math.exp(others[alt] - rest), 4)
+
+
+def _left_to_others(score: float, c: Candidate, label: str) -> float:
+    """What a label scored ``score`` leaves to the other classes: ``1 - score``; for
+    ``unknown``, whose score holds whether the ground changed (:func:`raw_score`), what the
+    candidate's ``change_score`` leaves (a change of another class, not no change at all)."""
+    if label != "unknown" or c.change_score is None:
+        return 1.0 - score
+    return max(c.change_score - score, 0.0)
 
 
 def raw_score(p: float, c: Candidate, label: str) -> float:
@@ -227,7 +236,9 @@ def identify(
         c.cls = label
         raw = raw_score(math.exp(scores[label] - z), c, label)
         c.score = round(model.calibrate(raw, calibration_group(label)), 4)
-        c.alternative, c.alternative_score = _alternative(scores, label, c.score)
+        c.alternative, c.alternative_score = _alternative(
+            scores, label, _left_to_others(c.score, c, label)
+        )
         c.features["class_loglik"] = {k: round(v, 2) for k, v in ll[i].items() if v > -math.inf}
     if lander is None:
         return
