@@ -21,15 +21,14 @@ Three steps.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
 chosen layout as context; a hardware class held by another candidate costs what that one gains
-by it, one held by none nothing) through the model's isotonic calibration, fit on the TUNING
-seeds on scores of scenes the layer and trees were not fit on; docs/validation.md checks it on
-REPORTING seeds; an ``unknown``'s posterior is first multiplied by its ``change_score`` and
-calibrated apart (:func:`raw_score`): its score is the probability that the ground changed
-there and it is none of the named classes. On the Moon there is no
-air: no parachute, backshell or heat shield, so only the lander (or its crash site), new
-craters and unknown changes are possible. Without a pixel size, sizes are left to the
-pixel-based features and distances are in pixels (``from_lander`` then holds
-``distance_px``). Thresholds and weights: :class:`IdentifyParams`.
+by it, one held by none nothing) through the model's isotonic calibration, fit on scenes the
+layer and trees were not fit on; docs/validation.md checks it on held-out scenes. An
+``unknown``'s posterior is first multiplied by its ``change_score`` and calibrated apart
+(:func:`raw_score`): its score is the probability that the ground changed there and it is none
+of the named classes. On the Moon there is no air: no parachute, backshell or heat shield, so
+only the lander (or its crash site), new craters and unknown changes are possible. Without a
+pixel size, sizes are left to the pixel-based features and distances are in pixels
+(``from_lander`` then holds ``distance_px``). Thresholds and weights: :class:`IdentifyParams`.
 
 Identification is a pure function of the candidates and what the caller tells it (pixel size,
 body, site pixel, EDL priors): it opens no file but its model's.
@@ -140,14 +139,28 @@ def _left_to_others(score: float, c: Candidate, label: str) -> float:
 
 
 def raw_score(p: float, c: Candidate, label: str) -> float:
-    """The raw score of ``label`` that the calibration maps: its posterior ``p``, for
-    ``unknown`` (a real change that is no named class) times the candidate's
-    ``change_score``.
+    """The raw score of ``label`` that the calibration maps.
 
     Whether the ground changed at all is the change's own question: a detection of no real
-    change called hardware or a new crater is wrong, and called ``unknown`` it is wrong too,
-    however sure the classes are that it is none of the others (re-shaded relief scores low,
-    not near 1). A candidate with no ``change_score`` keeps ``p``."""
+    change called hardware or a new crater is wrong, and called ``unknown`` (a real change
+    that is no named class) it is wrong too, however sure the classes are that it is none of
+    the others. So an ``unknown``'s posterior is multiplied by the candidate's
+    ``change_score``: re-shaded relief scores low, not near 1.
+
+    Parameters
+    ----------
+    p : float
+        The label's posterior among the classes (0-1).
+    c : Candidate
+        The candidate, with its ``change_score`` (None: not known, ``p`` is kept).
+    label : str
+        The class chosen for it.
+
+    Returns
+    -------
+    float
+        ``p``, times ``change_score`` for ``unknown``.
+    """
     if label != "unknown" or c.change_score is None:
         return p
     return p * c.change_score

@@ -138,7 +138,19 @@ real change that is none of the named classes)."""
 
 
 def calibration_group(cls: str) -> str:
-    """The :data:`CALIBRATION_GROUPS` group a label is calibrated in."""
+    """The group a label is calibrated in.
+
+    Parameters
+    ----------
+    cls : str
+        A class of :data:`~orbitscout.core.classes.CLASSES`.
+
+    Returns
+    -------
+    str
+        Its group of :data:`CALIBRATION_GROUPS`: ``hardware`` for the hardware classes, else
+        the class itself.
+    """
     return "hardware" if cls in HARDWARE else cls
 
 
