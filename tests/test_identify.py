@@ -427,6 +427,19 @@ def test_shipped_model_fits_the_features():
         assert model.fit[part]["seeds"] and model.fit[part]["code_version"]
 
 
+def test_a_model_calibrated_in_other_groups_is_refused():
+    """A model file whose calibration has the groups of an older code (hardware and natural,
+    before `unknown` was calibrated apart with its change) is refused with a clear error, not
+    used half-way."""
+    from orbitscout.core.errors import OrbitscoutError
+
+    shipped = Model.load(MODEL_FILE)
+    knots = shipped.calibration["hardware"]
+    old = dataclasses.replace(shipped, calibration={"hardware": knots, "natural": knots})
+    with pytest.raises(OrbitscoutError, match="calibration"):
+        old.check()
+
+
 def test_model_file_round_trips(tmp_path):
     """A model written and read back gives the same arrays and the same identification."""
     model = default_model()

@@ -279,7 +279,8 @@ class Model:
         ------
         OrbitscoutError
             Where its classes or feature names differ from :data:`CLASSES` and
-            :data:`~orbitscout.identify.features.FEATURE_NAMES`.
+            :data:`~orbitscout.identify.features.FEATURE_NAMES`, or its calibration's groups
+            from :data:`CALIBRATION_GROUPS`.
         """
         if (
             self.classes != CLASSES
