@@ -179,10 +179,7 @@ def scene_metrics(found, truth) -> dict:
         if m:
             right = m["truth_class"] == d["class"]
         else:
-            right = d["class"] == "unknown" and any(
-                math.hypot(d["x"] - it["x"], d["y"] - it["y"]) <= match_radius_px(it, gsd)
-                for it in items
-            )
+            right = d["class"] == "unknown" and _on_item(d["x"], d["y"], items, gsd)
         pairs.append((d["score"], right, d["class"]))
     matches = res["matches"]
     return {
@@ -417,12 +414,14 @@ def natural_line(seeds, model=None) -> str:
     return f"Scenes of natural changes only (layout `{NATURAL_LAYOUT}`): " + "; ".join(parts) + "."
 
 
+def _on_item(x: float, y: float, items: list[dict], gsd: float) -> bool:
+    """Whether (x, y) lies within one of ``items``' match radius."""
+    return any(math.hypot(x - it["x"], y - it["y"]) <= match_radius_px(it, gsd) for it in items)
+
+
 def _inside_item(c, truth) -> bool:
-    return any(
-        math.hypot(c.x - it["x"], c.y - it["y"]) <= match_radius_px(it, truth["gsd_m"])
-        and it["class"] != "unknown"
-        for it in truth["items"]
-    )
+    named = [it for it in truth["items"] if it["class"] != "unknown"]
+    return _on_item(c.x, c.y, named, truth["gsd_m"])
 
 
 def training_set(seeds, cameras=None):

@@ -130,12 +130,19 @@ def _alternative(
 
 
 def _left_to_others(score: float, c: Candidate, label: str) -> float:
-    """What a label scored ``score`` leaves to the other classes: ``1 - score``; for
-    ``unknown``, whose score holds whether the ground changed (:func:`raw_score`), what the
-    candidate's ``change_score`` leaves (a change of another class, not no change at all)."""
+    """What a label scored ``score`` leaves to the other classes: of the change it is
+    conditional on (:func:`_claimed_change`; 1 for a named class), what the score does not
+    take. For ``unknown`` that is a change of another class, not no change at all."""
+    return max(_claimed_change(c, label) - score, 0.0)
+
+
+def _claimed_change(c: Candidate, label: str) -> float:
+    """The probability of the change that ``label``'s raw score is multiplied by: the
+    candidate's ``change_score`` for ``unknown`` where it is known, else 1 (a named class's
+    calibration already counts a detection of no change as wrong)."""
     if label != "unknown" or c.change_score is None:
-        return 1.0 - score
-    return max(c.change_score - score, 0.0)
+        return 1.0
+    return c.change_score
 
 
 def raw_score(p: float, c: Candidate, label: str) -> float:
@@ -161,9 +168,7 @@ def raw_score(p: float, c: Candidate, label: str) -> float:
     float
         ``p``, times ``change_score`` for ``unknown``.
     """
-    if label != "unknown" or c.change_score is None:
-        return p
-    return p * c.change_score
+    return p * _claimed_change(c, label)
 
 
 def identify(
