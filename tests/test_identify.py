@@ -125,6 +125,29 @@ def test_a_lander_like_fan_with_no_landed_vehicle_in_view_is_the_lander_crashed(
     assert picks["lander"] == 1 and picks["descent_stage"] == 0
 
 
+def test_two_candidates_about_as_likely_the_lander_share_it(monkeypatch):
+    # two bright vehicles 500 m apart: the layouts giving either the lander differ by 0.2 nats,
+    # so each holds it about half the time; alone, one holds it for sure
+    ll = [_ll(lander=4.0), _ll(lander=3.8)]
+    pos = np.array([[0.0, 0.0], [500.0, 0.0]])
+    layout = joint.assign(ll, [None, None], pos, 1.0, None, None, False)
+    shares = joint.holder_shares(layout, 2)
+    assert layout.picks["lander"] == 0
+    assert shares["lander"] == pytest.approx([1 / (1 + math.exp(-0.2)), 1 / (1 + math.exp(0.2))])
+    alone = joint.assign(ll[:1], [None], pos[:1], 1.0, None, None, False)
+    assert joint.holder_shares(alone, 1)["lander"] == pytest.approx([1.0])
+    # and the lander's score says so: shared, it scores lower than alone
+    found = [cand(1000, 1000, 20, 20, 0.5, 20), cand(1500, 1000, 20, 20, 0.5, 20)]
+    scored = {}
+    for n in (1, 2):
+        _tied_logliks(monkeypatch, ll[:n])
+        part = copy.deepcopy(found[:n])
+        run(part)
+        scored[n] = part[0]
+    assert scored[1].cls == scored[2].cls == "lander"
+    assert scored[2].score < scored[1].score
+
+
 def test_backshell_beside_the_parachute_does_not_take_the_heat_shield():
     # a shell 40 m from the parachute that is more likely the heat shield, and a fainter one
     # beside the parachute that can only be the backshell: each gets its own piece

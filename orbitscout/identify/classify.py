@@ -21,14 +21,17 @@ Three steps.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
 chosen layout as context; a hardware class held by another candidate costs what that one gains
-by it, one held by none nothing) through the model's isotonic calibration, fit on scenes the
-layer and trees were not fit on; docs/validation.md checks it on held-out scenes. An
-``unknown``'s posterior is first multiplied by its ``change_score`` and calibrated apart
-(:func:`raw_score`): its score is the probability that the ground changed there and it is none
-of the named classes. On the Moon there is no air: no parachute, backshell or heat shield, so
-only the lander (or its crash site), new craters and unknown changes are possible. Without a
-pixel size, sizes are left to the pixel-based features and distances are in pixels
-(``from_lander`` then holds ``distance_px``). Thresholds and weights: :class:`IdentifyParams`.
+by it, one held by none nothing), for a hardware piece times the share of the layouts weighed
+that give it this piece among those that give the piece to any candidate (two about equally
+likely landers share the lander; :func:`~orbitscout.identify.layout.holder_shares`), through
+the model's isotonic calibration, fit on scenes the layer and trees were not fit on;
+docs/validation.md checks it on held-out scenes. An ``unknown``'s posterior is first multiplied
+by its ``change_score`` and calibrated apart (:func:`raw_score`): its score is the probability
+that the ground changed there and it is none of the named classes. On the Moon there is no
+air: no parachute, backshell or heat shield, so only the lander (or its crash site), new
+craters and unknown changes are possible. Without a pixel size, sizes are left to the
+pixel-based features and distances are in pixels (``from_lander`` then holds
+``distance_px``). Thresholds and weights: :class:`IdentifyParams`.
 
 Identification is a pure function of the candidates and what the caller tells it (pixel size,
 body, site pixel, EDL priors): it opens no file but its model's.
@@ -228,6 +231,7 @@ def identify(
     layout = joint.assign(ll, found, pos, gsd, site_pos, priors, moon, shape, params)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
+    shares = joint.holder_shares(layout, len(found))
     # what each holder of a hardware class gains by it over its own likelier natural class
     # (its log-probability and context): about what the layout loses when that class goes to
     # another candidate (the other pieces' context is taken as it stands)
@@ -252,7 +256,10 @@ def identify(
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
         c.cls = label
-        raw = raw_score(math.exp(scores[label] - z), c, label)
+        p = math.exp(scores[label] - z)
+        if label in shares:  # as sure as the layouts that give it this piece
+            p *= shares[label][i]
+        raw = raw_score(p, c, label)
         c.score = round(model.calibrate(raw, calibration_group(label)), 4)
         c.alternative, c.alternative_score = _alternative(
             scores, label, _left_to_others(c.score, c, label)

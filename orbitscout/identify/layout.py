@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,10 +34,47 @@ TOP = 8  # the likeliest landers and parachutes tried
 
 @dataclass
 class Layout:
-    """One joint assignment: candidate index per hardware class (or None) and its log score."""
+    """One joint assignment: candidate index per hardware class (or None) and its log score;
+    for the best one, every layout weighed (``considered``: the best completion of each
+    lander and parachute tried)."""
 
     picks: dict
     logscore: float
+    considered: list[Layout] = field(default_factory=list)
+
+
+def holder_shares(layout: Layout, n: int) -> dict[str, np.ndarray]:
+    """Per hardware class, the probability that each of ``n`` candidates is the one that
+    holds it, given that one does: over the layouts ``layout`` was chosen among that give the
+    class to some candidate, each weighed by its share of their summed probability (a softmax
+    of their log scores), summed over those that give it to this one. Two candidates that
+    could each be the lander in layouts of about the same score share it about evenly.
+
+    Parameters
+    ----------
+    layout : Layout
+        The best layout, with the layouts it was chosen among.
+    n : int
+        The number of candidates.
+
+    Returns
+    -------
+    dict
+        Class to an (n,) array of probabilities (summing to 1 over the candidates, or all 0
+        where no layout gives the class).
+    """
+    rivals = [r for r in layout.considered if r.logscore > -math.inf] or [layout]
+    shares = {}
+    for cls in ("lander", *PIECES):
+        holding = [r for r in rivals if r.picks.get(cls) is not None]
+        share = np.zeros(n)
+        if holding:
+            scores = np.array([r.logscore for r in holding])
+            weights = np.exp(scores - np.logaddexp.reduce(scores))
+            for rival, w in zip(holding, weights, strict=True):
+                share[rival.picks[cls]] += w
+        shares[cls] = share
+    return shares
 
 
 def offsets(found: Sequence[Candidate], gsd: float | None) -> np.ndarray:
@@ -224,6 +261,7 @@ def assign(
         near_site = sorted(range(n), key=lambda i: float(np.hypot(*(pos[i] - site_pos))))[:3]
         lander_opts += [i for i in near_site if i not in lander_opts]
     best = Layout({}, -math.inf)
+    considered: list[Layout] = []
     for lander in lander_opts:
         base = 0.0
         if lander is not None:
@@ -235,8 +273,9 @@ def assign(
         elif site_pos is not None or priors is not None:
             base -= params.no_lander_hinted  # a hint says a landing is in view
         if moon:
+            considered.append(Layout({"lander": lander}, base))
             if base > best.logscore:
-                best = Layout({"lander": lander}, base)
+                best = considered[-1]
             continue
         rest = [i for i in range(n) if i != lander]
         ctx = {
@@ -286,8 +325,10 @@ def assign(
                     if g[ri, ki] > 0:
                         picks[LATE_PIECES[ki]] = free[ri]
                         score += g[ri, ki]
+            considered.append(Layout(picks, score))
             if score > best.logscore:
-                best = Layout(picks, score)
+                best = considered[-1]
+    best.considered = considered
     return best
 
 
