@@ -131,11 +131,11 @@ def test_two_candidates_about_as_likely_the_lander_share_it(monkeypatch):
     ll = [_ll(lander=4.0), _ll(lander=3.8)]
     pos = np.array([[0.0, 0.0], [500.0, 0.0]])
     layout = joint.assign(ll, [None, None], pos, 1.0, None, None, False)
-    shares = joint.holder_shares(layout, 2)
+    shares = joint.holder_shares(joint.held_shares(layout, 2))
     assert layout.picks["lander"] == 0
     assert shares["lander"] == pytest.approx([1 / (1 + math.exp(-0.2)), 1 / (1 + math.exp(0.2))])
     alone = joint.assign(ll[:1], [None], pos[:1], 1.0, None, None, False)
-    assert joint.holder_shares(alone, 1)["lander"] == pytest.approx([1.0])
+    assert joint.holder_shares(joint.held_shares(alone, 1))["lander"] == pytest.approx([1.0])
     # and the lander's score says so: shared, it scores lower than alone
     found = [cand(1000, 1000, 20, 20, 0.5, 20), cand(1500, 1000, 20, 20, 0.5, 20)]
     scored = {}
@@ -146,6 +146,19 @@ def test_two_candidates_about_as_likely_the_lander_share_it(monkeypatch):
         scored[n] = part[0]
     assert scored[1].cls == scored[2].cls == "lander"
     assert scored[2].score < scored[1].score
+
+
+def test_a_piece_a_runner_up_layout_gives_is_the_second_class(monkeypatch):
+    # a dark fan a little likelier the descent stage of a vehicle 500 m away than a lander
+    # itself: the layout with the fan as the lander is the runner-up, so `lander` is the fan's
+    # second class, with what its own label leaves
+    found = [cand(1000, 1000, 40, 30, 0.05, 15), cand(1500, 1000, 20, 20, 0.6, 25)]
+    _tied_logliks(monkeypatch, [_ll(lander=3.4, descent_stage=0.3), _ll(lander=3.5)])
+    run(found)
+    fan, vehicle = found
+    assert (fan.cls, vehicle.cls) == ("descent_stage", "lander")
+    assert fan.alternative == "lander"
+    assert 0.1 < fan.alternative_score <= 1.0 - fan.score
 
 
 def test_backshell_beside_the_parachute_does_not_take_the_heat_shield():

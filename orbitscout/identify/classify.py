@@ -187,6 +187,10 @@ def identify(
     """Set ``cls``, ``score``, ``alternative``, ``alternative_score`` and ``features`` of
     each candidate (in place).
 
+    The alternative is the likeliest other class of the candidate's own posterior, or the
+    piece that runner-up layouts give it (``layout.held_shares``) where they give it more
+    often; its score is at most what the label's score leaves.
+
     The lander, if one is chosen, is moved onto its vehicle, and every candidate gets its
     distance and bearing from it (``features["from_lander"]``).
 
@@ -231,7 +235,8 @@ def identify(
     layout = joint.assign(ll, found, pos, gsd, site_pos, priors, moon, shape, params)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
-    shares = joint.holder_shares(layout, len(found))
+    held_by = joint.held_shares(layout, len(found))
+    shares = joint.holder_shares(held_by)
     # what each holder of a hardware class gains by it over its own likelier natural class
     # (its log-probability and context): about what the layout loses when that class goes to
     # another candidate (the other pieces' context is taken as it stands)
@@ -261,9 +266,15 @@ def identify(
             p *= shares[label][i]
         raw = raw_score(p, c, label)
         c.score = round(model.calibrate(raw, calibration_group(label)), 4)
-        c.alternative, c.alternative_score = _alternative(
-            scores, label, _left_to_others(c.score, c, label)
-        )
+        left = _left_to_others(c.score, c, label)
+        c.alternative, c.alternative_score = _alternative(scores, label, left)
+        # a piece a runner-up layout gives it, where likelier than that second class
+        rival = max((k for k in held_by if k != label), key=lambda k: held_by[k][i])
+        if held_by[rival][i] > (c.alternative_score or 0.0):
+            c.alternative, c.alternative_score = (
+                rival,
+                round(float(min(held_by[rival][i], left)), 4),
+            )
         c.features["class_loglik"] = {k: round(v, 2) for k, v in ll[i].items() if v > -math.inf}
     if lander is None:
         return

@@ -43,12 +43,35 @@ class Layout:
     considered: list[Layout] = field(default_factory=list)
 
 
-def holder_shares(layout: Layout, n: int) -> dict[str, np.ndarray]:
-    """Per hardware class, the probability that each of ``n`` candidates is the one that
-    holds it, given that one does: over the layouts ``layout`` was chosen among that give the
-    class to some candidate, each weighed by its share of their summed probability (a softmax
-    of their log scores), summed over those that give it to this one. Two candidates that
-    could each be the lander in layouts of about the same score share it about evenly.
+def holder_shares(held: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per hardware class, the probability that each candidate is the one that holds it,
+    given that one does: :func:`held_shares` over their sum. Two candidates that could each
+    be the lander in layouts of about the same score share it about evenly.
+
+    Parameters
+    ----------
+    held : mapping
+        :func:`held_shares` of the layout.
+
+    Returns
+    -------
+    dict
+        Class to an array of probabilities (summing to 1 over the candidates, or all 0 where
+        no layout gives the class).
+    """
+    shares = {}
+    for cls, share in held.items():
+        total = share.sum()
+        shares[cls] = share / total if total > 0 else share
+    return shares
+
+
+def held_shares(layout: Layout, n: int) -> dict[str, np.ndarray]:
+    """Per hardware class, the probability that each of ``n`` candidates holds it: the
+    layouts ``layout`` was chosen among, each weighed by its share of their summed probability
+    (a softmax of their log scores), summed over those that give it the class. What a
+    runner-up layout makes of a candidate (the descent stage where the chosen layout saw the
+    lander) shows here.
 
     Parameters
     ----------
@@ -60,20 +83,16 @@ def holder_shares(layout: Layout, n: int) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        Class to an (n,) array of probabilities (summing to 1 over the candidates, or all 0
-        where no layout gives the class).
+        Class to an (n,) array of probabilities (summing to at most 1 over the candidates).
     """
     rivals = [r for r in layout.considered if r.logscore > -math.inf] or [layout]
-    shares = {}
-    for cls in ("lander", *PIECES):
-        holding = [r for r in rivals if r.picks.get(cls) is not None]
-        share = np.zeros(n)
-        if holding:
-            scores = np.array([r.logscore for r in holding])
-            weights = np.exp(scores - np.logaddexp.reduce(scores))
-            for rival, w in zip(holding, weights, strict=True):
-                share[rival.picks[cls]] += w
-        shares[cls] = share
+    scores = np.array([r.logscore for r in rivals])
+    weights = np.exp(scores - np.logaddexp.reduce(scores))
+    shares = {cls: np.zeros(n) for cls in ("lander", *PIECES)}
+    for rival, w in zip(rivals, weights, strict=True):
+        for cls, i in rival.picks.items():
+            if i is not None:
+                shares[cls][i] += w
     return shares
 
 
