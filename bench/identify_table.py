@@ -158,7 +158,10 @@ def scene_metrics(found, truth) -> dict:
     right when its class is the truth item's; an unmatched one when it says ``unknown`` and
     lies within a truth item's radius, on ground that did change (``unknown`` claims a real
     change: ``identify.classify.raw_score``)."""
-    dets = [{"x": c.x, "y": c.y, "class": c.cls, "score": c.score} for c in found]
+    dets = [
+        {"x": c.x, "y": c.y, "class": c.cls, "score": c.score, "alternative": c.alternative}
+        for c in found
+    ]
     res = evaluate_lists(dets, truth)
     gsd = truth["gsd_m"]
     items = truth["items"]
@@ -194,6 +197,13 @@ def scene_metrics(found, truth) -> dict:
             if m["truth_class"] in HARDWARE and m["truth_class"] == m["detection_class"]
         ),
         "false_hw": false_hw,
+        # wrong labels whose second class (``alternative``) is the truth
+        "wrong_alt": sum(
+            1
+            for m in matches
+            if m["truth_class"] != m["detection_class"]
+            and dets[m["detection_id"]]["alternative"] == m["truth_class"]
+        ),
         "pairs": pairs,
         "confusion": res["confusion"],
     }
@@ -225,7 +235,7 @@ def camera_stats(seeds, site=False, mission=False, verbose=False, scenes=None, m
         agg = dict.fromkeys(
             ("scenes", "hw_total", "hw_found", "matched", "right", "hw_matched", "hw_right"), 0
         )
-        agg.update(false_hw=0, failed=0, pairs=[], conf={})
+        agg.update(false_hw=0, wrong_alt=0, failed=0, pairs=[], conf={})
         for family, fam_seeds in _split(seeds).items():
             if not _covers(family, cam):
                 continue
@@ -241,6 +251,7 @@ def camera_stats(seeds, site=False, mission=False, verbose=False, scenes=None, m
                         agg[k] += m[k]
                     agg["hw_right"] += m["hw_right"]
                     agg["false_hw"] += m["false_hw"]
+                    agg["wrong_alt"] += m["wrong_alt"]
                     agg["pairs"] += m["pairs"]
                     for t, row in m["confusion"].items():
                         for d, v in row.items():
@@ -713,6 +724,7 @@ def _family_rows(label: str, landing: dict, natural: dict) -> list[str]:
             f"| {_share(a['right'], a['matched'])} "
             f"| {_share(a['hw_right'], a['hw_matched'])} "
             f"| {ece(pairs):.3f} | {wrong:.3f} (of {nhi}) "
+            f"| {_share(a['wrong_alt'], a['matched'] - a['right'])} "
             f"| {n['false_hw'] / max(n['scenes'], 1):.2f} |"
         )
     return rows
@@ -720,8 +732,9 @@ def _family_rows(label: str, landing: dict, natural: dict) -> list[str]:
 
 FAMILY_HEADER = [
     "| scored on | camera | scenes (landing + natural) | class accuracy (landings) | hardware "
-    "class accuracy | ECE | wrong when score ≥ 0.8 | false hardware / natural scene |",
-    "|---|---|---|---|---|---|---|---|",
+    "class accuracy | ECE | wrong when score ≥ 0.8 | wrong labels whose alternative is right "
+    "| false hardware / natural scene |",
+    "|---|---|---|---|---|---|---|---|---|",
 ]
 
 
