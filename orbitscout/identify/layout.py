@@ -347,8 +347,7 @@ def assign(
             considered.append(Layout(picks, score))
             if score > best.logscore:
                 best = considered[-1]
-    best.considered = considered
-    return best
+    return Layout(best.picks, best.logscore, considered)  # a new one: no cycle
 
 
 def context_gain(
