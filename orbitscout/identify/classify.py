@@ -21,8 +21,8 @@ Three steps.
 
 The score of each detection is the posterior of its class (a softmax over the classes with the
 chosen layout as context; a hardware class held by another candidate costs what that one gains
-by it, one held by none nothing), for a hardware piece times the share of the layouts weighed
-that give it this piece among those that give the piece to any candidate (two about equally
+by it, one held by none nothing), for a hardware class times the share of the layouts weighed
+that give it this class among those that give the class to any candidate (two about equally
 likely landers share the lander; :func:`~orbitscout.identify.layout.holder_shares`), through
 the model's isotonic calibration, fit on scenes the layer and trees were not fit on;
 docs/validation.md checks it on held-out scenes. An ``unknown``'s posterior is first multiplied
@@ -188,8 +188,9 @@ def identify(
     each candidate (in place).
 
     The alternative is the likeliest other class of the candidate's own posterior, or the
-    piece that runner-up layouts give it (``layout.held_shares``) where they give it more
-    often; its score is at most what the label's score leaves.
+    hardware class that runner-up layouts give it
+    (:func:`~orbitscout.identify.layout.held_shares`) where their share, capped at what the
+    label's score leaves, is the larger; its score is at most what the label's score leaves.
 
     The lander, if one is chosen, is moved onto its vehicle, and every candidate gets its
     distance and bearing from it (``features["from_lander"]``).
@@ -235,8 +236,8 @@ def identify(
     layout = joint.assign(ll, found, pos, gsd, site_pos, priors, moon, shape, params)
     lander = layout.picks.get("lander")
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
-    held_by = joint.held_shares(layout, len(found))
-    shares = joint.holder_shares(held_by)
+    layout_share = joint.held_shares(layout, len(found))
+    holder_share = joint.holder_shares(layout_share)
     # what each holder of a hardware class gains by it over its own likelier natural class
     # (its log-probability and context): about what the layout loses when that class goes to
     # another candidate (the other pieces' context is taken as it stands)
@@ -262,19 +263,18 @@ def identify(
         z = float(np.logaddexp.reduce(vals))
         c.cls = label
         p = math.exp(scores[label] - z)
-        if label in shares:  # as sure as the layouts that give it this piece
-            p *= shares[label][i]
+        if label in holder_share:  # as sure as the layouts that give it this hardware class
+            p *= float(holder_share[label][i])
         raw = raw_score(p, c, label)
         c.score = round(model.calibrate(raw, calibration_group(label)), 4)
         left = _left_to_others(c.score, c, label)
         c.alternative, c.alternative_score = _alternative(scores, label, left)
-        # a piece a runner-up layout gives it, where likelier than that second class
-        rival = max((k for k in held_by if k != label), key=lambda k: held_by[k][i])
-        if held_by[rival][i] > (c.alternative_score or 0.0):
-            c.alternative, c.alternative_score = (
-                rival,
-                round(float(min(held_by[rival][i], left)), 4),
-            )
+        # the hardware class runner-up layouts give it, where it takes more of what the label
+        # leaves than that second class does
+        other = max((k for k in layout_share if k != label), key=lambda k: layout_share[k][i])
+        share = round(min(float(layout_share[other][i]), left), 4)
+        if share > (c.alternative_score or 0.0):
+            c.alternative, c.alternative_score = other, share
         c.features["class_loglik"] = {k: round(v, 2) for k, v in ll[i].items() if v > -math.inf}
     if lander is None:
         return

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from orbitscout.core.candidate import Candidate
-from orbitscout.core.classes import PIECES
+from orbitscout.core.classes import HARDWARE, PIECES
 from orbitscout.identify.features import soft_range
 from orbitscout.identify.parameters import DEFAULT_PARAMS, IdentifyParams
 
@@ -68,27 +68,33 @@ def holder_shares(held: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def held_shares(layout: Layout, n: int) -> dict[str, np.ndarray]:
     """Per hardware class, the probability that each of ``n`` candidates holds it: the
-    layouts ``layout`` was chosen among, each weighed by its share of their summed probability
-    (a softmax of their log scores), summed over those that give it the class. What a
-    runner-up layout makes of a candidate (the descent stage where the chosen layout saw the
-    lander) shows here.
+    layouts ``layout`` was chosen among (:func:`assign`'s ``considered``), each weighed by its
+    share of their summed probability (a softmax of their log scores), summed over those that
+    give it the class. What a runner-up layout makes of a candidate (the descent stage where
+    the chosen layout saw the lander) shows here. Only the lander and the parachute are
+    enumerated; the other pieces change hands only with them (each pair keeps its best
+    assignment of the rest), so two heat shields about equally likely under the same lander
+    do not share the class.
 
     Parameters
     ----------
     layout : Layout
-        The best layout, with the layouts it was chosen among.
+        The best layout, with the layouts it was chosen among (itself alone if none).
     n : int
         The number of candidates.
 
     Returns
     -------
     dict
-        Class to an (n,) array of probabilities (summing to at most 1 over the candidates).
+        Class to an (n,) array of probabilities (summing to at most 1 over the candidates; all
+        0 where no layout of finite score gives the class).
     """
-    rivals = [r for r in layout.considered if r.logscore > -math.inf] or [layout]
+    shares = {cls: np.zeros(n) for cls in HARDWARE}
+    rivals = [r for r in layout.considered or [layout] if r.logscore > -math.inf]
+    if not rivals:
+        return shares
     scores = np.array([r.logscore for r in rivals])
     weights = np.exp(scores - np.logaddexp.reduce(scores))
-    shares = {cls: np.zeros(n) for cls in ("lander", *PIECES)}
     for rival, w in zip(rivals, weights, strict=True):
         for cls, i in rival.picks.items():
             if i is not None:
@@ -264,7 +270,9 @@ def assign(
     Returns
     -------
     Layout
-        Candidate index per hardware class (or None) and the layout's log score.
+        Candidate index per hardware class (or None) and the layout's log score; its
+        ``considered``, every layout weighed (the best completion of each lander and
+        parachute tried), for :func:`held_shares`.
     """
     from scipy.optimize import linear_sum_assignment
 
