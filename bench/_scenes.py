@@ -35,17 +35,27 @@ def code_version() -> str:
 
 
 def scene_candidates(
-    camera: str, layout: str, seed: int, size: int, cache: bool = True, family: str | None = None
+    camera: str,
+    layout: str,
+    seed: int,
+    size: int,
+    cache: bool = True,
+    family: str | None = None,
+    suns: bool = True,
 ):
     """(candidates, truth) of one simulated scene (of scene ``family``, the renderer's own look
     by default), identify not applied; None where ``find`` could not register the pair
-    (counted apart in the table)."""
+    (counted apart in the table). ``find`` is given the two images' suns, as a product's
+    labels give them (every HiRISE, CTX, CaSSIS and LRO NAC product carries them), unless
+    ``suns`` is False (a pair of bare GeoTIFFs)."""
     tag = f"{family}_" if family else ""
+    tag += "" if suns else "nosun_"
     key = CACHE / f"{tag}{camera}_{layout}_{seed}_{size}_{code_version()}.pkl"
     if cache and key.exists():
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
+    from orbitscout.core.illumination import Sun
     from orbitscout.sim.render import simulate_pair, write_pair
 
     scene = natural_scene(camera, seed, size) if layout == "natural" else None
@@ -55,7 +65,18 @@ def scene_candidates(
         saved = pipeline._identify
         pipeline._identify = lambda *a, **k: None
         try:
-            res = pipeline.find(paths["before.tif"], paths["after.tif"], Path(tmp) / "out")
+            ill = pair.truth["illumination"]
+            given = {
+                k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option") if suns else None
+                for k in ("before", "after")
+            }
+            res = pipeline.find(
+                paths["before.tif"],
+                paths["after.tif"],
+                Path(tmp) / "out",
+                sun_before=given["before"],
+                sun_after=given["after"],
+            )
             out = (res.detections, pair.truth)
         except OrbitscoutError:
             out = None

@@ -110,6 +110,9 @@ def _priors(mission: str) -> dict:
 
 BASE = "base"  # today's renderer, no family drawn
 STORE = Path(__file__).resolve().parent / ".data" / "identify_frozen"
+# find is given each pair's suns, as the products' labels give them; --no-suns: bare GeoTIFFs
+GIVE_SUNS = True
+STALE: set[str] = set()  # scenes whose kept candidates other detection code rendered
 
 
 def scene(camera: str, layout: str, seed: int, family: str = BASE):
@@ -117,12 +120,17 @@ def scene(camera: str, layout: str, seed: int, family: str = BASE):
     identify not applied; None where ``find`` could not register the pair. Kept in
     :data:`STORE` with the detection code's hash of the day it was rendered, and not rendered
     again when that code changes (delete the file to): the fits and tables of one session
-    see the same candidates while the detection is being worked on."""
-    key = STORE / f"{family}_{camera}_{layout}_{seed}.pkl"
+    see the same candidates while the detection is being worked on (``STALE`` names those
+    kept from other code, and the table says how many). ``find`` is given the pair's suns
+    unless ``GIVE_SUNS`` is off (``--no-suns``; kept apart)."""
+    key = STORE / f"{family}_{camera}_{layout}_{seed}{'' if GIVE_SUNS else '_nosun'}.pkl"
     if key.exists():
-        return pickle.loads(key.read_bytes())["out"]
+        kept = pickle.loads(key.read_bytes())
+        if kept["code"] != code_version():
+            STALE.add(key.name)
+        return kept["out"]
     fam = None if family == BASE else family
-    out = scene_candidates(camera, layout, seed, SIZE, cache=False, family=fam)
+    out = scene_candidates(camera, layout, seed, SIZE, cache=False, family=fam, suns=GIVE_SUNS)
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_bytes(pickle.dumps({"code": code_version(), "out": out}))
     return out
@@ -876,6 +884,14 @@ def write_markdown(path: Path, body: str, seeds, markers=(BEGIN, END), said=None
     print(f"# table written into {path}")
 
 
+def _suns_said() -> str:
+    """How ``find`` was run, and whether kept candidates came from other detection code."""
+    said = "find given each pair's suns" if GIVE_SUNS else "find not given the suns"
+    if STALE:
+        said += f" (candidates of {len(STALE)} scenes rendered by other detection code)"
+    return said
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tuning", action="store_true", help="the tuning seeds")
@@ -949,8 +965,16 @@ def main() -> None:
         help="with --families: ship the final model (fit on every fitting family, calibrated "
         "on their held-out scores)",
     )
+    ap.add_argument(
+        "--no-suns",
+        action="store_true",
+        help="run find without the pairs' suns (bare GeoTIFFs; by default it is given them, "
+        "as a product's labels give them); its candidates are kept apart",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    global GIVE_SUNS
+    GIVE_SUNS = not args.no_suns
     if (args.write_model or args.physics_only or args.with_base) and not args.families:
         ap.error("--write-model, --physics-only and --with-base go with --families")
     if args.families:
@@ -980,7 +1004,7 @@ def main() -> None:
             + (f", {args.with_base[0]}-{args.with_base[-1]} of base" if args.with_base else "")
             + "; layouts per camera: "
             + "; ".join(f"{c}: {', '.join(v)}" for c, v in TRAINING_LAYOUTS.items())
-            + f"; {SIZE} px; no hint.\n"
+            + f"; {SIZE} px; no hint; {_suns_said()}.\n"
         )
         print(head + "\n" + text)
         if args.markdown:
@@ -1041,7 +1065,7 @@ def main() -> None:
         f"Hints: {' '.join(hints) or 'none'}.",
         f"Seeds {', '.join(map(str, seeds))}; layouts per camera: "
         + "; ".join(f"{c}: {', '.join(v)}" for c, v in CAMERAS.items())
-        + f"; {SIZE} px.\n",
+        + f"; {SIZE} px; {_suns_said()}.\n",
         text,
     ]
     if not (args.site or args.mission):
