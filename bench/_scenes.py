@@ -34,6 +34,18 @@ def code_version() -> str:
     return h.hexdigest()[:10]
 
 
+def truth_suns(truth: dict) -> dict:
+    """A simulated pair's two suns (``before``, ``after``), as its products' labels would give
+    them to ``find``."""
+    from orbitscout.core.illumination import Sun
+
+    ill = truth["illumination"]
+    return {
+        k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option")
+        for k in ("before", "after")
+    }
+
+
 def scene_candidates(
     camera: str,
     layout: str,
@@ -55,7 +67,6 @@ def scene_candidates(
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
-    from orbitscout.core.illumination import Sun
     from orbitscout.sim.render import simulate_pair, write_pair
 
     scene = natural_scene(camera, seed, size) if layout == "natural" else None
@@ -65,11 +76,7 @@ def scene_candidates(
         saved = pipeline._identify
         pipeline._identify = lambda *a, **k: None
         try:
-            ill = pair.truth["illumination"]
-            given = {
-                k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option") if suns else None
-                for k in ("before", "after")
-            }
+            given = truth_suns(pair.truth) if suns else {"before": None, "after": None}
             res = pipeline.find(
                 paths["before.tif"],
                 paths["after.tif"],

@@ -104,9 +104,11 @@ def run_scene(
     """One scene rendered, found (with ``detect``, a ``DetectParams``; the defaults by
     default) and matched: its truth items with whether each was found, the detections with
     whether each lies within a truth item's radius, and the moves."""
+    from _scenes import truth_suns
+
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
-    from orbitscout.core.illumination import Sun, sun_change
+    from orbitscout.core.illumination import sun_change
     from orbitscout.sim.evaluate import match, match_radius_px
     from orbitscout.sim.render import simulate_pair, write_pair
 
@@ -115,11 +117,7 @@ def run_scene(
         vanished=VANISHED, moves=MOVES,
     )  # fmt: skip
     truth = pair.truth
-    ill = truth["illumination"]
-    suns = {
-        k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option")
-        for k in ("before", "after")
-    }
+    suns = truth_suns(truth)
     angle = sun_change(suns["before"], suns["after"])["angle_deg"]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
