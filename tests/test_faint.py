@@ -18,7 +18,7 @@ from orbitscout.detect.significance import BLOCK
 
 SIZE = 768
 FIRST = DetectParams(faint=False)
-FAINT = DetectParams(faint_kappa=(0.1, 0.1, 0.1, 0.1))
+FAINT = DetectParams(faint_kappa=(0.1, 0.1, 0.1))
 # (x, y, radius px): small craters, some on tile borders (256 px) and corners
 CRATERS = [(130, 140, 4), (380, 150, 7), (150, 390, 4), (400, 380, 7), (256, 600, 5), (512, 512, 6)]
 
@@ -126,7 +126,7 @@ def test_leftover_measures_the_structure_the_residual_keeps(share):
     rng = np.random.default_rng(6)
     resid = (share * structure + rng.normal(0, 4.0, level.shape)).astype(np.float32)
     shares = leftover.structure_leftover(resid, level)
-    assert len(shares) == len(DetectParams().all_scales)
+    assert len(shares) == len(DetectParams().scales)
     assert all(abs(s - share) <= 0.03 for s in shares)
 
 
@@ -135,12 +135,11 @@ def test_leftover_needs_valid_ground():
     assert leftover.structure_leftover(level, level) is None
 
 
-def test_faint_kappa_is_one_per_filter():
+def test_faint_kappa_is_one_per_scale():
     with pytest.raises(ValueError, match="faint_kappa"):
-        DetectParams(faint_kappa=(0.1, 0.1, 0.1))  # the faint list's 4-px filter has none
-    with pytest.raises(ValueError, match="faint_scales"):
-        DetectParams(faint_scales=(1.5,))
+        DetectParams(faint_kappa=(0.1, 0.1))
     assert not DetectParams().faint_used
-    assert not DetectParams(faint_kappa=(0.5, 0.6, 0.5, 0.5)).faint_used  # none below kappa
-    weights = DetectParams(faint_kappa=(0.5, 0.1, 0.5, 0.25)).faint_weights
-    assert weights == pytest.approx((1.0, 0.04, 1.0, 0.25))
+    assert not DetectParams(faint_kappa=(0.5, 0.6, 0.5)).faint_used  # none below kappa
+    assert DetectParams(faint_kappa=(0.5, 0.1, 0.5)).faint_weights == pytest.approx(
+        (1.0, 0.04, 1.0)
+    )

@@ -27,7 +27,7 @@ def structure_leftover(
     resid: np.ndarray, level: np.ndarray, params: DetectParams = DEFAULT
 ) -> tuple[float, ...] | None:
     """The share (amplitude) of BEFORE's local structure that the residual keeps, at each of
-    the matched filters ``params.all_scales`` (the finest keeps most: resampling and a PSF that
+    the matched filters ``params.scales`` (the finest keeps most: resampling and a PSF that
     differs between the looks touch the sharpest structure).
 
     At each filter, over bins of equal count of the structure's energy (BEFORE's ``level``
@@ -54,7 +54,7 @@ def structure_leftover(
         is valid.
     """
     ok = np.isfinite(resid) & np.isfinite(level)
-    margin = math.ceil(4 * max(params.structure, *params.all_scales, params.clutter))
+    margin = math.ceil(4 * max(params.structure, *params.scales, params.clutter))
     inner = np.zeros_like(ok)
     inner[margin:-margin, margin:-margin] = True
     ok &= inner
@@ -66,7 +66,7 @@ def structure_leftover(
     structure = level - cv2.GaussianBlur(level, (0, 0), params.structure)
     keep = ok[::STEP, ::STEP]
     shares = []
-    for sigma in params.all_scales:
+    for sigma in params.scales:
         r = resid if sigma == 0 else cv2.GaussianBlur(resid, (0, 0), sigma)
         s = structure if sigma == 0 else cv2.GaussianBlur(structure, (0, 0), sigma)
         energy = cv2.GaussianBlur(s * s, (0, 0), params.clutter)

@@ -326,21 +326,13 @@ class DetectParams:
         ``find`` sets each filter's ``faint_kappa`` to ``max(faint_floor, faint_factor *
         leftover)`` (dimensionless; ``leftover`` the measured share), at most ``kappa``. Set
         by hand on the fitting scene families (tuning data), not fitted.
-    faint_scales : tuple of float
-        Gaussian sigmas of matched filters wider than ``scales`` that only the faint list
-        tests too (px): a patch tens of pixels across (dust, a blast zone, a track) spread by
-        a wide PSF stands out more through them than through 0-2 px filters, and, being in a
-        list of its own, a wide filter joins no neighbouring changes of the first list. Set
-        by hand on the filter's physics (a 4-px Gaussian matches a patch of 10-20 px), not
-        tuned.
     faint_peak : float
         Significance a faint candidate must reach, as a multiple of ``t_high``
         (dimensionless, >= 1): the second look must stand out more than the first (2: a
         faint candidate at twice ``t_high`` is scored as a first-list one at ``t_high``).
         Set by hand on the fitting families.
     faint_kappa : tuple of float
-        The faint list's ``kappa`` at each of ``scales`` and then ``faint_scales`` for this
-        pair (empty: no faint list;
+        The faint list's ``kappa`` at each of ``scales`` for this pair (empty: no faint list;
         searched only where one is below ``kappa``). ``find`` sets it per pair when ``faint``
         is on; given here, it is used as it is.
     bright_share : float
@@ -399,7 +391,6 @@ class DetectParams:
     faint: bool = True
     faint_floor: float = 0.1
     faint_factor: float = 2.0
-    faint_scales: tuple[float, ...] = (4.0,)
     faint_peak: float = 2.0
     faint_kappa: tuple[float, ...] = ()
     bright_share: float = 0.8
@@ -410,7 +401,6 @@ class DetectParams:
     def __post_init__(self) -> None:
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         object.__setattr__(self, "faint_kappa", tuple(float(k) for k in self.faint_kappa))
-        object.__setattr__(self, "faint_scales", tuple(float(s) for s in self.faint_scales))
         if isinstance(self.deblend, dict):
             object.__setattr__(self, "deblend", DeblendParams(**self.deblend))
         if isinstance(self.shading, dict):
@@ -442,13 +432,9 @@ class DetectParams:
         if not (self.faint_floor > 0 and self.faint_factor >= 1 and self.faint_peak >= 1):
             raise ValueError("need faint_floor > 0, faint_factor >= 1 and faint_peak >= 1")
         if self.faint_kappa and (
-            len(self.faint_kappa) != len(self.all_scales) or min(self.faint_kappa) <= 0
+            len(self.faint_kappa) != len(self.scales) or min(self.faint_kappa) <= 0
         ):
-            raise ValueError(
-                "faint_kappa needs one positive value per scale and faint scale (or none)"
-            )
-        if self.faint_scales and min(self.faint_scales) <= max(self.scales):
-            raise ValueError("faint_scales must be wider than every one of scales")
+            raise ValueError("faint_kappa needs one positive value per scale (or none)")
         if not 0.0 <= self.dark_share < self.bright_share <= 1.0:
             raise ValueError("need 0 <= dark_share < bright_share <= 1")
         if not (self.change_ratio >= 1.0 and self.novelty > 0):
@@ -482,14 +468,9 @@ class DetectParams:
         return bool(self.faint_kappa) and min(self.faint_kappa) < self.kappa
 
     @property
-    def all_scales(self) -> tuple[float, ...]:
-        """``scales`` and then ``faint_scales``: the filters of the faint list."""
-        return self.scales + self.faint_scales
-
-    @property
     def faint_weights(self) -> tuple[float, ...]:
-        """Per filter of ``all_scales``, the faint list's weight of the structure's energy
-        against the first list's: ``(faint_kappa / kappa) ** 2``, at most 1."""
+        """Per scale, the faint list's weight of the structure's energy against the first
+        list's: ``(faint_kappa / kappa) ** 2``, at most 1."""
         return tuple(min(1.0, (k / self.kappa) ** 2) for k in self.faint_kappa)
 
     def as_dict(self) -> dict[str, Any]:
@@ -498,7 +479,6 @@ class DetectParams:
         out = asdict(self)
         out["scales"] = list(self.scales)
         out["faint_kappa"] = list(self.faint_kappa)
-        out["faint_scales"] = list(self.faint_scales)
         return out
 
 

@@ -215,18 +215,16 @@ def significance(
         ``params.faint_kappa`` in place of ``params.kappa``; else None.
     """
     ok = None if support.mask is None else support.mask[core]
-    # the first list's filters, and the faint list's wider ones
-    scales = params.all_scales if params.faint_used else params.scales
-    filtered = [support.smoothed(resid, sigma)[core] for sigma in scales]
+    filtered = [support.smoothed(resid, sigma)[core] for sigma in params.scales]
     noises = [block_noise(values, ok, BLOCK, origin) for values in filtered]
     moved = block_displacement(resid, level, core, ok, origin, params.displacement)
     upper = _largest_ratio(filtered, noises)
     if ok is not None:
         upper[~ok] = 0.0
-    # per list (the first, the faint one), each filter's weight of the structure's energy
-    # (0: not in that list)
-    first = tuple(1.0 if k < len(params.scales) else 0.0 for k in range(len(scales)))
-    weights = (first, params.faint_weights) if params.faint_used else (first,)
+    # the structure energy's weight of each list: the first's, and the faint list's
+    # per list and scale
+    ones = (1.0,) * len(params.scales)
+    weights = (ones, params.faint_weights) if params.faint_used else (ones,)
     # one array for the maps that stay zero outside the boxes: larger than the largest
     # block malloc takes from its heap, so the kernel gives it zeroed pages as they are first
     # touched (most never are) instead of a memset of each (a fifth of a tile's time)
@@ -260,7 +258,7 @@ def significance(
         structure[1][box] = local_after[inner]
         shift2 = np.square(moved.box(box))
         terms = []  # per scale, with what the displacement's term needs
-        for values, noise, sigma in zip(filtered, noises, scales, strict=True):
+        for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
             seen = [local_support.smoothed(s, sigma) for s in (local_before, local_after)]
             shaded = [_shading(s, local_support, inner, params) for s in seen]
             terms.append((values[box], seen, shaded, noise.box(box) ** 2))
@@ -268,7 +266,7 @@ def significance(
         # edge that does not reach params.t_high without it (with the least structure
         # weight) never counts
         interior = y0 > 0 and x0 > 0 and y1 < upper.shape[0] and x1 < upper.shape[1]
-        least = [min(w for w in ws if w > 0) for ws in zip(*weights, strict=True)]
+        least = [min(w) for w in zip(*weights, strict=True)]
         if interior and params.t_high > max(
             np.abs(v / np.sqrt(f + w * np.minimum(*sh))).max()
             for (v, _, sh, f), w in zip(terms, least, strict=True)
@@ -278,8 +276,6 @@ def significance(
         for scale_weights, (best, strength) in zip(weights, lists, strict=True):
             for k, (values, seen, shaded, floor) in enumerate(terms):
                 weight = scale_weights[k]
-                if weight == 0.0:
-                    continue  # a filter of the faint list only
                 sig = values / np.sqrt(floor + weight * np.minimum(*shaded))
                 if shift2.any():
                     if np.abs(sig).max() < params.t_low:
