@@ -413,11 +413,6 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep kappa as given whatever the suns (the baseline)",
     )
-    ap.add_argument(
-        "--no-faint",
-        action="store_true",
-        help="search no faint list, whatever the pair leaves of its structure (the baseline)",
-    )
     args = ap.parse_args(argv)
     try:
         suns = [tuple(float(v) for v in text.split("/")) for text in args.suns.split(",")]
@@ -435,7 +430,6 @@ def main(argv: list[str] | None = None) -> int:
         shadows=not args.no_shadows,
         shadow_place=not args.no_shadow_place,
         shading=ShadingParams(kappa_from_suns=not args.no_sun_kappa),
-        faint=not args.no_faint,
     )
     if args.fit_change_score and "holdout" in args.families.split(","):
         ap.error("--fit-change-score fits on fitting families, never on holdout")

@@ -27,7 +27,6 @@ from orbitscout.core.window import Window
 from orbitscout.detect import (
     candidates,
     deblend,
-    leftover,
     moves,
     photometry,
     register,
@@ -213,9 +212,6 @@ def find(
         )
         pair_detect, light.summary["structure_kappa"] = _sun_kappa(
             detect, light.suns, light.reshading, read_after, read_before, a.width, a.height
-        )
-        pair_detect, light.summary["faint"] = _faint_kappa(
-            pair_detect, read_after, read_before, phot, a.width, a.height
         )
         read_dtm = None
         if light.reshading is not None and light.reshading.method == "dtm":
@@ -525,44 +521,6 @@ def _sun_kappa(
         kappa=round(kappa, 4), shading_share=round(share, 4), shading_change=round(change, 4)
     )
     return replace(detect, kappa=kappa), described
-
-
-def _faint_kappa(
-    detect: DetectParams,
-    read_after: Callable[[Window], np.ndarray],
-    read_before: Callable[[Window], np.ndarray],
-    phot: photometry.Photometry,
-    width: int,
-    height: int,
-) -> tuple[DetectParams, dict]:
-    """The pair's detection parameters with the faint list's ``faint_kappa`` set
-    (``DetectParams.faint``), and what summary.json says of it: per matched filter, the share
-    of its structure that the pair's unchanged ground leaves in the residual
-    (``leftover.structure_leftover``, on the central window of ``SHARE_WINDOW`` px, at least
-    ``MIN_SHARE_WINDOW``), and the ``kappa`` the faint list uses there,
-    ``max(faint_floor, faint_factor * leftover)``, at most the pair's ``kappa``; no faint
-    list where none is below it."""
-    described = {"searched": detect.faint_used, "leftover": None, "kappa": None}
-    side = min(SHARE_WINDOW, width, height)
-    if detect.faint_kappa:  # given: used as it is
-        described["kappa"] = list(detect.faint_kappa)
-        return detect, described
-    if not detect.faint or side < MIN_SHARE_WINDOW:
-        return detect, described
-    window = Window((width - side) // 2, (height - side) // 2, side, side)
-    level = phot.level(read_before(window), window)
-    shares = leftover.structure_leftover(read_after(window) - level, level, detect)
-    if shares is None:
-        return detect, described
-    low, factor = detect.faint_floor, detect.faint_factor
-    kappa = tuple(min(detect.kappa, max(low, factor * share)) for share in shares)
-    pair = replace(detect, faint_kappa=kappa)
-    described.update(
-        searched=pair.faint_used,
-        leftover=[round(v, 4) for v in shares],
-        kappa=[round(v, 4) for v in kappa],
-    )
-    return (pair if pair.faint_used else detect), described
 
 
 def _shadow_test(found: list, sun_angle: float | None, detect: DetectParams) -> dict:

@@ -19,7 +19,6 @@ TILE = 256
 DEFAULT = DetectParams()
 # other filters and thresholds: a wider structure and matched filter (the halo grows to 80 px)
 WIDE = DetectParams(scales=(0.0, 1.5, 3.0), structure=12.0, clutter=2.5, kappa=0.8, t_low=3.5)
-FAINT = DetectParams(faint_kappa=(0.1, 0.2, 0.3))  # a faint list, one kappa per scale
 # (x, y, radius px, amplitude in units of 120 DN; noise is 4 DN, texture ~70 DN) in AFTER:
 # on tile corners, on tile edges, half a pixel off them, 1 px to 20 px across, bright and dark
 SPOTS = [
@@ -275,18 +274,16 @@ def test_block_noise_per_block_and_per_pixel_agree():
     assert noise.sigmas[1, 1] == pytest.approx(1.4826 * np.median(np.abs(whole - np.median(whole))))
 
 
-def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT, weights=None):
+def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT):
     """``significance.significance`` computed over the whole array (no boxes): the same
-    unexplained variance, computed once over everything; ``weights`` (per scale) scale the
-    structure's energy, as the faint list's do."""
+    unexplained variance, computed once over everything."""
     structures = [
         image - support.smoothed(image, params.structure) for image in (level, level + resid)
     ]
     ok = None if support.mask is None else support.mask[core]
     best = np.zeros(resid[core].shape, np.float32)
     strength = np.zeros_like(best)
-    weights = weights or (1.0,) * len(params.scales)
-    for sigma, weight in zip(params.scales, weights, strict=True):
+    for sigma in params.scales:
         values = support.smoothed(resid, sigma)[core]
         noise = significance.block_noise(values, ok, significance.BLOCK, origin)
         moved = significance.block_displacement(resid, level, core, ok, origin, params.displacement)
@@ -294,7 +291,7 @@ def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT
         seen = [support.smoothed(structure, sigma) for structure in structures]
         clutter = np.minimum(  # of the image that would leave less there
             *(
-                weight * significance._shading(s, support, core, params)
+                significance._shading(s, support, core, params)
                 + shift2 * significance._slope(s, support, core, params)
                 for s in seen
             )
@@ -309,15 +306,12 @@ def _whole_tile_significance(resid, support, level, core, origin, params=DEFAULT
     return best, strength
 
 
-@pytest.mark.parametrize(
-    "params", [DEFAULT, WIDE, FAINT], ids=["default", "wide", "with_faint_list"]
-)
+@pytest.mark.parametrize("params", [DEFAULT, WIDE], ids=["default", "wide"])
 @pytest.mark.parametrize("masked", [False, True])
 def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts(masked, params):
     """The clutter term is computed only in boxes (merged by side, sharing the tile's weights);
     every region that can count — seeded, or touching the core's edge — gets the values of the
-    whole-tile computation, and the seeded regions are the same; with a faint list, in its
-    maps too."""
+    whole-tile computation, and the seeded regions are the same."""
     rng = np.random.default_rng(7)
     shape, halo = (640, 600), 40
     level = 100 + cv2.GaussianBlur(rng.normal(0, 3, shape).astype(np.float32), (0, 0), 2.0)
@@ -337,21 +331,12 @@ def test_significance_in_boxes_equals_the_whole_tile_on_every_region_that_counts
         level[~mask] = 0.0
     core = (slice(halo, shape[0] - halo), slice(halo, shape[1] - halo))
     origin = (-halo, -halo)
-    *first, _, _, _, faint = significance.significance(
+    best, strength, _, _, _ = significance.significance(
         resid, significance.Support(mask), level, core, origin, params
     )
-    assert (faint is not None) == params.faint_used
-    lists = [(first, None)] + ([(faint, params.faint_weights)] if faint is not None else [])
-    for (best, strength), weights in lists:
-        ref = _whole_tile_significance(
-            resid, significance.Support(mask), level, core, origin, params, weights
-        )
-        _agree_where_it_counts(best, strength, *ref, params)
-
-
-def _agree_where_it_counts(best, strength, ref_best, ref_strength, params):
-    """The maps equal the whole-tile ones on every region that can count: seeded, or touching
-    the core's edge; and the seeded pixels are the same."""
+    ref_best, ref_strength = _whole_tile_significance(
+        resid, significance.Support(mask), level, core, origin, params
+    )
     count, labels = cv2.connectedComponents(
         (ref_strength >= params.t_low).view(np.uint8), connectivity=8
     )

@@ -244,10 +244,7 @@ def candidates(
     sun_change_deg: float | None = None,
 ) -> list[Candidate]:
     """Turn stitched regions into measured candidates: seeded regions, with the parts of one
-    object (bright core, dark halo) and the fragments of one thin track merged; and, with a
-    faint list (``DetectParams.faint``), its seeded regions likewise
-    (``measure_candidates(..., faint=True)``), those whose box meets no first-list
-    candidate's.
+    object (bright core, dark halo) and the fragments of one thin track merged.
 
     Parameters
     ----------
@@ -265,25 +262,12 @@ def candidates(
     list of Candidate
         Sorted by score and numbered from 1.
     """
-    found = []
-    for regions, faint in ((result.regions, False), (result.faint, True)):
-        regions = regions.subset(regions.seeded)
-        if len(regions):
-            groups = _merge_near(regions, _shape(regions.sums), params)
-            merged = combine_regions([regions], groups)
-            more = measure_candidates(merged, gsd_m, params, sun_change_deg, faint=faint)
-            # a faint region holds every region of the first list it meets (its noise is
-            # lower): where its box meets a first-list candidate's, that one stands for it
-            found += [c for c in more if not faint or not _meets_any(c.bbox, found)]
-    return numbered(found)
-
-
-def _meets_any(bbox: tuple[int, int, int, int], found: list[Candidate]) -> bool:
-    """Whether the box ``bbox`` (x0, y0, x1, y1 inclusive) meets any of ``found``'s."""
-    x0, y0, x1, y1 = bbox
-    return any(
-        x0 <= c.bbox[2] and c.bbox[0] <= x1 and y0 <= c.bbox[3] and c.bbox[1] <= y1 for c in found
-    )
+    regions = result.regions.subset(result.regions.seeded)
+    if not len(regions):
+        return []
+    groups = _merge_near(regions, _shape(regions.sums), params)
+    merged = combine_regions([regions], groups)
+    return numbered(measure_candidates(merged, gsd_m, params, sun_change_deg))
 
 
 def measure_candidates(
@@ -291,7 +275,6 @@ def measure_candidates(
     gsd_m: float | None = None,
     params: DetectParams = DEFAULT,
     sun_change_deg: float | None = None,
-    faint: bool = False,
 ) -> list[Candidate]:
     """One candidate per region (numbered later), less those whose change holds no more
     than ``params.novelty`` times the energy of the local structure of whichever image has
@@ -311,14 +294,6 @@ def measure_candidates(
         change probability.
     sun_change_deg : float or None
         The angle between the images' suns (degrees; None: unknown), for ``change_score``.
-    faint : bool
-        Whether the regions are the faint list's (``DetectParams.faint``): their peak and
-        novelty are then put in the first list's terms before they gate and score them, the
-        peak divided by ``params.faint_peak`` and the novelty by the largest of
-        ``params.faint_weights`` (the structure's weight in its noise), so that a faint
-        candidate at its own thresholds is gated and scored (``score``, ``change_score``) as
-        a first-list one at the first list's. ``peak_sigma`` stays its own significance
-        (against the faint list's noise) and ``novelty`` is in the first list's terms.
 
     Returns
     -------
@@ -326,11 +301,6 @@ def measure_candidates(
         Unnumbered (``id`` 0), in the order of ``merged``.
     """
     s = merged.sums
-    novelty = change_novelty(s)
-    peak = merged.peak  # what scores the candidate
-    if faint:
-        peak = peak / params.faint_peak
-        novelty = novelty / max(params.faint_weights)
     x, y, length, width, angle = _shape(s)
     # area: pixels individually over 2.5 sigma for a compact, strong change; pixels significant
     # at any scale for a faint, extended one
@@ -341,6 +311,7 @@ def measure_candidates(
     total = np.maximum(s["rpos"] - s["rneg"], 1e-12)
     bright = s["rpos"] / total
     level = np.maximum(np.abs(s["level"]), 1e-12)
+    novelty = change_novelty(s)
     change = np.array(_CHANGES)[change_direction(s, params) + 1]
     out = []
     for k in range(len(merged)):
@@ -367,7 +338,7 @@ def measure_candidates(
                 contrast_dark=float(s["rneg"][k] / level[k]),
                 bright_fraction=float(bright[k]),
                 peak_sigma=float(merged.peak[k]),
-                score=float(detection_score(peak[k], params)),
+                score=float(detection_score(merged.peak[k], params)),
                 bbox=tuple(int(v) for v in merged.bbox[k]),
                 bright_xy=bxy,
                 dark_xy=dxy,
@@ -375,7 +346,9 @@ def measure_candidates(
                 gsd_m=gsd_m,
                 novelty=float(novelty[k]),
                 change=str(change[k]),
-                change_score=float(change_probability(peak[k], novelty[k], params, sun_change_deg)),
+                change_score=float(
+                    change_probability(merged.peak[k], novelty[k], params, sun_change_deg)
+                ),
             )
         )
     # a change of sun redraws the shading of unchanged relief: what holds no more energy than

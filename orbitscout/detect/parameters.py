@@ -312,29 +312,6 @@ class DetectParams:
         this share of its change energy is left once the re-shading that the suns predict for
         BEFORE's relief (no fitted coefficient; ``relit.unexplained_share``) is taken off
         (0: none dropped). Set by hand, not fitted.
-    faint : bool
-        Whether ``find`` also searches for faint changes where the pair's unchanged ground
-        leaves little of its structure in the residual (``leftover.structure_leftover``,
-        measured on the pair at each filter): a second list of candidates, made with
-        ``faint_kappa`` in place of ``kappa`` at each filter and the novelty gate scaled by
-        the largest ratio of the two squared, of which those reaching ``faint_peak * t_high``
-        and meeting no candidate of the first list are added (``candidates.candidates``).
-        ``kappa`` is a worst case (another sun, another PSF); on a pair seen under the same
-        sun a change as contrasted as the ground's own texture (a new crater on rocky
-        ground) stays under it.
-    faint_floor, faint_factor : float
-        ``find`` sets each filter's ``faint_kappa`` to ``max(faint_floor, faint_factor *
-        leftover)`` (dimensionless; ``leftover`` the measured share), at most ``kappa``. Set
-        by hand on the fitting scene families (tuning data), not fitted.
-    faint_peak : float
-        Significance a faint candidate must reach, as a multiple of ``t_high``
-        (dimensionless, >= 1): the second look must stand out more than the first (2: a
-        faint candidate at twice ``t_high`` is scored as a first-list one at ``t_high``).
-        Set by hand on the fitting families.
-    faint_kappa : tuple of float
-        The faint list's ``kappa`` at each of ``scales`` for this pair (empty: no faint list;
-        searched only where one is below ``kappa``). ``find`` sets it per pair when ``faint``
-        is on; given here, it is used as it is.
     bright_share : float
         Least share of a candidate's summed absolute residual that is bright for it to be
         called ``bright`` (dimensionless, 0-1).
@@ -388,11 +365,6 @@ class DetectParams:
     shadow_lit_share: float = 0.1
     shadow_elongation: float = 1.25
     relit_share: float = 0.3
-    faint: bool = True
-    faint_floor: float = 0.1
-    faint_factor: float = 2.0
-    faint_peak: float = 2.0
-    faint_kappa: tuple[float, ...] = ()
     bright_share: float = 0.8
     dark_share: float = 0.2
     deblend: DeblendParams = field(default_factory=DeblendParams)
@@ -400,7 +372,6 @@ class DetectParams:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
-        object.__setattr__(self, "faint_kappa", tuple(float(k) for k in self.faint_kappa))
         if isinstance(self.deblend, dict):
             object.__setattr__(self, "deblend", DeblendParams(**self.deblend))
         if isinstance(self.shading, dict):
@@ -429,12 +400,6 @@ class DetectParams:
             raise ValueError("need 0 <= shadow_overlap_min <= shadow_overlap <= 1")
         if not self.shadow_area_ratio >= 1:
             raise ValueError("need shadow_area_ratio >= 1")
-        if not (self.faint_floor > 0 and self.faint_factor >= 1 and self.faint_peak >= 1):
-            raise ValueError("need faint_floor > 0, faint_factor >= 1 and faint_peak >= 1")
-        if self.faint_kappa and (
-            len(self.faint_kappa) != len(self.scales) or min(self.faint_kappa) <= 0
-        ):
-            raise ValueError("faint_kappa needs one positive value per scale (or none)")
         if not 0.0 <= self.dark_share < self.bright_share <= 1.0:
             raise ValueError("need 0 <= dark_share < bright_share <= 1")
         if not (self.change_ratio >= 1.0 and self.novelty > 0):
@@ -462,23 +427,11 @@ class DetectParams:
         ``t_high``."""
         return self.deblend.peak * self.t_high
 
-    @property
-    def faint_used(self) -> bool:
-        """Whether a faint list is searched: ``faint_kappa`` set, one below ``kappa``."""
-        return bool(self.faint_kappa) and min(self.faint_kappa) < self.kappa
-
-    @property
-    def faint_weights(self) -> tuple[float, ...]:
-        """Per scale, the faint list's weight of the structure's energy against the first
-        list's: ``(faint_kappa / kappa) ** 2``, at most 1."""
-        return tuple(min(1.0, (k / self.kappa) ** 2) for k in self.faint_kappa)
-
     def as_dict(self) -> dict[str, Any]:
         """The fields as plain JSON values (``scales`` a list, ``deblend`` and ``shading``
         dicts); the inverse of ``DetectParams(**d)``."""
         out = asdict(self)
         out["scales"] = list(self.scales)
-        out["faint_kappa"] = list(self.faint_kappa)
         return out
 
 

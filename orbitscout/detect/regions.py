@@ -228,9 +228,7 @@ class TileMaps:
     ``strength``), residual, BEFORE's level, the local structure of BEFORE and of AFTER
     (shape (2, h, w), where the significance was computed: around every region that may
     count), the block noise and displacement, the valid pixels (None: all), the pixel
-    (x0, y0) of the image at the core's (0, 0), the parameters they were computed with, and
-    the faint list's significance and its absolute value (None: no faint list;
-    ``DetectParams.faint``)."""
+    (x0, y0) of the image at the core's (0, 0), and the parameters they were computed with."""
 
     sig: np.ndarray
     strength: np.ndarray
@@ -243,7 +241,6 @@ class TileMaps:
     x0: int
     y0: int
     params: DetectParams = DEFAULT
-    faint: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def seed(self) -> np.ndarray:
@@ -255,19 +252,6 @@ class TileMaps:
     def region(self) -> np.ndarray:
         """Pixels significant enough to join a candidate (``params.t_low``)."""
         region = self.strength >= self.params.t_low
-        return region if self.ok is None else region & self.ok
-
-    @property
-    def faint_seed(self) -> np.ndarray:
-        """Pixels significant enough in the faint list to make a candidate there
-        (``params.faint_peak * params.t_high``)."""
-        seed = self.faint[1] >= self.params.faint_peak * self.params.t_high
-        return seed if self.ok is None else seed & self.ok
-
-    @property
-    def faint_region(self) -> np.ndarray:
-        """Pixels significant enough in the faint list to join a candidate there."""
-        region = self.faint[1] >= self.params.t_low
         return region if self.ok is None else region & self.ok
 
     @property
@@ -284,23 +268,6 @@ class TileMaps:
             self.sig,
             self.level,
             self.seed,
-            self.x0,
-            self.y0,
-            self.structure,
-            self.noise,
-            self.params,
-        )
-
-    def measure_faint(self, labels: np.ndarray, count: int) -> Regions:
-        """The moments of the faint list's regions 1..count of ``labels`` (over the core)."""
-        sig, _ = self.faint
-        return measure_regions(
-            labels,
-            count,
-            self.resid,
-            sig,
-            self.level,
-            self.faint_seed,
             self.x0,
             self.y0,
             self.structure,
@@ -376,7 +343,7 @@ def tile_maps(
     cy, cx = core.row_off - y0, core.col_off - x0
     sl = (slice(cy, cy + int(core.height)), slice(cx, cx + int(core.width)))
     # noise blocks are anchored at the image origin, in the core's array coordinates
-    sig, strength, noise, structure, moved, faint = significance(
+    sig, strength, noise, structure, moved = significance(
         resid, support, level, sl, origin=(-core.row_off, -core.col_off), params=params
     )
     ok = None if support.mask is None else support.mask[sl]
@@ -392,5 +359,4 @@ def tile_maps(
         core.col_off,
         core.row_off,
         params,
-        faint,
     )

@@ -154,9 +154,7 @@ def significance(
     core: tuple[slice, slice],
     origin: tuple[int, int],
     params: DetectParams = DEFAULT,
-) -> tuple[
-    np.ndarray, np.ndarray, BlockNoise, np.ndarray, BlockNoise, tuple[np.ndarray, np.ndarray] | None
-]:
+) -> tuple[np.ndarray, np.ndarray, BlockNoise, np.ndarray, BlockNoise]:
     """Signed significance of the residual over ``core``.
 
     At each pixel, of the ``params.scales``, the one whose filtered residual stands out most
@@ -209,10 +207,6 @@ def significance(
         computed.
     moved : BlockNoise
         The displacement measured in each block (px; ``block_displacement``).
-    faint : tuple of numpy.ndarray or None
-        With a faint list (``params.faint_used``), its signed significance and absolute value
-        over the core: the same, with the structure's energy weighed by each scale's
-        ``params.faint_kappa`` in place of ``params.kappa``; else None.
     """
     ok = None if support.mask is None else support.mask[core]
     filtered = [support.smoothed(resid, sigma)[core] for sigma in params.scales]
@@ -221,16 +215,11 @@ def significance(
     upper = _largest_ratio(filtered, noises)
     if ok is not None:
         upper[~ok] = 0.0
-    # the structure energy's weight of each list: the first's, and the faint list's
-    # per list and scale
-    ones = (1.0,) * len(params.scales)
-    weights = (ones, params.faint_weights) if params.faint_used else (ones,)
-    # one array for the maps that stay zero outside the boxes: larger than the largest
+    # one array for the four maps that stay zero outside the boxes: larger than the largest
     # block malloc takes from its heap, so the kernel gives it zeroed pages as they are first
     # touched (most never are) instead of a memset of each (a fifth of a tile's time)
-    maps = np.zeros((2 + 2 * len(weights), *upper.shape), np.float32)
-    structure = maps[:2]
-    lists = [(maps[2 + 2 * j], maps[3 + 2 * j]) for j in range(len(weights))]
+    maps = np.zeros((4, *upper.shape), np.float32)
+    best, strength, structure = maps[0], maps[1], maps[2:]
     boxes = _candidate_boxes(upper, params)
     # each box with a margin wide enough for the filter and the energy's average
     reach = clutter_reach(params)
@@ -257,43 +246,33 @@ def significance(
         structure[0][box] = local_before[inner]
         structure[1][box] = local_after[inner]
         shift2 = np.square(moved.box(box))
-        terms = []  # per scale, with what the displacement's term needs
+        bounds = []  # per scale, with what the displacement's term needs
         for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
             seen = [local_support.smoothed(s, sigma) for s in (local_before, local_after)]
             shaded = [_shading(s, local_support, inner, params) for s in seen]
-            terms.append((values[box], seen, shaded, noise.box(box) ** 2))
+            floor = noise.box(box) ** 2
+            bounds.append((values[box] / np.sqrt(floor + np.minimum(*shaded)), seen, shaded, floor))
         # the displacement's term only lowers the significance: a region off the core's
-        # edge that does not reach params.t_high without it (with the least structure
-        # weight) never counts
+        # edge that does not reach params.t_high without it never counts
         interior = y0 > 0 and x0 > 0 and y1 < upper.shape[0] and x1 < upper.shape[1]
-        least = [min(w) for w in zip(*weights, strict=True)]
-        if interior and params.t_high > max(
-            np.abs(v / np.sqrt(f + w * np.minimum(*sh))).max()
-            for (v, _, sh, f), w in zip(terms, least, strict=True)
-        ):
+        if interior and max(np.abs(sig).max() for sig, *_ in bounds) < params.t_high:
             continue
-        slopes: dict[int, list[np.ndarray]] = {}  # per scale, computed once where needed
-        for scale_weights, (best, strength) in zip(weights, lists, strict=True):
-            for k, (values, seen, shaded, floor) in enumerate(terms):
-                weight = scale_weights[k]
-                sig = values / np.sqrt(floor + weight * np.minimum(*shaded))
-                if shift2.any():
-                    if np.abs(sig).max() < params.t_low:
-                        continue  # no pixel of a region here
-                    if k not in slopes:
-                        slopes[k] = [shift2 * _slope(s, local_support, inner, params) for s in seen]
-                    clutter = np.minimum(
-                        *(
-                            weight * energy + slope
-                            for slope, energy in zip(slopes[k], shaded, strict=True)
-                        )
+        for values, (sig, seen, shaded, floor) in zip(filtered, bounds, strict=True):
+            if shift2.any():
+                if np.abs(sig).max() < params.t_low:
+                    continue  # no pixel of a region here
+                clutter = np.minimum(
+                    *(
+                        energy + shift2 * _slope(s, local_support, inner, params)
+                        for s, energy in zip(seen, shaded, strict=True)
                     )
-                    sig = values / np.sqrt(floor + clutter)
-                _keep_best(sig, best[box], strength[box])
+                )
+                sig = values[box] / np.sqrt(floor + clutter)
+            _keep_best(sig, best[box], strength[box])
     if ok is not None:
-        maps[2:, ~ok] = 0.0
-    (best, strength), *faint = lists
-    return best, strength, noises[0], structure, moved, (faint[0] if faint else None)
+        best[~ok] = 0.0
+        strength[~ok] = 0.0
+    return best, strength, noises[0], structure, moved
 
 
 def _keep_best(sig: np.ndarray, best: np.ndarray, strength: np.ndarray) -> None:

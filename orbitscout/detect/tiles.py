@@ -50,8 +50,6 @@ class ChangeResult:
     displacement_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     """The displacement measured in each noise block (``significance.block_displacement``;
     px, 0 where none was)."""
-    faint: Regions = field(default_factory=Regions.empty)
-    """The faint list's regions (``DetectParams.faint``; empty without one)."""
 
 
 def detect_changes(
@@ -100,13 +98,11 @@ def detect_changes(
     -------
     ChangeResult
         The stitched regions: those holding a pixel over ``params.t_high``, and those that
-        touched a tile border; and, with a faint list (``params.faint_used``), its regions
-        likewise.
+        touched a tile border.
     """
-    lists = 2 if params.faint_used else 1  # the first list of regions, and the faint one
-    parts: list[list[Regions]] = [[] for _ in range(lists)]
-    edges: list[list[TileEdges]] = [[] for _ in range(lists)]
-    offsets = [0] * lists
+    parts: list[Regions] = []
+    edges: list[TileEdges] = []
+    offset = 0
     valid_px = 0
     n_tiles = 0
 
@@ -115,10 +111,19 @@ def detect_changes(
         maps = tile_maps(
             core, read_after, read_before, phot, width, height, params, reshading, read_dtm
         )
-        labelled = [_label(maps.region, maps.measure)]
-        if maps.faint is not None:
-            labelled.append(_label(maps.faint_region, maps.measure_faint))
-        return labelled, maps.valid_px, maps.moved.sigmas.ravel()
+        region = maps.region
+        count, labels = cv2.connectedComponents(
+            region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
+        )
+        count -= 1
+        regions = maps.measure(labels, count)
+        # keep regions that are candidates already or may join one across a tile border
+        border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+        keep = regions.seeded.copy()
+        keep[np.unique(border[border > 0]) - 1] = True
+        # copies: views would keep the whole label array of every tile alive
+        sides = tuple(side.copy() for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]))
+        return count, regions, keep, sides, maps.valid_px, maps.moved.sigmas.ravel()
 
     windows = list(tile_windows(width, height, tile))
     # tiles are read bottom-up: the image's last blocks, read last by the reduced reads, may
@@ -130,44 +135,22 @@ def detect_changes(
         if progress:
             progress(int(core.width) * int(core.height))
     moved = []
-    for core, (labelled, n_ok, shifts) in zip(windows, results[::-1], strict=True):
+    for core, (count, regions, keep, sides, n_ok, shifts) in zip(
+        windows, results[::-1], strict=True
+    ):
         moved.append(shifts)
         n_tiles += 1
         valid_px += n_ok
-        for j, (count, regions, keep, sides) in enumerate(labelled):
-            new_id = np.full(count + 1, -1)
-            new_id[1:][keep] = offsets[j] + np.arange(int(keep.sum()))
-            parts[j].append(regions.subset(keep))
-            edges[j].append(TileEdges(core, *(new_id[side] for side in sides)))
-            offsets[j] += int(keep.sum())
-    stitched = [
-        combine_regions(p, _stitch(e, n)) if n else Regions.empty()
-        for p, e, n in zip(parts, edges, offsets, strict=True)
-    ]
+        new_id = np.full(count + 1, -1)
+        new_id[1:][keep] = offset + np.arange(int(keep.sum()))
+        parts.append(regions.subset(keep))
+        edges.append(TileEdges(core, *(new_id[side] for side in sides)))
+        offset += int(keep.sum())
+    groups = _stitch(edges, offset)
+    regions = combine_regions(parts, groups) if offset else Regions.empty()
     return ChangeResult(
-        stitched[0],
-        width * height,
-        n_tiles,
-        valid_px / max(1, width * height),
-        np.concatenate(moved),
-        stitched[1] if lists == 2 else Regions.empty(),
+        regions, width * height, n_tiles, valid_px / max(1, width * height), np.concatenate(moved)
     )
-
-
-def _label(region: np.ndarray, measure: Callable[[np.ndarray, int], Regions]) -> tuple:
-    """One tile's regions of the boolean map ``region``, measured (``measure(labels,
-    count)``): their count, moments, which to keep (seeded, or touching the core's edge,
-    where they may join one across a tile border) and the labels along the four edges, for
-    stitching."""
-    count, labels = cv2.connectedComponents(region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
-    count -= 1
-    regions = measure(labels, count)
-    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    keep = regions.seeded.copy()
-    keep[np.unique(border[border > 0]) - 1] = True
-    # copies: views would keep the whole label array of every tile alive
-    sides = tuple(side.copy() for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]))
-    return count, regions, keep, sides
 
 
 def tile_threads() -> int:
