@@ -210,7 +210,6 @@ def find(
         read_before = _one_at_a_time(
             gdal.in_thread(lambda w: gmap.sample(w, registration=to_before))
         )
-        phot = photometry.fit_stripes(phot, read_after, read_before, a.width, a.height)
         pair_detect, light.summary["structure_kappa"] = _sun_kappa(
             detect, light.suns, light.reshading, read_after, read_before, a.width, a.height
         )

@@ -1,24 +1,17 @@
-"""Photometric normalisation: block gain and offset fields that map BEFORE onto AFTER, and
-the detector's stripes.
+"""Photometric normalisation: block gain and offset fields that map BEFORE onto AFTER.
 
 The two images differ in exposure, gain and illumination. On coarse, registered images every
 block of BLOCK x BLOCK full-resolution pixels gets its own robust straight-line fit of AFTER
 against BEFORE (points that changed are clipped away); a 3 x 3 median over blocks outvotes
 blocks that a large change took over, and the fields are bilinear between block centres.
-
-A pushbroom detector adds a pattern along its columns (each column's own gain and offset, the
-seam between channels) and a framing one along its rows (each framelet's gain), and no two
-looks share it: the residual keeps the difference, tens of DN that no block field can follow
-(``fit_stripes``).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,8 +21,6 @@ BLOCK = 256  # full-resolution pixels per side of a photometry block
 CLIP = 3.0  # robust sigmas beyond which a point is dropped from its block's fit
 MIN_POINTS = 16  # fewest points a block's fit may rest on
 BAND_BLOCKS = 1024  # blocks fitted together (about 4 MB per array at 32 x 32 samples)
-STRIPE_BAND = 1024  # rows (columns) of the central band a column's (row's) offset is taken on
-MIN_STRIPE_SAMPLES = 64  # fewer valid pixels in a column (row) of the band: no offset there
 
 
 @dataclass
@@ -39,10 +30,6 @@ class Photometry:
     gain: np.ndarray
     offset: np.ndarray
     block: int = BLOCK
-    columns: np.ndarray | None = None
-    """An offset per column of AFTER's grid (DN, added to the block fields; ``fit_stripes``)."""
-    rows: np.ndarray | None = None
-    """An offset per row of AFTER's grid (DN)."""
 
     def fields(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """Gain and offset at the pixels of ``window``, bilinear between block centres (held
@@ -52,9 +39,8 @@ class Photometry:
         return gain, offset
 
     def level(self, before: np.ndarray, window: Window) -> np.ndarray:
-        """``gain * before + offset`` over ``window``, plus the column and row offsets where
-        there are any, in place in ``before``, BAND_ROWS rows at a time (fields as large as
-        the window would cost twice its memory)."""
+        """``gain * before + offset`` over ``window``, in place in ``before``, BAND_ROWS rows
+        at a time (fields as large as the window would cost twice its memory)."""
         rows, cols = self._axes(window)
         gain, offset = cols.across(self.gain), cols.across(self.offset)
         for start in range(0, before.shape[0], BAND_ROWS):
@@ -65,11 +51,6 @@ class Photometry:
                 field *= band.weight[:, None]
                 field += grid[band.low]
                 apply(part, field, out=part)
-        r0, c0 = int(window.row_off), int(window.col_off)
-        if self.columns is not None:
-            before += self.columns[c0 : c0 + before.shape[1]][None, :]
-        if self.rows is not None:
-            before += self.rows[r0 : r0 + before.shape[0]][:, None]
         return before
 
     def _axes(self, window: Window) -> tuple[_Axis, _Axis]:
@@ -113,59 +94,6 @@ def _interpolate(grid: np.ndarray, axis: _Axis) -> np.ndarray:
     """``grid`` (blocks along its first axis) at the pixels of ``axis``."""
     weight = axis.weight[:, None]
     return grid[axis.low] * (1 - weight) + grid[axis.high] * weight
-
-
-def fit_stripes(
-    phot: Photometry,
-    read_after: Callable[[Window], np.ndarray],
-    read_before: Callable[[Window], np.ndarray],
-    width: int,
-    height: int,
-) -> Photometry:
-    """``phot`` with an offset per column and per row: the median along each column of the
-    residual (AFTER less BEFORE levelled by ``phot``) over the central STRIPE_BAND rows, then
-    along each row, less those column offsets, over the central STRIPE_BAND columns; each
-    less its own median (the block fields hold the level). Medians, so that the few pixels of
-    a change in a column do not move its offset; columns and rows of under
-    MIN_STRIPE_SAMPLES valid pixels get none.
-
-    Parameters
-    ----------
-    phot : Photometry
-        The block fields.
-    read_after, read_before : callable
-        Read a window of AFTER, and of BEFORE registered onto AFTER's grid (NaN: no data).
-    width, height : int
-        The AFTER image's size (px).
-
-    Returns
-    -------
-    Photometry
-        The same fields with ``columns`` and ``rows`` set.
-    """
-    band = min(STRIPE_BAND, height)
-    window = Window(0, (height - band) // 2, width, band)
-    columns = _profile(read_after(window) - phot.level(read_before(window), window), axis=0)
-    band = min(STRIPE_BAND, width)
-    window = Window((width - band) // 2, 0, band, height)
-    resid = read_after(window) - phot.level(read_before(window), window)
-    resid -= columns[window.col_off : window.col_off + band][None, :]
-    return replace(phot, columns=columns, rows=_profile(resid, axis=1))
-
-
-def _profile(resid: np.ndarray, axis: int) -> np.ndarray:
-    """The median of ``resid`` along ``axis`` (NaN: no data), less the median of those, and 0
-    where under MIN_STRIPE_SAMPLES values were valid."""
-    valid = np.isfinite(resid).sum(axis=axis)
-    with warnings.catch_warnings():  # an all-NaN line: its offset is set to 0 below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        profile = np.nanmedian(resid, axis=axis)
-    enough = valid >= MIN_STRIPE_SAMPLES
-    if not enough.any():
-        return np.zeros(profile.shape, np.float32)
-    profile -= np.median(profile[enough])
-    profile[~enough] = 0.0
-    return profile.astype(np.float32)
 
 
 def fit_photometry(after_small: np.ndarray, before_small: np.ndarray, factor: int) -> Photometry:
