@@ -156,6 +156,24 @@ def test_misregistration_sign_and_size():
     assert pair.truth["misregistration"] == {"dx": 7.3, "dy": -4.6}
 
 
+@pytest.mark.parametrize("camera", ["hirise", "cassis"])
+def test_frames_shifted_by_whole_pixels_agree_to_their_edges(camera):
+    """Two looks at frames a whole number of pixels apart see the same ground: where they
+    overlap, their radiance agrees up to the frames' last rows and columns (the PSF sees
+    ground beyond the frame, as a detector's edge pixels do, not the frame reflected)."""
+    cam = get_camera(camera)
+    scene = make_scene("random", seed=5, body=MARS)
+    g = _grid(cam.gsd(cam.nominal_altitude_m), n=96)
+    terrain = TerrainModel(scene, g, 40)
+    ill = Illumination(scene.incidence_deg, scene.sun_azimuth_deg)
+    rng = np.random.default_rng(0)
+    a = render_image(scene, cam, g, terrain, ill, True, rng, noise=False).radiance
+    shifted = Grid(g.n, g.gsd, g.e0, g.n0, 7.0, -5.0)  # its pixel (x, y) is g's (x + 7, y - 5)
+    b = render_image(scene, cam, shifted, terrain, ill, True, rng, noise=False).radiance
+    overlap_a, overlap_b = a[:-5, 7:], b[5:, :-7]
+    assert np.abs(overlap_a - overlap_b).max() <= 1e-4 * np.abs(overlap_a).max()
+
+
 @pytest.mark.parametrize(
     "camera,layout,body", [("ctx", "schiaparelli", MARS), ("nac", "random", MOON)]
 )

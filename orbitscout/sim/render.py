@@ -34,7 +34,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,11 +158,12 @@ class TerrainModel:
 
     def fields(self, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(albedo, d height / d east, d height / d north) on ``grid`` (a copy of the
-        reference grid shifted by grid.ox, grid.oy pixels)."""
+        reference grid shifted by grid.ox, grid.oy pixels, and at most the margin the model
+        was made with wider on each side)."""
         import scipy.fft as sfft
 
         t = self.scene.terrain
-        n, pad, m = self.grid.n, self.pad, self.m
+        n, pad, m = grid.n, self.pad, self.m
         # field value at reference-grid pixel (x + ox, y + oy) = periodic coordinate + pad
         sx, sy = grid.ox, grid.oy
         ramp = np.exp(2j * np.pi * (self.kx * F32(sx) + self.ky * F32(sy))).astype(np.complex64)
@@ -528,7 +529,13 @@ def render_image(
     if look is not None:
         camera = psf_width_camera(camera, look)
     changes = (scene.items if with_changes else ()) if items is None else items
-    albedo, ge, gn = terrain.fields(grid)
+    # the ground is drawn a PSF radius beyond the frame, so that the frame's edge pixels see
+    # ground on every side as a detector's do (a blur reflected at the frame's edge would
+    # differ between two looks at shifted frames)
+    margin = camera.psf_kernel(sampling=1).shape[0] // 2
+    frame = (slice(margin, margin + grid.n),) * 2
+    wide = replace(grid, n=grid.n + 2 * margin, ox=grid.ox - margin, oy=grid.oy - margin)
+    albedo, ge, gn = terrain.fields(wide)
     t1 = time.perf_counter()
     sv = illum.sun_vec
     # local incidence from the surface normal (-ge, -gn, 1)/|.|
@@ -542,8 +549,8 @@ def render_image(
     shadow = np.zeros_like(albedo)
     if len(terrain.rocks):
         rk = terrain.rocks
-        rx, ry = grid.to_pixel(rk[:, 0], rk[:, 1])
-        d_px = rk[:, 2] / grid.gsd
+        rx, ry = wide.to_pixel(rk[:, 0], rk[:, 1])
+        d_px = rk[:, 2] / wide.gsd
         area = np.pi / 4 * d_px**2
         _splat_box(obj_alpha, rx, ry, d_px, d_px, area, disc=True)
         # rocks a little brighter than the soil on their lit faces (assumption)
@@ -559,7 +566,7 @@ def render_image(
         np.clip(shadow, 0, 1, out=shadow)
     if changes:
         for item in changes:
-            res = render_item_patch(item, grid, illum.sun_en, item_height_m(item) * tan_i)
+            res = render_item_patch(item, wide, illum.sun_en, item_height_m(item) * tan_i)
             if res is None:
                 continue
             y0, x0, fac, al, rf, sh = res
@@ -573,7 +580,7 @@ def render_image(
     t2 = time.perf_counter()
     ground = albedo * shade * (1 - shadow * (1 - F32(t.shadow_floor)))
     radiance = ground * (1 - obj_alpha) + obj_refl * F32(phot0)
-    radiance = psf_blur(radiance, camera)
+    radiance = np.ascontiguousarray(psf_blur(radiance, camera)[frame])
     t3 = time.perf_counter()
     ref = t.mean_albedo * phot0
     signal = radiance * F32(camera.typical_signal_e() * exposure / ref)
