@@ -532,8 +532,8 @@ def render_image(
     # the ground is drawn a PSF radius beyond the frame, so that the frame's edge pixels see
     # ground on every side as a detector's do (a blur reflected at the frame's edge would
     # differ between two looks at shifted frames)
-    margin = camera.psf_kernel(sampling=1).shape[0] // 2
-    frame = (slice(margin, margin + grid.n),) * 2
+    kernel = camera.psf_kernel(sampling=1).astype(F32)
+    margin = kernel.shape[0] // 2
     wide = replace(grid, n=grid.n + 2 * margin, ox=grid.ox - margin, oy=grid.oy - margin)
     albedo, ge, gn = terrain.fields(wide)
     t1 = time.perf_counter()
@@ -580,7 +580,7 @@ def render_image(
     t2 = time.perf_counter()
     ground = albedo * shade * (1 - shadow * (1 - F32(t.shadow_floor)))
     radiance = ground * (1 - obj_alpha) + obj_refl * F32(phot0)
-    radiance = np.ascontiguousarray(psf_blur(radiance, camera)[frame])
+    radiance = psf_blur(radiance, kernel)
     t3 = time.perf_counter()
     ref = t.mean_albedo * phot0
     signal = radiance * F32(camera.typical_signal_e() * exposure / ref)
@@ -609,18 +609,20 @@ def render_image(
     )
 
 
-def psf_blur(img: np.ndarray, camera: Camera) -> np.ndarray:
-    """Convolve a pixel-integrated radiance image with the camera's PSF (reflect edges)."""
+def psf_blur(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Convolve a pixel-integrated radiance image with a PSF ``kernel`` (square, odd side),
+    keeping the pixels whose kernel lies inside ``img``: its shape less the kernel's radius on
+    each side."""
     from scipy import ndimage
 
-    kernel = camera.psf_kernel(sampling=1).astype(F32)
+    r = kernel.shape[0] // 2
+    inside = (slice(r, img.shape[0] - r), slice(r, img.shape[1] - r))
     if kernel.shape[0] <= 7:
-        return ndimage.convolve(img, kernel, mode="reflect")
+        return np.ascontiguousarray(ndimage.convolve(img, kernel, mode="reflect")[inside])
     from scipy.signal import fftconvolve
 
-    r = kernel.shape[0] // 2
     padded = np.pad(img, r, mode="reflect")
-    return fftconvolve(padded, kernel, mode="valid").astype(F32)
+    return np.ascontiguousarray(fftconvolve(padded, kernel, mode="valid")[inside], dtype=F32)
 
 
 # ---------------------------------------------------------------------------------------------
