@@ -36,6 +36,25 @@ def test_a_block_taken_over_by_change_is_outvoted():
     assert phot.gain[1, 1] == pytest.approx(1.0, abs=0.01)
 
 
+def test_the_fields_do_not_depend_on_where_zero_brightness_is():
+    # bland blocks at different levels: each block's gain and offset trade off, so its fit
+    # scatters along that line; a constant added to both images (a dark level) must shift
+    # the mapped BEFORE by that constant and change nothing else (separate medians of the
+    # blocks' gains and offsets did not: 7 and 26 DN here)
+    rng = np.random.default_rng(1)
+    levels = rng.uniform(3000.0, 6000.0, (6, 6))
+    before = (np.kron(levels, np.ones((32, 32))) + rng.normal(0, 8, (192, 192))).astype(np.float32)
+    after = (before + rng.normal(0, 8, before.shape)).astype(np.float32)
+    window = Window(0, 0, 192, 192)
+    mapped = []
+    for dark in (0.0, 1000.0, -2500.0):
+        phot = photometry.fit_photometry(after + dark, before + dark, 8)
+        assert np.ptp(phot.gain) > 0.02  # the fits do scatter
+        mapped.append(phot.level(before + dark, window) - dark)
+    for shifted in mapped[1:]:
+        assert np.abs(shifted - mapped[0]).max() < 0.05
+
+
 def test_blocks_without_data_take_their_neighbours_fit():
     after, before = _pair((96, 96), 0.8, 10.0)
     before[:, 64:] = np.nan
