@@ -191,6 +191,55 @@ def components_meeting(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
+def split_by_sign(
+    labels: np.ndarray, count: int, sig: np.ndarray, seed: np.ndarray
+) -> tuple[int, np.ndarray]:
+    """Regions 1..count of ``labels`` with each one that holds seed pixels (``seed``) of both
+    signs of ``sig`` cut in two or more: one part per 8-connected run of seed-holding pixels
+    of one sign, each of the region's other pixels given to the part whose pixel is nearest.
+
+    The two ends of a short move (the object gone from one place, new at the other) touch
+    at the significance that joins a region, and one region would stand for both; a bright
+    object with a dark halo of its own stays one region unless the halo holds a seed, and
+    then its parts, both new, merge again (``candidates``). Regions of one sign are
+    unchanged. Returns the new count and labels (regions renumbered from 1)."""
+    from scipy import ndimage as ndi
+
+    rows, cols = np.nonzero(seed & (labels > 0))
+    lab, positive = labels[rows, cols], sig[rows, cols] > 0
+    both = np.zeros(count + 1, bool)
+    has_pos, has_neg = both.copy(), both.copy()
+    has_pos[lab[positive]] = True
+    has_neg[lab[~positive]] = True
+    both = has_pos & has_neg
+    if not both.any():
+        return count, labels
+    out = labels.copy()
+    objects = ndi.find_objects(labels)
+    for k in np.flatnonzero(both):
+        box = objects[k - 1]
+        own = labels[box] == k
+        runs = np.zeros(own.shape, np.int32)
+        n_runs = 0
+        for sign in (1, -1):
+            side = own & (sign * sig[box] > 0)
+            n, part = cv2.connectedComponents(side.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+            seeded = np.zeros(n, bool)
+            seeded[part[side & seed[box]]] = True
+            seeded[0] = False
+            ids = np.zeros(n, np.int32)
+            ids[seeded] = n_runs + 1 + np.arange(int(seeded.sum()))
+            runs = np.where(side & seeded[part], ids[part], runs)
+            n_runs += int(seeded.sum())
+        _, (iy, ix) = ndi.distance_transform_edt(runs == 0, return_indices=True)
+        nearest = runs[iy, ix]
+        # the first part keeps the region's number, the others are numbered after the last
+        new_id = np.concatenate([[0, k], count + np.arange(1, n_runs)])
+        out[box] = np.where(own, new_id[nearest], out[box])
+        count += n_runs - 1
+    return count, out
+
+
 class UnionFind:
     """Disjoint sets over 0..n-1."""
 

@@ -12,7 +12,13 @@ import numpy as np
 from orbitscout.core.window import Window
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 from orbitscout.detect.photometry import Photometry
-from orbitscout.detect.regions import Regions, UnionFind, combine_regions, tile_maps
+from orbitscout.detect.regions import (
+    Regions,
+    UnionFind,
+    combine_regions,
+    split_by_sign,
+    tile_maps,
+)
 from orbitscout.detect.shading import Reshading
 from orbitscout.detect.significance import BLOCK
 
@@ -116,6 +122,8 @@ def detect_changes(
             region.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )
         count -= 1
+        # the ends of a short move touch at t_low: one region for each
+        count, labels = split_by_sign(labels, count, maps.sig, maps.seed)
         regions = maps.measure(labels, count)
         # keep regions that are candidates already or may join one across a tile border
         border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
