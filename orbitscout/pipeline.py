@@ -498,15 +498,27 @@ def _sun_kappa(
     (``shading.shading_change``, an amplitude) and ``share`` the share of its structure's power
     that is shading in the less shaded image (``shading.shading_share``, on its central window
     of ``SHARE_WINDOW`` px, at least ``MIN_SHARE_WINDOW``): its structure's energy times
-    ``share * change ** 2`` is what the other sun leaves of it in the residual."""
+    ``share * change ** 2`` is what the other sun leaves of it in the residual. With both suns
+    known and not apart, ``kappa`` and the novelty gate lowered to ``equal_kappa`` and
+    ``equal_novelty``: the same sun re-shades nothing."""
     params = detect.shading
     side = min(SHARE_WINDOW, width, height)
-    described = {"kappa": detect.kappa, "shading_share": None, "shading_change": None}
+    described = {
+        "kappa": detect.kappa,
+        "novelty": detect.novelty,
+        "shading_share": None,
+        "shading_change": None,
+    }
     dtm = reshading is not None and reshading.method == "dtm"
     if suns is None or dtm or not (params.enabled and params.kappa_from_suns):
         return detect, described
     sun_before, sun_after = suns
-    if side < MIN_SHARE_WINDOW or not params.apart(sun_change(*suns)["angle_deg"]):
+    if not params.apart(sun_change(*suns)["angle_deg"]):
+        kappa = min(detect.kappa, params.equal_kappa)
+        novelty = min(detect.novelty, params.equal_novelty)
+        described.update(kappa=kappa, novelty=novelty)
+        return replace(detect, kappa=kappa, novelty=novelty), described
+    if side < MIN_SHARE_WINDOW:
         return detect, described
     window = Window((width - side) // 2, (height - side) // 2, side, side)
     before_weaker = sun_before.incidence_deg <= sun_after.incidence_deg

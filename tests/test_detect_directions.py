@@ -6,14 +6,16 @@ has the lower sun. Small arrays through ``tiles.detect_changes`` with in-memory 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 from synth import shade
 
 from orbitscout.core.candidate import Candidate
-from orbitscout.detect import candidates, moves, photometry, tiles
+from orbitscout.detect import candidates, moves, photometry, regions, tiles
 from orbitscout.detect.parameters import DetectParams
 from orbitscout.detect.significance import BLOCK
 
@@ -115,16 +117,23 @@ def test_a_moved_object_is_linked_with_distance_and_bearing():
     assert east.moved_from == west.id and east.move["distance_px"] == pytest.approx(30, abs=0.6)
 
 
-@pytest.mark.parametrize("step", [6, 8, 10])
-def test_a_short_move_is_two_ends_not_one_object(step):
+@pytest.mark.parametrize("step", [5, 6, 8, 10])
+@pytest.mark.parametrize("same_sun", [False, True], ids=["default", "same_sun"])
+def test_a_short_move_is_two_ends_not_one_object(step, same_sun):
     """A bright object (8 px across) moved by about its size: the ends nearly touch, as a
     canopy shifted by wind does at CaSSIS's pixel size. The end it left is found as
     vanished, the one it reached as appeared, linked as a move; not one altered object
-    between them."""
+    between them. Also with the lower ``kappa`` and novelty gate of suns known to be the
+    same, under which the ends of a 5-px move touch at ``t_low``
+    (``regions.split_by_sign`` cuts them apart)."""
+    params = DEFAULT
+    if same_sun:
+        shading = DEFAULT.shading
+        params = replace(DEFAULT, kappa=shading.equal_kappa, novelty=shading.equal_novelty)
     ground = _ground(2, 1000.0)
     before = _disc(ground, 250, 250, 4, 2000.0)
     after = _disc(ground, 250 + step, 250, 4, 2000.0)
-    found = _detect(before, after, gsd_m=4.6)
+    found = _detect(before, after, gsd_m=4.6, params=params)
     assert len(found) == 2
     (old,) = _at(found, 250, 250)
     (new,) = _at(found, 250 + step, 250)
@@ -198,3 +207,23 @@ def test_change_probability_rises_with_significance_and_novelty():
     assert candidates.change_probability(4 * p.t_high, 10.0, p) > 0.9
     assert candidates.change_probability(p.t_high, math.inf, p) < 1.0
     assert np.all(np.diff(candidates.change_probability(np.linspace(5, 50, 10), 3.0, p)) > 0)
+
+
+def test_regions_are_cut_only_between_seeds_of_both_signs():
+    """Of three regions over ``t_low``: one with seeds of both signs is cut into its bright
+    and its dark part (each keeping its joined, unseeded pixels); one whose dark side holds
+    no seed (a bright object's faint halo) and one of a single sign stay whole."""
+    sig = np.zeros((24, 40), np.float32)
+    sig[2:8, 2:8], sig[2:8, 8:12], sig[2:8, 12:18] = 9.0, -4.0, -9.0  # both signs seeded
+    sig[12:18, 2:8], sig[12:18, 8:12] = 9.0, -4.0  # a halo without a seed
+    sig[12:18, 25:31] = -9.0
+    region = np.abs(sig) >= DEFAULT.t_low
+    count, labels = cv2.connectedComponents(region.view(np.uint8), connectivity=8)
+    count, cut = regions.split_by_sign(labels, count - 1, sig, np.abs(sig) >= DEFAULT.t_high)
+    assert count == 4
+    bright, dark = cut[4, 4], cut[4, 14]
+    assert bright != dark and (cut[2:8, 2:8] == bright).all()
+    assert (cut[2:8, 8:18] == dark).all()  # the joined, unseeded part went with its own sign
+    assert (cut[12:18, 2:12] == cut[14, 4]).all()
+    assert (cut[12:18, 25:31] == labels[14, 27]).all()
+    assert np.array_equal(cut == 0, ~region)

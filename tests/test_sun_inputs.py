@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -491,7 +492,7 @@ def test_known_suns_raise_kappa_by_the_shading_they_predict(lunar_sun_pair, tmp_
 def test_kappa_is_raised_by_the_shading_of_the_less_shaded_image():
     """The share is measured on the image under the higher sun (the structure the term
     weighs), not on the other; nothing is raised without two suns apart or a window to
-    measure on."""
+    measure on; suns known to be the same lower ``kappa`` and the novelty gate."""
     from orbitscout.pipeline import _sun_kappa
 
     rng = np.random.default_rng(3)
@@ -506,6 +507,13 @@ def test_kappa_is_raised_by_the_shading_of_the_less_shaded_image():
     assert described["shading_share"] > 0.7 and high.kappa > given.kappa + 0.2
     same = (Sun(90.0, 40.0), Sun(90.3, 40.0))
     nodata = lambda w: np.full((w.height, w.width), np.nan)  # noqa: E731
-    for suns, before in ((None, flat), (same, flat), (east, nodata)):
+    for suns, before in ((None, flat), (east, nodata)):
         params, described = _sun_kappa(given, suns, None, shaded, before, 512, 512)
         assert params is given and described["shading_share"] is None
+    params, described = _sun_kappa(given, same, None, shaded, flat, 512, 512)
+    assert (params.kappa, params.novelty) == (
+        given.shading.equal_kappa,
+        given.shading.equal_novelty,
+    )
+    assert described["kappa"] == params.kappa and described["shading_share"] is None
+    assert _sun_kappa(replace(given, kappa=0.1), same, None, shaded, flat, 512, 512)[0].kappa == 0.1

@@ -27,13 +27,13 @@ def change_terms(
     sun_change_deg: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The three terms of :func:`change_probability`: ``ln(peak_sigma / t_high)``,
-    ``ln(novelty / params.novelty)`` (novelty counted up to ``p_novelty_cap``; infinity, on
+    ``ln(novelty / params.p_novelty_ref)`` (novelty counted up to ``p_novelty_cap``; infinity, on
     ground with no structure, counts as the cap) and the angle between the suns in tens of
     degrees (``params.p_sun_unknown_deg`` where it is not known)."""
     peak = np.maximum(np.asarray(peak_sigma, np.float64), 1e-12)
     nov = np.clip(np.asarray(novelty, np.float64), 1e-12, params.p_novelty_cap)
     angle = params.p_sun_unknown_deg if sun_change_deg is None else float(sun_change_deg)
-    return np.log(peak / params.t_high), np.log(nov / params.novelty), angle / 10.0
+    return np.log(peak / params.t_high), np.log(nov / params.p_novelty_ref), angle / 10.0
 
 
 def change_probability(
@@ -47,7 +47,7 @@ def change_probability(
     and how far the sun moved between the images.
 
     Logistic of ``p_intercept + p_sigma * ln(peak_sigma / t_high) + p_novelty *
-    ln(novelty / params.novelty) + p_sun * angle / 10`` (:func:`change_terms`; the ``params``
+    ln(novelty / params.p_novelty_ref) + p_sun * angle / 10`` (:func:`change_terms`; the ``params``
     coefficients, fitted by ``bench/change_table.py --fit-change-score`` on the fitting scene
     families).
 
