@@ -195,14 +195,16 @@ def split_by_sign(
     labels: np.ndarray, count: int, sig: np.ndarray, seed: np.ndarray
 ) -> tuple[int, np.ndarray]:
     """Regions 1..count of ``labels`` with each one that holds seed pixels (``seed``) of both
-    signs of ``sig`` cut in two or more: one part per 8-connected run of seed-holding pixels
-    of one sign, each of the region's other pixels given to the part whose pixel is nearest.
+    signs of ``sig`` cut in two or more: one part per 8-connected run of one sign that holds
+    a seed, each of the region's other pixels given to the part whose pixel is nearest.
 
     The two ends of a short move (the object gone from one place, new at the other) touch
     at the significance that joins a region, and one region would stand for both; a bright
     object with a dark halo of its own stays one region unless the halo holds a seed, and
     then its parts, both new, merge again (``candidates``). Regions of one sign are
-    unchanged. Returns the new count and labels (regions renumbered from 1)."""
+    unchanged. Returns the new count and labels: each cut region's first part keeps its
+    number, the others are numbered after ``count``. In the tile loop a region is cut by the
+    seeds in its tile; parts that touch across a tile border are joined again by the stitch."""
     from scipy import ndimage as ndi
 
     rows, cols = np.nonzero(seed & (labels > 0))
