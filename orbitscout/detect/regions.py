@@ -209,8 +209,7 @@ def split_by_sign(
 
     rows, cols = np.nonzero(seed & (labels > 0))
     lab, positive = labels[rows, cols], sig[rows, cols] > 0
-    both = np.zeros(count + 1, bool)
-    has_pos, has_neg = both.copy(), both.copy()
+    has_pos, has_neg = np.zeros(count + 1, bool), np.zeros(count + 1, bool)
     has_pos[lab[positive]] = True
     has_neg[lab[~positive]] = True
     both = has_pos & has_neg
