@@ -118,6 +118,15 @@ class ShadingParams:
         Tikhonov regularisation of that integration (dimensionless): spatial frequencies
         within about ``atan(eps)`` of running across the sun, where shading shows no relief,
         are damped.
+    relit_kernel : int
+        Side of the sun kernels with which ``relit`` predicts a candidate's re-shading at full
+        resolution (px, odd). That prediction has no reduced band to carry the long reach, as
+        the tile loop's has, so its kernels must reach across the relief the structure keeps
+        themselves (about 3 ``scale`` either side; the taper halves a kernel's reach): with
+        ``kernel``'s 65 px the slope across the sun of crater bowls 30-60 px wide was not
+        recovered and their re-shading was kept as change. Chosen on the fitting families
+        (seeds 0-1, sun changes 5-15 degrees, 24 scenes a camera; not fitted): false
+        detections 139 at 65 px, 111 at 257, recall the same.
     min_change_deg : float
         Suns known and nearer than this (degrees between their directions): nothing is
         modelled.
@@ -150,6 +159,7 @@ class ShadingParams:
     scale: float = 24.0
     kernel: int = 65
     eps: float = 0.3
+    relit_kernel: int = 257
     min_change_deg: float = 1.0
     min_explained: float = 0.05
     kappa_from_suns: bool = True
@@ -161,8 +171,9 @@ class ShadingParams:
             raise ValueError("shading equal_kappa must be >= 0 and equal_novelty positive")
         if not (self.scale > 0 and self.eps > 0):
             raise ValueError("shading scale and eps must be positive")
-        if self.kernel < 3 or self.kernel % 2 == 0:
-            raise ValueError(f"shading kernel must be odd and at least 3 (got {self.kernel})")
+        for name, side in (("kernel", self.kernel), ("relit_kernel", self.relit_kernel)):
+            if side < 3 or side % 2 == 0:
+                raise ValueError(f"shading {name} must be odd and at least 3 (got {side})")
         if not (self.min_change_deg >= 0 and 0.0 <= self.min_explained < 1.0):
             raise ValueError("need min_change_deg >= 0 and 0 <= min_explained < 1")
 
@@ -229,17 +240,17 @@ class DetectParams:
         changed: logistic of ``p_intercept + p_sigma * ln(peak / t_high) + p_novelty *
         ln(n / p_novelty_ref) + p_sun * angle / 10``, ``peak`` and ``n`` the candidate's peak
         significance and novelty (dimensionless), ``angle`` the angle between the suns (deg).
-        Fitted (maximum likelihood; whether the detection lies on a real change) on 823
+        Fitted (maximum likelihood; whether the detection lies on a real change) on 791
         detections of 64 scenes of the four fitting scene families, seeds 0 and 1, every
         camera, sun changes 0-15 deg / 0-30 deg: ``python bench/change_table.py --families
         dusty_plains,rocky_crater_floor,lunar_highlands,lunar_maria --seeds 0,1
         --fit-change-score``, with ``kappa`` raised by the suns (``ShadingParams.
         kappa_from_suns``), lowered for equal suns (``equal_kappa``, ``equal_novelty``) and
-        re-lit relief dropped (``relit_share``; docs/validation.md gives the holdout family's
-        figures). With the suns the same, a candidate just at ``t_high`` and
-        ``p_novelty_ref`` gets 0.35, one peaking at twice ``t_high`` 0.70; 15 degrees between
-        the suns lowers those to 0.10 and 0.33; each doubling of novelty raises the odds 2.6
-        times.
+        re-lit relief dropped (``relit_share``, ``ShadingParams.relit_kernel``; docs/
+        validation.md gives the holdout family's figures). With the suns the same, a
+        candidate just at ``t_high`` and ``p_novelty_ref`` gets 0.39, one peaking at twice
+        ``t_high`` 0.72; 15 degrees between the suns lowers those to 0.13 and 0.37; each
+        doubling of novelty raises the odds 2.5 times.
     p_novelty_ref : float
         The novelty at which ``change_probability``'s novelty term is zero (dimensionless):
         the default gate (``novelty``), kept when the suns lower the gate
@@ -356,10 +367,10 @@ class DetectParams:
     displacement: float = 1.0
     novelty: float = 2.0
     change_ratio: float = 1.5
-    p_intercept: float = -0.609
-    p_sigma: float = 2.125
-    p_novelty: float = 1.36
-    p_sun: float = -1.059
+    p_intercept: float = -0.443
+    p_sigma: float = 1.969
+    p_novelty: float = 1.31
+    p_sun: float = -0.965
     p_sun_unknown_deg: float = 15.0
     p_novelty_cap: float = 1000.0
     p_novelty_ref: float = 2.0

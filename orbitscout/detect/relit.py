@@ -40,8 +40,8 @@ def relief_prediction(
     suns : tuple of Sun
         BEFORE's and AFTER's suns on AFTER's grid.
     params : DetectParams
-        ``shading.scale`` (the structure's blur), ``shading.kernel`` and ``shading.eps`` (the
-        sun kernels).
+        ``shading.scale`` (the structure's blur), ``shading.relit_kernel`` and ``shading.eps``
+        (the sun kernels).
 
     Returns
     -------
@@ -53,7 +53,7 @@ def relief_prediction(
     turn = math.radians(sun_a.azimuth_deg - sun_b.azimuth_deg)
     level = before.astype(np.float32)
     structure = level - Support(None).smoothed(level, params.shading.scale)
-    along, across = sun_kernels(sun_b.azimuth_deg, params.shading.kernel, params.shading.eps)
+    along, across = sun_kernels(sun_b.azimuth_deg, params.shading.relit_kernel, params.shading.eps)
     # one filter: the prediction is linear in both parts
     kernel = (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
     return cv2.filter2D(structure, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT)
@@ -134,7 +134,7 @@ def drop_relit(
     list of Candidate
         The candidates kept, in their order (not renumbered).
     """
-    margin = math.ceil(3 * params.shading.scale) + params.shading.kernel // 2
+    margin = math.ceil(3 * params.shading.scale) + params.shading.relit_kernel // 2
     kept = []
     for cand in found:
         x0, y0, x1, y1 = cand.bbox
