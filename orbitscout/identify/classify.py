@@ -238,13 +238,19 @@ def identify(
     assigned = {i: cls for cls, i in layout.picks.items() if i is not None}
     layout_share = joint.held_shares(layout, len(found))
     holder_share = joint.holder_shares(layout_share)
+    # each candidate's gain from the chosen layout's context for each hardware class
+    gains = [
+        {
+            cls: joint.context_gain(cls, i, layout, pos, gsd, priors, shape, params)
+            for cls in HARDWARE
+        }
+        for i in range(len(found))
+    ]
     # what each holder of a hardware class gains by it over its own likelier natural class
     # (its log-probability and context): about what the layout loses when that class goes to
     # another candidate (the other pieces' context is taken as it stands)
     held = {
-        cls: ll[j][cls]
-        + joint.context_gain(cls, j, layout, pos, gsd, priors, shape, params)
-        - max(ll[j][k] for k in NATURAL)
+        cls: ll[j][cls] + gains[j][cls] - max(ll[j][k] for k in NATURAL)
         for cls, j in layout.picks.items()
         if j is not None
     }
@@ -255,9 +261,8 @@ def identify(
         # gave to none costs nothing
         scores = {cls: ll[i][cls] for cls in NATURAL}
         for cls in HARDWARE:
-            gain = joint.context_gain(cls, i, layout, pos, gsd, priors, shape, params)
             cost = 0.0 if assigned.get(i) == cls else max(held.get(cls, 0.0), 0.0)
-            scores[cls] = ll[i][cls] + gain - cost
+            scores[cls] = ll[i][cls] + gains[i][cls] - cost
         label = assigned.get(i) or max(NATURAL, key=lambda k: scores[k])
         vals = np.array([v for v in scores.values() if v > -math.inf])
         z = float(np.logaddexp.reduce(vals))
