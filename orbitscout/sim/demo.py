@@ -2,8 +2,9 @@
 
 ExoMars TGO's CaSSIS, from about 400 km, looks at Jezero crater five days after Perseverance
 landed (18.4447 N, 77.4508 E; docs/facts.md). ``simulate`` renders the before and after images with
-their truth; ``find`` registers them and finds what changed; ``evaluate`` scores the result; the
-demo prints where each piece of hardware was found relative to the rover.
+their truth; ``find`` registers them and finds what changed, given the two suns as the products'
+labels would give them (GeoTIFFs carry none); ``evaluate`` scores the result; the demo prints
+where each piece of hardware was found relative to the rover.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from orbitscout.core.atomic import atomic_file, prepare_out_dir
 from orbitscout.core.classes import HARDWARE
 from orbitscout.core.geometry import bearing_deg, compass
+from orbitscout.core.illumination import Sun
 
 SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, docs/facts.md)
 
@@ -122,12 +124,24 @@ def run_demo(
     )
     from orbitscout.pipeline import find
 
+    light = truth["illumination"]
+    sun_before, sun_after = (
+        Sun(light[k]["azimuth_deg"], light[k]["incidence_deg"], "option")
+        for k in ("before", "after")
+    )
+    echo(
+        f"suns as the products' labels give them: before azimuth {sun_before.azimuth_deg:.0f}°, "
+        f"incidence {sun_before.incidence_deg:.0f}°; after {sun_after.azimuth_deg:.0f}°, "
+        f"{sun_after.incidence_deg:.0f}°"
+    )
     result = find(
         out / "before.tif",
         out / "after.tif",
         out,
         site=SEED_SITE,
         mission="perseverance",
+        sun_before=sun_before,
+        sun_after=sun_after,
         progress=progress,
     )
     t2 = time.perf_counter()
