@@ -126,7 +126,8 @@ class ShadingParams:
         ``kernel``'s 65 px the slope across the sun of crater bowls 30-60 px wide was not
         recovered and their re-shading was kept as change. Chosen on the fitting families
         (seeds 0-1, sun changes 5-15 degrees, 24 scenes a camera; not fitted): false
-        detections 139 at 65 px, 111 at 257, recall the same.
+        detections 139 at 65 px, 109 at 257, recall the same but one vanished boulder
+        (HiRISE, 5 degrees).
     min_change_deg : float
         Suns known and nearer than this (degrees between their directions): nothing is
         modelled.
