@@ -35,18 +35,6 @@ def code_version() -> str:
     return h.hexdigest()[:10]
 
 
-def truth_suns(truth: dict) -> dict:
-    """A simulated pair's two suns (``before``, ``after``), as its products' labels would give
-    them to ``find``."""
-    from orbitscout.core.illumination import Sun
-
-    ill = truth["illumination"]
-    return {
-        k: Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"], "option")
-        for k in ("before", "after")
-    }
-
-
 def scene_candidates(
     camera: str,
     layout: str,
@@ -68,7 +56,7 @@ def scene_candidates(
         return pickle.loads(key.read_bytes())
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
-    from orbitscout.sim.render import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, truth_suns, write_pair
 
     scene = natural_scene(camera, seed, size) if layout == "natural" else None
     pair = simulate_pair(camera, layout, seed=seed, size=size, scene=scene, family=family)

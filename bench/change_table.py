@@ -104,13 +104,11 @@ def run_scene(
     """One scene rendered, found (with ``detect``, a ``DetectParams``; the defaults by
     default) and matched: its truth items with whether each was found, the detections with
     whether each lies within a truth item's radius, and the moves."""
-    from _scenes import truth_suns
-
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
     from orbitscout.core.illumination import sun_change
     from orbitscout.sim.evaluate import match, match_radius_px
-    from orbitscout.sim.render import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, truth_suns, write_pair
 
     pair = simulate_pair(
         camera, "random", seed=seed, size=size, family=family, sun_change=sun,

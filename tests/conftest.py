@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orbitscout.core.illumination import Sun
-from orbitscout.sim.render import simulate_pair, write_pair
+from orbitscout.sim.render import simulate_pair, truth_suns, write_pair
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -30,6 +29,5 @@ def lunar_sun_pair(tmp_path_factory) -> tuple:
         "nac", "random", seed=1, size=1024, family="lunar_highlands", sun_change=(15.0, 30.0),
         vanished=2, moves=1,
     )  # fmt: skip
-    ill = pair.truth["illumination"]
-    suns = tuple(Sun(ill[k]["azimuth_deg"], ill[k]["incidence_deg"]) for k in ("before", "after"))
+    suns = tuple(truth_suns(pair.truth).values())
     return pair, suns, write_pair(pair, tmp_path_factory.mktemp("lunar"))

@@ -16,11 +16,6 @@ def test_compass_and_offsets():
     assert d == pytest.approx(50 * 2**0.5) and b == pytest.approx(45.0)
 
 
-def truth_suns(folder) -> dict:
-    """The simulated pair's suns, from its truth.json."""
-    return json.loads((folder / "truth.json").read_text())["illumination"]
-
-
 def test_demo_end_to_end(tmp_path):
     pytest.importorskip("orbitscout.pipeline", reason="the find pipeline is not in this checkout")
     from orbitscout.sim.demo import run_demo
@@ -37,13 +32,13 @@ def test_demo_end_to_end(tmp_path):
         assert key in ev
     assert 0.0 <= ev["recall"] <= 1.0
     assert "registration" in summary  # what find wrote is still there
+    truth = json.loads((tmp_path / "truth.json").read_text())
     # find was given the simulated products' suns, as their labels would give them
-    light, said = summary["illumination"], truth_suns(tmp_path)
+    light, said = summary["illumination"], truth["illumination"]
     for k in ("before", "after"):
         assert light[k]["source"] == "option"
         assert light[k]["incidence_deg"] == pytest.approx(said[k]["incidence_deg"], abs=0.01)
     assert light["relit"]["tested"]
-    truth = json.loads((tmp_path / "truth.json").read_text())
     assert truth["camera"] == "cassis" and len(truth["items"]) == 5
     text = "\n".join(lines)
     assert "relative to the rover" in text

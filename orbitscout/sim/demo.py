@@ -18,7 +18,6 @@ from pathlib import Path
 from orbitscout.core.atomic import atomic_file, prepare_out_dir
 from orbitscout.core.classes import HARDWARE
 from orbitscout.core.geometry import bearing_deg, compass
-from orbitscout.core.illumination import Sun
 
 SEED_SITE = (18.4447, 77.4508)  # Perseverance, Octavia E. Butler Landing (NASA/JPL, docs/facts.md)
 
@@ -104,7 +103,7 @@ def run_demo(
     """Simulate the seed's scene, run ``find``, evaluate, and report. Returns a dict with
     ``evaluation`` (every detection), ``likely`` (those with ``change_score`` >= LIKELY),
     ``hardware`` (rows of ``hardware_table``), ``timings`` and ``out_dir``."""
-    from orbitscout.sim.render import simulate_pair, write_pair
+    from orbitscout.sim.render import simulate_pair, truth_suns, write_pair
 
     out = prepare_out_dir(out_dir)
     t0 = time.perf_counter()
@@ -124,11 +123,8 @@ def run_demo(
     )
     from orbitscout.pipeline import find
 
-    light = truth["illumination"]
-    sun_before, sun_after = (
-        Sun(light[k]["azimuth_deg"], light[k]["incidence_deg"], "option")
-        for k in ("before", "after")
-    )
+    suns = truth_suns(truth)
+    sun_before, sun_after = suns["before"], suns["after"]
     echo(
         f"suns as the products' labels give them: before azimuth {sun_before.azimuth_deg:.0f}°, "
         f"incidence {sun_before.incidence_deg:.0f}°; after {sun_after.azimuth_deg:.0f}°, "

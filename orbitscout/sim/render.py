@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from orbitscout.core.errors import OrbitscoutError
+from orbitscout.core.illumination import Sun
 from orbitscout.observe.cameras import Camera, get_camera
 from orbitscout.sim.families import (
     Family,
@@ -806,6 +807,27 @@ def simulate_pair(
         after_radiance=after.radiance,
         timings=timings,
     )
+
+
+def truth_suns(truth: dict) -> dict[str, Sun]:
+    """A simulated pair's two suns (``before``, ``after``) from its truth, as its products'
+    labels would give them to ``find`` (source ``"option"``).
+
+    Parameters
+    ----------
+    truth : dict
+        :attr:`SimulatedPair.truth` (or a loaded ``truth.json``).
+
+    Returns
+    -------
+    dict of Sun
+        Keyed ``before`` and ``after``.
+    """
+    light = truth["illumination"]
+    return {
+        k: Sun(light[k]["azimuth_deg"], light[k]["incidence_deg"], "option")
+        for k in ("before", "after")
+    }
 
 
 def _georeference(scene: Scene, grid: Grid):
