@@ -4,6 +4,7 @@ GeoTIFFs on the body's sphere."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from orbitscout.sim.render import (
     _splat_box,
     render_image,
     render_item_patch,
+    rock_shadows,
     simulate_pair,
     supersampling,
     write_pair,
@@ -70,6 +72,29 @@ def test_flux_conserved_through_supersampling():
     img2 = np.zeros((40, 40))
     _splat_box(img2, x, y, rng.uniform(0.2, 4, 200), rng.uniform(0.2, 4, 200), w, disc=True)
     assert img2.sum() == pytest.approx(w.sum())
+
+
+@pytest.mark.parametrize("azimuth", [0.0, 30.0, 45.0, 70.0])
+def test_a_rock_shadow_is_as_dark_at_any_sun_azimuth_and_lies_down_sun(azimuth):
+    # a 3-px rock under a sun 76 deg from the zenith: its shadow 6 px long, crisp at every
+    # azimuth (a box around it at an oblique sun spread it thin: another azimuth alone then
+    # changed how dark an unchanged rock's shadow was)
+    a = math.radians(azimuth)
+    sun_en = (math.sin(a), math.cos(a))
+    shadow = np.zeros((64, 64))
+    one = np.array([1.0])
+    rock_shadows(shadow, 32 * one, 32 * one, 3 * one, 4.0, sun_en)
+    assert shadow.sum() == pytest.approx(18.0)
+    assert (np.clip(shadow, 0, 1) >= 0.9).sum() >= 10  # most of the 14-px ellipse, not a smear
+    rows, cols = np.nonzero(shadow > 0.05)
+    weights = shadow[rows, cols]
+    centre = np.array([cols @ weights, rows @ weights]) / weights.sum()
+    down_sun = np.array([-sun_en[0], sun_en[1]])
+    assert (centre - 32) @ down_sun == pytest.approx(
+        4.5, abs=0.5
+    )  # half the rock + half its shadow
+    _, vecs = np.linalg.eigh(np.cov(np.vstack([cols, rows]), aweights=weights))
+    assert abs(vecs[:, 1] @ down_sun) > math.cos(math.radians(8))
 
 
 def test_psf_and_noise_keep_the_rover_visible_at_cassis_scale():

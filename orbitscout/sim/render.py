@@ -329,10 +329,13 @@ def _splat_box(
     h: np.ndarray,
     total: np.ndarray,
     disc: bool = False,
+    along: tuple[float, float] = (1.0, 0.0),
 ) -> None:
     """Spread ``total`` uniformly over w x h pixel boxes (or the ellipses inside them, with
-    ``disc``) centred at (x, y): each is cut into ceil(w) x ceil(h) pieces splatted bilinearly
-    (flux-conserving)."""
+    ``disc``) centred at (x, y), their w side along the unit vector ``along`` (column, row;
+    along the columns by default): each is cut into ceil(w) x ceil(h) pieces splatted
+    bilinearly (flux-conserving)."""
+    ux, uy = along
     mw = np.maximum(np.ceil(w).astype(int), 1)
     mh = np.maximum(np.ceil(h).astype(int), 1)
     small = (mw == 1) & (mh == 1)
@@ -342,14 +345,51 @@ def _splat_box(
         sel = (mw == a) & (mh == b)
         fx = ((np.arange(a) + 0.5) / a - 0.5)[None, :, None]
         fy = ((np.arange(b) + 0.5) / b - 0.5)[None, None, :]
-        xx = x[sel, None, None] + fx * w[sel, None, None] + 0 * fy
-        yy = y[sel, None, None] + fy * h[sel, None, None] + 0 * fx
+        fw, fh = fx * w[sel, None, None], fy * h[sel, None, None]
+        xx = x[sel, None, None] + fw * ux - fh * uy
+        yy = y[sel, None, None] + fw * uy + fh * ux
         inside = np.ones((1, a, b))
         if disc and a * b > 2:
             inside = ((2 * fx) ** 2 + (2 * fy) ** 2 <= 1.0 + 1.0 / max(a, b)).astype(float)
         ww = (total[sel] / inside.sum())[:, None, None] * inside
         ww = np.broadcast_to(ww, xx.shape)
         _splat(img, xx.reshape(-1), yy.reshape(-1), ww.reshape(-1))
+
+
+def rock_shadows(
+    shadow: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    d_px: np.ndarray,
+    tan_i: float,
+    sun_en: tuple[float, float],
+) -> None:
+    """Add the cast shadows of rocks (columns ``x``, rows ``y``, diameters ``d_px``) to the
+    ``shadow`` coverage (in place; not clipped).
+
+    A rock is taken as half as high as wide (*assumption*): its shadow is an ellipse
+    ``d_px * tan_i / 2`` long down-sun and ``d_px`` across, just behind it. Laid along the
+    sun at any azimuth: a box around it at an oblique sun spread it thin, so that a change of
+    azimuth alone changed how dark an unchanged rock's shadow was.
+
+    Parameters
+    ----------
+    shadow : numpy.ndarray
+        Coverage field (rows, columns) added to.
+    x, y, d_px : numpy.ndarray
+        The rocks' centres and diameters (pixels).
+    tan_i : float
+        Tangent of the solar incidence angle.
+    sun_en : tuple of float
+        Horizontal unit vector (east, north) toward the sun.
+    """
+    se, sn = sun_en
+    length = 0.5 * d_px * tan_i
+    off = d_px / 2 + length / 2
+    # rows grow southward: down-sun is (-east, +north) in (column, row)
+    _splat_box(
+        shadow, x - se * off, y + sn * off, length, d_px, d_px * length, disc=True, along=(-se, sn)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -556,13 +596,7 @@ def render_image(
         _splat_box(obj_alpha, rx, ry, d_px, d_px, area, disc=True)
         # rocks a little brighter than the soil on their lit faces (assumption)
         _splat_box(obj_refl, rx, ry, d_px, d_px, area * t.mean_albedo * 1.15, disc=True)
-        sl = 0.5 * d_px * tan_i  # rock height ~ half its width; shadow length in px
-        se, sn = illum.sun_en
-        off = d_px / 2 + sl / 2
-        # shadow: a d x sl box behind the rock, away from the sun (axis-aligned approximation)
-        w_sh = np.abs(se) * sl + np.abs(sn) * d_px
-        h_sh = np.abs(sn) * sl + np.abs(se) * d_px
-        _splat_box(shadow, rx - se * off, ry + sn * off, w_sh, h_sh, d_px * sl, disc=True)
+        rock_shadows(shadow, rx, ry, d_px, tan_i, illum.sun_en)
         np.clip(obj_alpha, 0, 1, out=obj_alpha)
         np.clip(shadow, 0, 1, out=shadow)
     if changes:
