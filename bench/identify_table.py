@@ -222,6 +222,25 @@ def ece(pairs, bins=10) -> float:
     return expected_calibration_error([p[0] for p in pairs], [p[1] for p in pairs], bins)
 
 
+def ece_floor(pairs, draws: int = 200) -> float:
+    """The ECE a perfectly calibrated score would read on ``pairs``' scores: the mean of
+    :func:`ece` over ``draws`` sets of outcomes drawn right with each score's probability
+    (seeded: the same pairs give the same figure). With a few hundred detections a row, binned
+    ECE reads 0.04-0.07 from sampling alone."""
+    scores = np.array([p[0] for p in pairs], float)
+    if not scores.size:
+        return math.nan
+    rng = np.random.default_rng(0)
+    return float(
+        np.mean(
+            [
+                expected_calibration_error(scores, rng.random(scores.size) < scores)
+                for _ in range(draws)
+            ]
+        )
+    )
+
+
 def _covers(family: str, camera: str) -> bool:
     """Whether ``family`` (``base``: the renderer's own look, every body) has scenes for
     ``camera``."""
@@ -731,7 +750,7 @@ def _family_rows(label: str, landing: dict, natural: dict) -> list[str]:
             f"| {label} | {cam} | {a['scenes']} + {n['scenes']} "
             f"| {_share(a['right'], a['matched'])} "
             f"| {_share(a['hw_right'], a['hw_matched'])} "
-            f"| {ece(pairs):.3f} | {wrong:.3f} (of {nhi}) "
+            f"| {ece(pairs):.3f} | {ece_floor(pairs):.3f} | {wrong:.3f} (of {nhi}) "
             f"| {_share(a['wrong_alt'], a['matched'] - a['right'])} "
             f"| {n['false_hw'] / max(n['scenes'], 1):.2f} |"
         )
@@ -740,9 +759,9 @@ def _family_rows(label: str, landing: dict, natural: dict) -> list[str]:
 
 FAMILY_HEADER = [
     "| scored on | camera | scenes (landing + natural) | class accuracy (landings) | hardware "
-    "class accuracy | ECE | wrong when score ≥ 0.8 | wrong labels whose alternative is right "
-    "| false hardware / natural scene |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "class accuracy | ECE | ECE of a calibrated score (sampling) | wrong when score ≥ 0.8 | "
+    "wrong labels whose alternative is right | false hardware / natural scene |",
+    "|---|---|---|---|---|---|---|---|---|---|",
 ]
 
 
