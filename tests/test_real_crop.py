@@ -131,9 +131,9 @@ def test_degraded_blast_zone_is_found_as_the_landing(tmp_path, crop, camera):
     the rover, called the lander or a parachute (a bright patch 20-40 m across, which the
     lobes resemble alone) with the other as its second class, and no other hardware.
 
-    What it becomes (docs/validation.md, "Real data"): a parachute, scored 0.79 at CaSSIS and
-    0.66 at CTX by the model of 2026-12-07 10:25 (0.82 and 0.81, 0.77, 0.80 and 0.86-0.98 by
-    earlier ones), the lander second at 0.21-0.34. Simulated blast zones are dark around a
+    What it becomes (docs/validation.md, "Real data"): a parachute, scored 0.85 at CaSSIS and
+    0.80 at CTX by the model of 2026-12-07 13:00 (0.79 and 0.66, 0.82 and 0.81, 0.77, 0.80 and
+    0.86-0.98 by earlier ones), the lander second at 0.15-0.20. Simulated blast zones are dark around a
     bright vehicle; this real one is bright lobes. The aim, a parachute scored under 0.8 or
     the lander, has moved across 0.8 between refits, so only the pair of classes is
     asserted."""
