@@ -973,6 +973,13 @@ def main() -> None:
         help="with --families: the base renderer's seeds A to B-1 are a fitting family too",
     )
     ap.add_argument(
+        "--holdout-seeds",
+        type=_seed_range,
+        metavar="A:B",
+        help="with --families: the holdout family's seeds A to B-1 (default: --seeds); more "
+        "seeds than the fits use make its held-out figures less noisy",
+    )
+    ap.add_argument(
         "--physics-only",
         action="store_true",
         help="with --families: leave out the groups a renderer sets "
@@ -994,15 +1001,20 @@ def main() -> None:
     args = ap.parse_args()
     global GIVE_SUNS
     GIVE_SUNS = not args.no_suns
-    if (args.write_model or args.physics_only or args.with_base) and not args.families:
-        ap.error("--write-model, --physics-only and --with-base go with --families")
+    if (
+        args.write_model or args.physics_only or args.with_base or args.holdout_seeds
+    ) and not args.families:
+        ap.error(
+            "--write-model, --physics-only, --with-base and --holdout-seeds go with --families"
+        )
     if args.families:
         fam_seeds = tuple(args.seeds or FAMILY_SEEDS)
         columns = _variants()[-1][1] if args.physics_only else None
         fitting = {f: fam_seeds for f in FITTING_FAMILIES}
         if args.with_base:
             fitting = {BASE: args.with_base, **fitting}
-        text, final = leave_family_out(fitting, "holdout", fam_seeds, columns=columns)
+        hold_seeds = tuple(args.holdout_seeds or fam_seeds)
+        text, final = leave_family_out(fitting, "holdout", hold_seeds, columns=columns)
         weights = weight_table(
             {
                 f"base renderer (seeds {REPORTING_SEEDS[0]}-{REPORTING_SEEDS[-1]})": {
@@ -1021,6 +1033,7 @@ def main() -> None:
             + f"Families fit on: {', '.join(fitting)}; held out of every fit: holdout. "
             f"Seeds {fam_seeds[0]}-{fam_seeds[-1]} of each family"
             + (f", {args.with_base[0]}-{args.with_base[-1]} of base" if args.with_base else "")
+            + f", {hold_seeds[0]}-{hold_seeds[-1]} of holdout"
             + "; layouts per camera: "
             + "; ".join(f"{c}: {', '.join(v)}" for c, v in TRAINING_LAYOUTS.items())
             + f"; {SIZE} px; no hint; {_suns_said()}.\n"
