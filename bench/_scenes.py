@@ -14,8 +14,8 @@ CACHE = Path(__file__).resolve().parent / ".data" / "identify"
 
 # what renders scenes and finds candidates: every module of the package but those that
 # identify, report, parse commands or run the demo (a change in them leaves the candidates as
-# they are)
-NOT_SOURCES = ("identify", "report", "cli", "sim/demo.py")
+# they are); paths within the package, a folder's ending in "/"
+NOT_SOURCES = ("identify/", "report/", "cli/", "sim/demo.py")
 
 
 def code_version() -> str:
@@ -29,7 +29,7 @@ def code_version() -> str:
     h = hashlib.sha1()
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
-        if rel.parts[0] in NOT_SOURCES or rel.as_posix() in NOT_SOURCES:
+        if rel.as_posix().startswith(NOT_SOURCES):
             continue
         h.update(rel.as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:10]
