@@ -90,9 +90,8 @@ def test_a_rock_shadow_is_as_dark_at_any_sun_azimuth_and_lies_down_sun(azimuth):
     weights = shadow[rows, cols]
     centre = np.array([cols @ weights, rows @ weights]) / weights.sum()
     down_sun = np.array([-sun_en[0], sun_en[1]])
-    assert (centre - 32) @ down_sun == pytest.approx(
-        4.5, abs=0.5
-    )  # half the rock + half its shadow
+    # its centre half the rock and half its shadow down-sun of the rock's
+    assert (centre - 32) @ down_sun == pytest.approx(4.5, abs=0.5)
     _, vecs = np.linalg.eigh(np.cov(np.vstack([cols, rows]), aweights=weights))
     assert abs(vecs[:, 1] @ down_sun) > math.cos(math.radians(8))
 
