@@ -29,5 +29,6 @@ def lunar_sun_pair(tmp_path_factory) -> tuple:
         "nac", "random", seed=1, size=1024, family="lunar_highlands", sun_change=(15.0, 30.0),
         vanished=2, moves=1,
     )  # fmt: skip
-    suns = tuple(truth_suns(pair.truth).values())
+    light = truth_suns(pair.truth)
+    suns = (light["before"], light["after"])
     return pair, suns, write_pair(pair, tmp_path_factory.mktemp("lunar"))
