@@ -4,10 +4,15 @@ With both suns known, the linear re-shading of ``shading`` needs no fit: BEFORE'
 structure along its sun ``A`` and the slope across it ``R`` become, under AFTER's sun,
 ``rho (cos t A + sin t R)`` (``rho`` the ratio of the suns' ``tan i``, ``t`` the azimuths'
 difference), so unchanged relief leaves ``(rho cos t - 1) A + rho sin t R`` in the residual.
-A candidate is re-lit relief when that prediction, with no free coefficient, accounts for
-most of its change energy: a crater bowl whose walls another sun lights differently. An
-object that appeared has no structure in BEFORE to predict it from; one that vanished leaves
-``-A`` where the prediction says ``(rho cos t - 1) A``, which accounts for it only in part.
+A candidate is re-lit relief when that prediction accounts for most of its change energy: a
+crater bowl whose walls another sun lights differently. Its one free coefficient is a gain
+``g`` on AFTER's predicted structure ``rho (cos t A + sin t R)``, between 1 and
+``ShadingParams.relit_gain``: the linear prediction is a floor of how much another sun
+re-shades relief (the slope across BEFORE's sun is damped where its shading shows little of
+it, and shading deepens faster than linearly on steep walls), never a ceiling. An object that
+appeared has no structure in BEFORE to predict it from; one that vanished leaves AFTER with
+none of BEFORE's structure there, which a gain of at least 1 on that structure only
+accounts for less.
 """
 
 from __future__ import annotations
@@ -51,12 +56,18 @@ def relief_prediction(
     sun_b, sun_a = suns
     rho = shading_slope(sun_a) / shading_slope(sun_b)
     turn = math.radians(sun_a.azimuth_deg - sun_b.azimuth_deg)
-    level = before.astype(np.float32)
-    structure = level - Support(None).smoothed(level, params.shading.scale)
+    structure = _structure(before, params)
     along, across = sun_kernels(sun_b.azimuth_deg, params.shading.relit_kernel, params.shading.eps)
     # one filter: the prediction is linear in both parts
     kernel = (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
     return cv2.filter2D(structure, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT)
+
+
+def _structure(image: np.ndarray, params: DetectParams) -> np.ndarray:
+    """``image`` less its blur over ``params.shading.scale`` px (float32): the relief's
+    shading structure that the prediction re-lights."""
+    level = image.astype(np.float32)
+    return level - Support(None).smoothed(level, params.shading.scale)
 
 
 def unexplained_share(
@@ -66,8 +77,11 @@ def unexplained_share(
     """The share of a candidate's change energy that the suns' re-shading of BEFORE's relief
     leaves unexplained.
 
-    Over ``inside``, the energy of the change less :func:`relief_prediction` over the
-    change's own, each less its median outside the box (what the block photometry left).
+    Over ``inside``, the energy of the change less the predicted one over the change's own,
+    each less its median outside the box (what the block photometry left). The predicted
+    change is AFTER's predicted structure (:func:`relief_prediction` plus BEFORE's structure)
+    times the gain that fits AFTER's structure best, held between 1 and
+    ``params.shading.relit_gain``, less BEFORE's structure.
 
     Parameters
     ----------
@@ -90,15 +104,24 @@ def unexplained_share(
     if not ok[inside].any() or not ok[~inside].any():
         return math.nan
     fill = float(np.median(before[ok]))
-    predicted = relief_prediction(np.where(ok, before, fill), suns, params)
-    change = after - before
-    change = change - np.median(change[ok & ~inside])
-    predicted = predicted - np.median(predicted[ok & ~inside])
+    filled = np.where(ok, before, fill)
+    outside = ok & ~inside
     use = ok & inside
+    change = after - before
+    change = change - np.median(change[outside])
+    structure = _structure(filled, params)
+    structure = structure - np.median(structure[outside])
+    predicted = relief_prediction(filled, suns, params)
+    predicted = predicted - np.median(predicted[outside])
     energy = float(np.sum(change[use] ** 2))
     if energy <= 0:
         return math.nan
-    return float(np.sum((change[use] - predicted[use]) ** 2)) / energy
+    # AFTER's structure (the change plus BEFORE's) against its prediction, over the box
+    seen, lit = change[use] + structure[use], predicted[use] + structure[use]
+    power = float(np.sum(lit**2))
+    gain = float(np.sum(seen * lit)) / power if power > 0 else 1.0
+    gain = min(max(gain, 1.0), params.shading.relit_gain)
+    return float(np.sum((seen - gain * lit) ** 2)) / energy
 
 
 def drop_relit(
