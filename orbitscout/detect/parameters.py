@@ -131,12 +131,12 @@ class ShadingParams:
     relit_gain : float
         Largest gain on AFTER's structure as ``relit`` predicts it (dimensionless, >= 1; 1: the
         linear prediction as it is). The prediction is a floor of the re-shading: the slope
-        across BEFORE's sun is damped where its shading shows little of it, and steep walls
-        shade faster than linearly; the gain that fits best, between 1 and this, is used.
-        Chosen on the fitting families (seeds 0-3 and 4-7, sun changes 5-15 degrees, every
-        camera; not fitted): false detections at 10 and 15 degrees, seeds 0-3, 193 with the
-        prediction as it is, 172 up to a gain of 1.4, 168 up to 2, 167 up to 3; seeds 4-7,
-        5-15 degrees, 313 -> 286 at 2; recall the same in every row.
+        across BEFORE's sun is damped where its shading shows little of it, and walls turned
+        from a low sun darken faster than linearly; the gain that fits best, between 1 and
+        this, is used. Chosen on the fitting families (seeds 0-3 and 4-7, sun changes 5-15
+        degrees, every camera; not fitted): false detections at 10 and 15 degrees, seeds 0-3,
+        193 with the prediction as it is, 172 up to a gain of 1.4, 168 up to 2, 167 up to 3;
+        seeds 4-7, 5-15 degrees, 313 -> 286 at 2; recall the same in every row.
     min_change_deg : float
         Suns known and nearer than this (degrees between their directions): nothing is
         modelled.

@@ -9,10 +9,10 @@ crater bowl whose walls another sun lights differently. Its one free coefficient
 ``g`` on AFTER's predicted structure ``rho (cos t A + sin t R)``, between 1 and
 ``ShadingParams.relit_gain``: the linear prediction is a floor of how much another sun
 re-shades relief (the slope across BEFORE's sun is damped where its shading shows little of
-it, and shading deepens faster than linearly on steep walls), never a ceiling. An object that
-appeared has no structure in BEFORE to predict it from; one that vanished leaves AFTER with
-none of BEFORE's structure there, which a gain of at least 1 on that structure only
-accounts for less.
+it, and walls turned from a low sun darken faster than linearly, down to shadow), never a
+ceiling. An object that appeared has no structure in BEFORE to predict it from; one that
+vanished leaves AFTER with none of BEFORE's structure there, which a gain of at least 1 on
+that structure only accounts for less.
 """
 
 from __future__ import annotations
@@ -32,21 +32,40 @@ from orbitscout.detect.shading import shading_slope, sun_kernels
 from orbitscout.detect.significance import Support
 
 
-def relief_prediction(
-    before: np.ndarray, suns: tuple[Sun, Sun], params: DetectParams
-) -> np.ndarray:
-    """The residual AFTER - BEFORE that the suns' difference alone predicts for BEFORE's
-    relief (``before``: BEFORE mapped onto AFTER's brightness, no NaN), over the same pixels.
+def relief_structure(before: np.ndarray, params: DetectParams) -> np.ndarray:
+    """BEFORE's shading structure that the prediction re-lights: ``before`` less its blur
+    over ``params.shading.scale`` px.
 
     Parameters
     ----------
     before : numpy.ndarray
-        A window of BEFORE on AFTER's grid and brightness.
+        A window of BEFORE on AFTER's grid and brightness (no NaN).
+    params : DetectParams
+        ``shading.scale``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The structure, float32.
+    """
+    level = before.astype(np.float32)
+    return level - Support(None).smoothed(level, params.shading.scale)
+
+
+def relief_prediction(
+    structure: np.ndarray, suns: tuple[Sun, Sun], params: DetectParams
+) -> np.ndarray:
+    """The residual AFTER - BEFORE that the suns' difference alone predicts for BEFORE's
+    relief, over the same pixels.
+
+    Parameters
+    ----------
+    structure : numpy.ndarray
+        BEFORE's shading structure over a window (:func:`relief_structure`).
     suns : tuple of Sun
         BEFORE's and AFTER's suns on AFTER's grid.
     params : DetectParams
-        ``shading.scale`` (the structure's blur), ``shading.relit_kernel`` and ``shading.eps``
-        (the sun kernels).
+        ``shading.relit_kernel`` and ``shading.eps`` (the sun kernels).
 
     Returns
     -------
@@ -56,18 +75,12 @@ def relief_prediction(
     sun_b, sun_a = suns
     rho = shading_slope(sun_a) / shading_slope(sun_b)
     turn = math.radians(sun_a.azimuth_deg - sun_b.azimuth_deg)
-    structure = _structure(before, params)
     along, across = sun_kernels(sun_b.azimuth_deg, params.shading.relit_kernel, params.shading.eps)
     # one filter: the prediction is linear in both parts
     kernel = (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
-    return cv2.filter2D(structure, -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT)
-
-
-def _structure(image: np.ndarray, params: DetectParams) -> np.ndarray:
-    """``image`` less its blur over ``params.shading.scale`` px (float32): the relief's
-    shading structure that the prediction re-lights."""
-    level = image.astype(np.float32)
-    return level - Support(None).smoothed(level, params.shading.scale)
+    return cv2.filter2D(
+        structure.astype(np.float32), -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT
+    )
 
 
 def unexplained_share(
@@ -79,7 +92,8 @@ def unexplained_share(
 
     Over ``inside``, the energy of the change less the predicted one over the change's own,
     each less its median outside the box (what the block photometry left). The predicted
-    change is AFTER's predicted structure (:func:`relief_prediction` plus BEFORE's structure)
+    change is AFTER's predicted structure (:func:`relief_prediction` plus BEFORE's,
+    :func:`relief_structure`)
     times the gain that fits AFTER's structure best, held between 1 and
     ``params.shading.relit_gain``, less BEFORE's structure.
 
@@ -104,15 +118,14 @@ def unexplained_share(
     if not ok[inside].any() or not ok[~inside].any():
         return math.nan
     fill = float(np.median(before[ok]))
-    filled = np.where(ok, before, fill)
     outside = ok & ~inside
     use = ok & inside
     change = after - before
     change = change - np.median(change[outside])
-    structure = _structure(filled, params)
-    structure = structure - np.median(structure[outside])
-    predicted = relief_prediction(filled, suns, params)
+    structure = relief_structure(np.where(ok, before, fill), params)
+    predicted = relief_prediction(structure, suns, params)
     predicted = predicted - np.median(predicted[outside])
+    structure = structure - np.median(structure[outside])
     energy = float(np.sum(change[use] ** 2))
     if energy <= 0:
         return math.nan
