@@ -57,16 +57,21 @@ def test_relief_lit_by_another_sun_is_accounted_for(sun_after, most):
     assert unexplained_share(after, _look(*sun_before, flat, 0.0), box, suns) > 0.8
 
 
+def _wide_bowl(sun_before: tuple[float, float], sun_after: tuple[float, float]):
+    """AFTER, BEFORE, the box and the suns of a bowl about 50 px across (sigma 16 px) under
+    two suns, each (incidence, azimuth)."""
+    suns = (Sun(sun_before[1], sun_before[0]), Sun(sun_after[1], sun_after[0]))
+    flat = np.ones((SIZE, SIZE))
+    before, after = (_look(*sun, flat, depth=6.4, width=16.0) for sun in (sun_before, sun_after))
+    return after, before, _box(128, 128, 24), suns
+
+
 def test_a_wide_bowl_needs_kernels_that_reach_across_it():
     """A bowl about 50 px across (sigma 16 px) under suns 10 degrees of incidence and 20 of
     azimuth apart: the slope across BEFORE's sun is integrated from its shading over the
     bowl, which the 257-px ``relit_kernel`` reaches and 65-px kernels do not (measured: 0.26
     of the change left, against 0.53)."""
-    sun_before, sun_after = (50.0, 90.0), (60.0, 110.0)
-    suns = (Sun(sun_before[1], sun_before[0]), Sun(sun_after[1], sun_after[0]))
-    flat = np.ones((SIZE, SIZE))
-    before, after = (_look(*sun, flat, depth=6.4, width=16.0) for sun in (sun_before, sun_after))
-    box = _box(128, 128, 24)
+    after, before, box, suns = _wide_bowl((50.0, 90.0), (60.0, 110.0))
     params = DetectParams()
     assert unexplained_share(after, before, box, suns, params) <= params.relit_share
     short = DetectParams(shading=ShadingParams(relit_kernel=65))
@@ -78,11 +83,7 @@ def test_the_prediction_may_be_exceeded_by_a_gain():
     across BEFORE's sun is damped in the prediction, which falls short of AFTER's shading
     (measured: 0.33 of the change left, over ``relit_share``); a gain of up to
     ``relit_gain`` on AFTER's predicted structure accounts for it (0.27)."""
-    sun_before, sun_after = (50.0, 90.0), (60.0, 120.0)
-    suns = (Sun(sun_before[1], sun_before[0]), Sun(sun_after[1], sun_after[0]))
-    flat = np.ones((SIZE, SIZE))
-    before, after = (_look(*sun, flat, depth=6.4, width=16.0) for sun in (sun_before, sun_after))
-    box = _box(128, 128, 24)
+    after, before, box, suns = _wide_bowl((50.0, 90.0), (60.0, 120.0))
     params = DetectParams()
     linear = DetectParams(shading=ShadingParams(relit_gain=1.0))
     assert unexplained_share(after, before, box, suns, linear) > params.relit_share
