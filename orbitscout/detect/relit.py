@@ -79,7 +79,10 @@ def relief_prediction(
     # one filter: the prediction is linear in both parts
     kernel = (rho * math.cos(turn) - 1.0) * along + rho * math.sin(turn) * across
     return cv2.filter2D(
-        structure.astype(np.float32), -1, kernel.astype(np.float32), borderType=cv2.BORDER_REFLECT
+        structure.astype(np.float32, copy=False),
+        -1,
+        kernel.astype(np.float32),
+        borderType=cv2.BORDER_REFLECT,
     )
 
 
@@ -93,9 +96,8 @@ def unexplained_share(
     Over ``inside``, the energy of the change less the predicted one over the change's own,
     each less its median outside the box (what the block photometry left). The predicted
     change is AFTER's predicted structure (:func:`relief_prediction` plus BEFORE's,
-    :func:`relief_structure`)
-    times the gain that fits AFTER's structure best, held between 1 and
-    ``params.shading.relit_gain``, less BEFORE's structure.
+    :func:`relief_structure`) times the gain that fits AFTER's structure best, held between 1
+    and ``params.shading.relit_gain``, less BEFORE's structure.
 
     Parameters
     ----------
@@ -106,7 +108,8 @@ def unexplained_share(
     suns : tuple of Sun
         BEFORE's and AFTER's suns on AFTER's grid.
     params : DetectParams
-        The prediction's filters (:func:`relief_prediction`).
+        The prediction's filters (:func:`relief_prediction`) and the gain's upper bound
+        (``shading.relit_gain``).
 
     Returns
     -------
