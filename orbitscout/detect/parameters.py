@@ -323,9 +323,7 @@ class DetectParams:
         (robust standard deviations of that ground).
     shadow_core_sigma : float
         How far below that level a dark patch must reach somewhere to be a shadow, not a dip
-        of the ground's texture (robust standard deviations; 3, not 4: a small boulder's
-        shadow, blurred, rarely reaches 4 on rough ground, and ``shadow_depth`` still asks a
-        fifth of the level; chosen on the fitting families, docs/development.md).
+        of the ground's texture (robust standard deviations).
     shadow_share : float
         Least share of a candidate's change energy on such dark pixels of either image for
         it to be a shadow change (dimensionless, 0-1).
@@ -405,7 +403,7 @@ class DetectParams:
     thin_aspect: float = 3.0
     shadows: bool = True
     shadow_sigma: float = 2.0
-    shadow_core_sigma: float = 3.0
+    shadow_core_sigma: float = 4.0
     shadow_share: float = 0.7
     shadow_depth: float = 0.2
     shadow_area_ratio: float = 3.0
