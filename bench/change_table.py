@@ -6,12 +6,13 @@ families``: ground, relief, PSF, noise, compression, stripes that nothing was fi
 the ``random`` layout (hardware and natural changes that appear) plus objects that vanish and
 objects that move. ``orbitscout.find`` runs on each pair, given the two suns as a product's
 labels would give them; detections are matched one-to-one to the truth (``sim.evaluate.match``,
-within max(3 px, the item's radius)). Printed and written (``--markdown``) per camera and sun
-change: recall of appearing and of vanished changes >= 3 px across (the item's visible extent),
-moves linked (both ends found and their detections linked by ``moved_from``), and false
-detections (those within no truth item's radius) per 4k x 4k px scene, with counts; and the
-same recall split by each change's ideal signal-to-noise ratio (``ideal_snr``), so that a miss
-that no detector could see is told from one that ``find`` should have made.
+within max(3 px, the item's radius) of the item or of its cast shadow). Printed and written
+(``--markdown``) per camera and sun change: recall of appearing and of vanished changes >= 3 px
+across (the item's visible extent), moves linked (both ends found and their detections linked
+by ``moved_from``), and false detections (those within no truth item's reach) per 4k x 4k px
+scene, with counts; and the same recall split by each change's ideal signal-to-noise ratio
+(``ideal_snr``), so that a miss that no detector could see is told from one that ``find``
+should have made.
 
     python bench/change_table.py                                 # print the table
     python bench/change_table.py --markdown docs/validation.md   # the table into that page
@@ -107,7 +108,7 @@ def run_scene(
     from orbitscout import pipeline
     from orbitscout.core.errors import OrbitscoutError
     from orbitscout.core.illumination import sun_change
-    from orbitscout.sim.evaluate import match, match_radius_px
+    from orbitscout.sim.evaluate import footprint_distance_px, match, match_radius_px
     from orbitscout.sim.render import simulate_pair, truth_suns, write_pair
 
     pair = simulate_pair(
@@ -156,8 +157,7 @@ def run_scene(
     for r in rows:
         r.setdefault("matched", False)
         r["near_truth"] = r["matched"] or any(
-            (r["x"] - it["x"]) ** 2 + (r["y"] - it["y"]) ** 2
-            <= match_radius_px(it, gsd, MIN_ACROSS_PX) ** 2
+            footprint_distance_px(r["x"], r["y"], it) <= match_radius_px(it, gsd, MIN_ACROSS_PX)
             for it in items
         )
     ids = {it["id"]: i for i, it in enumerate(items)}
@@ -360,11 +360,14 @@ def header(scenes: list[dict], families: list[str], seconds: float) -> str:
         f"family {', '.join(f'`{f}`' for f in families)}: {role}; "
         f"seeds {', '.join(str(s) for s in sorted({s['seed'] for s in scenes}))}; layout `random` "
         f"with {VANISHED} vanished objects and {MOVES} move per scene; {seconds:.0f} s). "
-        "Recall counts changes whose visible extent is >= 3 px; a move is linked when both ends "
+        "Recall counts changes whose visible extent is >= 3 px; a detection finds a change "
+        "when it lies within the item's radius of the item or of its cast shadow under the sun "
+        "of the look it is in; a move is linked when both ends "
         "are found and their detections name each other in `moved_from`; a link that is no "
         "move joins two detections that are not the two ends of one moved object (of all the "
         "links `find` made in the row); a false detection "
-        "lies within no truth item's radius (fragments of a real change are not counted), "
+        "lies within no truth item's radius of it or its shadow (fragments of a real change "
+        "are not counted), "
         "scaled to a 4096 x 4096 px scene; P(changed) is each detection's `change_score`, its "
         "ECE against whether the detection lies on a real change; 'of them score ≥ 0.8' "
         "counts the row's false detections (not scaled) whose `score` is so; "

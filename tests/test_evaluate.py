@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -10,6 +11,7 @@ from orbitscout.core.errors import OrbitscoutError
 from orbitscout.sim.evaluate import (
     evaluate,
     evaluate_lists,
+    footprint_distance_px,
     format_report,
     match,
     match_radius_px,
@@ -52,6 +54,24 @@ def test_radius_scales_with_size_and_has_a_floor():
     assert match_radius_px(TRUTH["items"][1], 5.0) == pytest.approx(3.5)
     assert match_radius_px({"size_m": 0.1}, 5.0, min_radius_px=2.0) == 2.0
     assert match_radius_px({"size_m": 100.0}, 0.25) > 100
+
+
+def test_a_detection_on_an_objects_cast_shadow_matches_it():
+    """The ground a boulder changed reaches to the end of its shadow (``shadow_px``): a
+    detection on the shadow matches, one as far off up-sun or past the shadow's end does not."""
+    boulder = {"id": 0, "class": "unknown", "x": 50.0, "y": 50.0, "size_m": 2.0}
+    shadowed = dict(boulder, shadow_px=[0.0, 12.0])  # sun from the north: shadow southward
+    assert match_radius_px(boulder, 0.5) == pytest.approx(3.5)
+    assert footprint_distance_px(50.0, 60.0, shadowed) == pytest.approx(0.0)
+    assert footprint_distance_px(52.0, 66.0, shadowed) == pytest.approx(math.hypot(2, 4))
+    on_shadow, up_sun, past_end = (
+        _det(51.0, 59.0, "unknown"),
+        _det(50.0, 41.0, "x"),
+        _det(50.0, 67.0, "x"),
+    )
+    assert match([on_shadow], [boulder], 0.5) == []
+    assert match([on_shadow], [shadowed], 0.5) == [(0, 0, pytest.approx(1.0))]
+    assert match([up_sun, past_end], [shadowed], 0.5) == []
 
 
 def test_misses_false_alarms_wrong_classes():

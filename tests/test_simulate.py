@@ -285,6 +285,36 @@ def test_a_pair_without_its_changes_differs_only_where_they_lie():
         assert diff[near].max() > 3, it["kind"]
 
 
+def test_truth_shadows_lie_where_the_render_casts_them():
+    """A truth item's ``shadow_px`` points down-sun of its own look (BEFORE's for a vanished
+    one) as far as its cast shadow reaches: on a noise-free lunar pair under a grazing BEFORE
+    sun, the ground halfway along it is darker with the item than without, and the ground as
+    far up-sun, clear of the item, unchanged."""
+    kw = dict(
+        camera="nac", layout="random", seed=7, size=384, noise=False, family="lunar_highlands",
+        vanished=2, moves=1, sun_change=(15.0, 30.0), shift_px=(0.0, 0.0),
+    )  # fmt: skip
+    full = simulate_pair(**kw)
+    bare = simulate_pair(**kw, changes=False)
+    gsd = full.truth["gsd_m"]
+    long_shadows = 0
+    for it in full.truth["items"]:
+        dx, dy = it.get("shadow_px") or (0.0, 0.0)
+        length, across = math.hypot(dx, dy), it["size_m"] / gsd
+        if length < 2 * across:
+            continue  # a shadow too short to be told from the object's own outline
+        long_shadows += 1
+        image = "before" if it.get("change") == "vanished" else "after"
+        diff = getattr(full, image).astype(float) - getattr(bare, image).astype(float)
+
+        def at(f, it=it, dx=dx, dy=dy, diff=diff):
+            return diff[int(round(it["y"] + f * dy)), int(round(it["x"] + f * dx))]
+
+        assert at(0.5) < -10, it
+        assert abs(at(-0.5)) <= 1, it
+    assert long_shadows >= 2
+
+
 def _block_edge_ratio(image: np.ndarray) -> float:
     """Mean step across the columns that end an 8-px block over the mean step elsewhere."""
     step = np.abs(np.diff(image.astype(float), axis=1)).mean(axis=0)

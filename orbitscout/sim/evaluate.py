@@ -5,7 +5,9 @@ Detections (``detections.geojson`` from ``orbitscout find``: Features with prope
 items (``truth.json`` from ``orbitscout simulate``) by distance, with the Hungarian algorithm
 (``scipy.optimize.linear_sum_assignment``). A pair may match when the detection lies within a
 radius that grows with the truth item's size in pixels (its visible extent: blast zone, scar,
-debris fan), never less than ``min_radius_px``.
+debris fan), never less than ``min_radius_px``, of the item's centre or, for an item that casts
+a shadow (``shadow_px``, where the shadow ends), of any point between its centre and there:
+the ground an object changed includes its shadow.
 
 Reported: recall (matched truth / truth), precision (matched detections / detections), class
 accuracy (matched pairs whose classes agree), median localisation error in pixels and metres,
@@ -86,6 +88,33 @@ def match_radius_px(item: dict, gsd_m: float | None, min_radius_px: float = 2.0)
     return min_radius_px
 
 
+def footprint_distance_px(x, y, item: dict) -> np.ndarray:
+    """Distance (px) from points (x, y) to a truth item: to its centre, or where it casts a
+    shadow (``shadow_px``: dx, dy of the shadow's far end from the centre), to the nearest point
+    of the segment from its centre to that end.
+
+    Parameters
+    ----------
+    x, y : float or array_like
+        Points in the truth's pixel grid.
+    item : dict
+        A truth item (``x``, ``y``, optionally ``shadow_px``).
+
+    Returns
+    -------
+    numpy.ndarray
+        The distances, shaped as ``x``.
+    """
+    dx = np.asarray(x, dtype=float) - float(item["x"])
+    dy = np.asarray(y, dtype=float) - float(item["y"])
+    sx, sy = (float(v) for v in item.get("shadow_px") or (0.0, 0.0))
+    length2 = sx * sx + sy * sy
+    if length2 > 0:
+        along = np.clip((dx * sx + dy * sy) / length2, 0.0, 1.0)
+        dx, dy = dx - along * sx, dy - along * sy
+    return np.hypot(dx, dy)
+
+
 def match(
     detections: list[dict],
     truth_items: list[dict],
@@ -93,14 +122,14 @@ def match(
     min_radius_px: float = 2.0,
 ) -> list[tuple[int, int, float]]:
     """One-to-one matches (detection index, truth index, distance px), minimising the total
-    distance among pairs within each truth item's radius (Hungarian algorithm)."""
+    distance (``footprint_distance_px``) among pairs within each truth item's radius
+    (Hungarian algorithm)."""
     from scipy.optimize import linear_sum_assignment
 
     if not detections or not truth_items:
         return []
     d = np.array([[r["x"], r["y"]] for r in detections], dtype=float)
-    t = np.array([[it["x"], it["y"]] for it in truth_items], dtype=float)
-    dist = np.hypot(d[:, None, 0] - t[None, :, 0], d[:, None, 1] - t[None, :, 1])
+    dist = np.stack([footprint_distance_px(d[:, 0], d[:, 1], it) for it in truth_items], axis=1)
     radius = np.array([match_radius_px(it, gsd_m, min_radius_px) for it in truth_items])
     allowed = dist <= radius[None, :]
     big = 1e6

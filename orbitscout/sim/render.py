@@ -100,6 +100,11 @@ class Illumination:
         return math.sin(a), math.cos(a)
 
     @property
+    def shadow_tan(self) -> float:
+        """Length of a cast shadow per metre of height (tan of the incidence, held at 85 deg)."""
+        return math.tan(math.radians(min(self.incidence_deg, 85.0)))
+
+    @property
     def sun_vec(self) -> np.ndarray:
         i = math.radians(self.incidence_deg)
         se, sn = self.sun_en
@@ -584,7 +589,7 @@ def render_image(
     phot0 = float(photometric(math.cos(math.radians(illum.incidence_deg)), t.lunar_lambert_l))
     floor = F32(t.shadow_floor * phot0)
     shade = np.maximum(photometric(cos_i, t.lunar_lambert_l), floor).astype(F32)
-    tan_i = math.tan(math.radians(min(illum.incidence_deg, 85.0)))
+    tan_i = illum.shadow_tan
     obj_alpha = np.zeros_like(albedo)
     obj_refl = np.zeros_like(albedo)
     shadow = np.zeros_like(albedo)
@@ -817,6 +822,7 @@ def simulate_pair(
         },
         "after": {"incidence_deg": after_ill.incidence_deg, "azimuth_deg": after_ill.azimuth_deg},
     }
+    _add_shadows(truth, scene, before_ill, after_ill, gsd)
     if fam is not None or sun_change is not None:
         truth["sun_change"] = {
             "incidence_deg": round(abs(after_ill.incidence_deg - before_ill.incidence_deg), 3),
@@ -877,6 +883,21 @@ def _georeference(scene: Scene, grid: Grid):
     left = xs + grid.e0 - 0.5 * g
     top = ys + grid.n0 + 0.5 * g
     return crs, Affine(g, 0.0, left, 0.0, -g, top), (xs, ys)
+
+
+def _add_shadows(
+    truth: dict, scene: Scene, before: Illumination, after: Illumination, gsd: float
+) -> None:
+    """Give each truth item that stands above the ground ``shadow_px``: where its cast shadow
+    ends (dx, dy from its centre, AFTER's pixels) under the sun of the look it is in, BEFORE's
+    for a vanished item. The ground it changed reaches from its centre to there."""
+    for rec in truth["items"] + truth["outside"]:
+        item = scene.items[rec["id"]]
+        ill = before if item.change == "vanished" else after
+        length = item_height_m(item) * ill.shadow_tan / gsd
+        if length > 0:
+            se, sn = ill.sun_en
+            rec["shadow_px"] = [round(-se * length, 3), round(sn * length, 3)]
 
 
 def _truth(scene, cam, grid, crs, site_xy, transform, seed, shift) -> dict:
