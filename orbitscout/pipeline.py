@@ -276,7 +276,7 @@ def find(
         found = [c for c in found if c.score >= min_score]
         for i, cand in enumerate(found, start=1):
             cand.id = i
-        moves.link_moves(found, gsd, detect)  # on the final ids: moved_from names one
+        moves.link_moves(found, gsd, detect, light.suns)  # on the final ids: moved_from names one
         timings["identify_s"] = time.perf_counter() - clock
 
         counts = {cls: sum(c.cls == cls for c in found) for cls in CLASSES}

@@ -2,23 +2,30 @@
 
 A boulder that rolled, a parachute shifted by wind or an ice block fallen from a scarp leaves
 two detections: where it was (``vanished``) and where it is (``appeared``). They are linked
-when they lie within ``DetectParams.move_max_m`` (``move_max_px`` without a pixel size), are
-of like area and like contrast magnitude, and mirror each other's polarity (a dark object
-brightens the ground it left as much as it darkens the ground it reached). Each end takes
-part in one link at most, the nearest pairs first.
+when both are more probably changes than not (``change_score``), lie within
+``DetectParams.move_max_m`` (``move_max_px`` without a pixel size), are of like area and like
+contrast magnitude, and mirror each other's polarity (a dark object brightens the ground it left
+as much as it darkens the ground it reached). Under two suns an object's change is mostly its
+cast shadow, whose length goes with tan *i*: the three likenesses are widened by the suns'
+ratio of tan *i*. Each end takes part in one link at most, the nearest pairs first.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from orbitscout.core.candidate import Candidate
 from orbitscout.core.geometry import bearing_deg
+from orbitscout.core.illumination import Sun
 from orbitscout.detect.parameters import DEFAULT, DetectParams
 
 
 def link_moves(
-    found: list[Candidate], gsd_m: float | None = None, params: DetectParams = DEFAULT
+    found: list[Candidate],
+    gsd_m: float | None = None,
+    params: DetectParams = DEFAULT,
+    suns: Sequence[Sun] | None = None,
 ) -> list[Candidate]:
     """Link each vanished detection to a like appeared one nearby, as a possible move.
 
@@ -37,7 +44,10 @@ def link_moves(
         The AFTER image's pixel size (m); None: distances and ``move_max_px`` in pixels.
     params : DetectParams
         The move tolerances (``move_max_m``, ``move_max_px``, ``move_size_ratio``,
-        ``move_contrast_ratio``, ``move_polarity_tol``).
+        ``move_contrast_ratio``, ``move_polarity_tol``, ``move_sun_stretch_max``,
+        ``move_min_change_score``).
+    suns : sequence of two Sun, optional
+        BEFORE's and AFTER's suns; None: taken as one sun.
 
     Returns
     -------
@@ -49,13 +59,15 @@ def link_moves(
         cand.move = None
     scale = gsd_m if gsd_m is not None and gsd_m > 0 else None
     reach = params.move_max_m if scale is not None else params.move_max_px
-    gone = [c for c in found if c.change == "vanished"]
-    new = [c for c in found if c.change == "appeared"]
+    stretch = sun_stretch(suns, params.move_sun_stretch_max)
+    ends = [c for c in found if _probably_changed(c, params.move_min_change_score)]
+    gone = [c for c in ends if c.change == "vanished"]
+    new = [c for c in ends if c.change == "appeared"]
     pairs = []
     for a in new:
         for v in gone:
             distance = math.hypot(a.x - v.x, a.y - v.y) * (scale or 1.0)
-            if distance <= reach and _alike(v, a, params):
+            if distance <= reach and _alike(v, a, params, stretch):
                 pairs.append((distance, v.id, a.id, v, a))
     used_gone: set[int] = set()
     used_new: set[int] = set()
@@ -73,15 +85,49 @@ def link_moves(
     return found
 
 
-def _alike(gone: Candidate, new: Candidate, params: DetectParams = DEFAULT) -> bool:
+def sun_stretch(suns: Sequence[Sun] | None, most: float) -> float:
+    """How much more two ends of one moved object may differ under two suns: the larger
+    tan *i* over the smaller (incidence held within 0-85 deg), 1 for one sun or none known, at
+    most ``most`` (and ``most`` where either sun stands overhead).
+
+    Parameters
+    ----------
+    suns : sequence of two Sun or None
+        BEFORE's and AFTER's suns.
+    most : float
+        The largest stretch (>= 1).
+
+    Returns
+    -------
+    float
+        The factor, between 1 and ``most``.
+    """
+    if suns is None:
+        return 1.0
+    tans = [math.tan(math.radians(min(max(s.incidence_deg, 0.0), 85.0))) for s in suns]
+    if min(tans) <= 0:
+        return most if max(tans) > 0 else 1.0
+    return min(most, max(tans) / min(tans))
+
+
+def _probably_changed(cand: Candidate, least: float) -> bool:
+    """Whether a detection's ``change_score`` reaches ``least`` (one without a score does)."""
+    return cand.change_score is None or cand.change_score >= least
+
+
+def _alike(
+    gone: Candidate, new: Candidate, params: DetectParams = DEFAULT, stretch: float = 1.0
+) -> bool:
     """Whether two detections may be one object at two places: areas and contrast
-    magnitudes within their ratios, and one's bright share the other's dark share."""
-    if _ratio(gone.area_px, new.area_px) > params.move_size_ratio:
+    magnitudes within their ratios, and one's bright share the other's dark share, each
+    tolerance widened by ``stretch``."""
+    if _ratio(gone.area_px, new.area_px) > params.move_size_ratio * stretch:
         return False
     magnitude = [c.contrast_bright - c.contrast_dark for c in (gone, new)]
-    if _ratio(*magnitude) > params.move_contrast_ratio:
+    if _ratio(*magnitude) > params.move_contrast_ratio * stretch:
         return False
-    return abs(gone.bright_fraction - (1.0 - new.bright_fraction)) <= params.move_polarity_tol
+    polarity = abs(gone.bright_fraction - (1.0 - new.bright_fraction))
+    return polarity <= min(1.0, params.move_polarity_tol * stretch)
 
 
 def _ratio(a: float, b: float) -> float:

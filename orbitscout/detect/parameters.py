@@ -295,6 +295,13 @@ class DetectParams:
         Largest difference between one end's bright share and the other's dark share (an
         object moved darkens where it arrived as much as it brightens where it left;
         dimensionless, 0-1).
+    move_sun_stretch_max : float
+        Under two suns the three tolerances above are widened by the ratio of their tan *i*
+        (an object's change is mostly its cast shadow, whose length goes with tan *i*), by at
+        most this factor (dimensionless, >= 1; 3 spans 30 deg to 60 deg). Set by hand.
+    move_min_change_score : float
+        Least ``change_score`` either end of a move must have (0-1; 0.5: each end more
+        probably a change than not). Set by hand.
     edge : int
         Pixels ignored along no-data edges, where interpolation leaves artefacts (px).
     merge_gap : int
@@ -393,6 +400,8 @@ class DetectParams:
     move_size_ratio: float = 2.0
     move_contrast_ratio: float = 2.0
     move_polarity_tol: float = 0.3
+    move_sun_stretch_max: float = 3.0
+    move_min_change_score: float = 0.5
     edge: int = 2
     merge_gap: int = 2
     line_gap: int = 8
@@ -465,6 +474,10 @@ class DetectParams:
             raise ValueError("move_size_ratio and move_contrast_ratio must be at least 1")
         if not 0.0 <= self.move_polarity_tol <= 1.0:
             raise ValueError("move_polarity_tol must lie in 0-1")
+        if not self.move_sun_stretch_max >= 1:
+            raise ValueError("move_sun_stretch_max must be at least 1")
+        if not 0.0 <= self.move_min_change_score <= 1.0:
+            raise ValueError("move_min_change_score must lie in 0-1")
 
     @property
     def saddle_sigma(self) -> float:
