@@ -49,8 +49,8 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
     """Each truth item's signal-to-noise ratio to an ideal observer: the scene rendered again
     with no sun change and no shift, free of noise and compression with and without its
     changes (and once with both). The item's own change (what the changes add to AFTER, less
-    what they add to BEFORE scaled onto AFTER) over its match radius is the template of a
-    filter matched to it exactly; its SNR is the template's energy over the spread (robust
+    what they add to BEFORE scaled onto AFTER) within its match radius of it or its cast
+    shadow is the template of a filter matched to it exactly; its SNR is the template's energy over the spread (robust
     sigma) of that filter's response to the difference's noise (each image's noisy,
     compressed render less its clean one, less per-row medians for CaSSIS's framelet gains).
     The response, not a per-pixel sigma, because block compression makes the noise
@@ -58,7 +58,7 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
     ``find`` needs ``t_high`` (5.5) on its best filter of 0-2 px."""
     import cv2
 
-    from orbitscout.sim.evaluate import match_radius_px
+    from orbitscout.sim.evaluate import footprint_distance_px, match_radius_px
     from orbitscout.sim.render import simulate_pair
 
     kw = dict(
@@ -85,10 +85,12 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
     out = {}
     for it in clean.truth["items"]:
         r = match_radius_px(it, gsd, MIN_ACROSS_PX)
-        x0, x1 = max(0, int(it["x"] - r)), min(size, int(it["x"] + r) + 2)
-        y0, y1 = max(0, int(it["y"] - r)), min(size, int(it["y"] + r) + 2)
+        ends_x = (it["x"], it["x"] + (it.get("shadow_px") or (0.0, 0.0))[0])
+        ends_y = (it["y"], it["y"] + (it.get("shadow_px") or (0.0, 0.0))[1])
+        x0, x1 = max(0, int(min(ends_x) - r)), min(size, int(max(ends_x) + r) + 2)
+        y0, y1 = max(0, int(min(ends_y) - r)), min(size, int(max(ends_y) + r) + 2)
         yy, xx = np.mgrid[y0:y1, x0:x1]
-        disc = (xx - it["x"]) ** 2 + (yy - it["y"]) ** 2 <= r * r
+        disc = footprint_distance_px(xx, yy, it) <= r  # the item and its cast shadow
         template = np.where(disc, signal[y0:y1, x0:x1], 0.0)
         energy = float(np.sum(template**2))
         response = cv2.filter2D(noise, cv2.CV_32F, template.astype(np.float32))

@@ -64,7 +64,11 @@ from orbitscout.identify.model import (  # noqa: E402
     Trees,
     calibration_group,
 )
-from orbitscout.sim.evaluate import evaluate_lists, match_radius_px  # noqa: E402
+from orbitscout.sim.evaluate import (  # noqa: E402
+    evaluate_lists,
+    footprint_distance_px,
+    match_radius_px,
+)
 from orbitscout.sim.families import FITTING_FAMILIES  # noqa: E402
 
 CAMERAS = {
@@ -453,8 +457,8 @@ def natural_line(seeds, model=None) -> str:
 
 
 def _on_item(x: float, y: float, items: list[dict], gsd: float) -> bool:
-    """Whether (x, y) lies within one of ``items``' match radius."""
-    return any(math.hypot(x - it["x"], y - it["y"]) <= match_radius_px(it, gsd) for it in items)
+    """Whether (x, y) lies within one of ``items``' match radius of it or its cast shadow."""
+    return any(footprint_distance_px(x, y, it) <= match_radius_px(it, gsd) for it in items)
 
 
 def _inside_item(c, truth) -> bool:
