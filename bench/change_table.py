@@ -50,9 +50,10 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
     with no sun change and no shift, free of noise and compression with and without its
     changes (and once with both). The item's own change (what the changes add to AFTER, less
     what they add to BEFORE scaled onto AFTER) within its match radius of it or its cast
-    shadow is the template of a filter matched to it exactly; its SNR is the template's energy over the spread (robust
-    sigma) of that filter's response to the difference's noise (each image's noisy,
-    compressed render less its clean one, less per-row medians for CaSSIS's framelet gains).
+    shadow is the template of a filter matched to it exactly; its SNR is the template's
+    energy over the spread (robust sigma) of that filter's response to the difference's noise
+    (each image's noisy, compressed render less its clean one, less per-row medians for
+    CaSSIS's framelet gains).
     The response, not a per-pixel sigma, because block compression makes the noise
     correlated: over white noise both give sqrt(sum of the template squared) / sigma.
     ``find`` needs ``t_high`` (5.5) on its best filter of 0-2 px."""

@@ -70,7 +70,8 @@ def test_a_detection_on_an_objects_cast_shadow_matches_it():
         _det(50.0, 67.0, "x"),
     )
     assert match([on_shadow], [boulder], 0.5) == []
-    assert match([on_shadow], [shadowed], 0.5) == [(0, 0, pytest.approx(1.0))]
+    # matched on the shadow, its error measured from the boulder
+    assert match([on_shadow], [shadowed], 0.5) == [(0, 0, pytest.approx(math.hypot(1, 9)))]
     assert match([up_sun, past_end], [shadowed], 0.5) == []
 
 

@@ -121,15 +121,18 @@ def match(
     gsd_m: float | None,
     min_radius_px: float = 2.0,
 ) -> list[tuple[int, int, float]]:
-    """One-to-one matches (detection index, truth index, distance px), minimising the total
-    distance (``footprint_distance_px``) among pairs within each truth item's radius
-    (Hungarian algorithm)."""
+    """One-to-one matches (detection index, truth index, distance px from the item's
+    centre: the localisation error), minimising the total distance to the items' footprints
+    (``footprint_distance_px``) among pairs within each truth item's radius (Hungarian
+    algorithm)."""
     from scipy.optimize import linear_sum_assignment
 
     if not detections or not truth_items:
         return []
     d = np.array([[r["x"], r["y"]] for r in detections], dtype=float)
     dist = np.stack([footprint_distance_px(d[:, 0], d[:, 1], it) for it in truth_items], axis=1)
+    t = np.array([[it["x"], it["y"]] for it in truth_items], dtype=float)
+    centre = np.hypot(d[:, None, 0] - t[None, :, 0], d[:, None, 1] - t[None, :, 1])
     radius = np.array([match_radius_px(it, gsd_m, min_radius_px) for it in truth_items])
     allowed = dist <= radius[None, :]
     big = 1e6
@@ -137,7 +140,7 @@ def match(
     cost = np.where(allowed, dist / radius[None, :], big)
     rows, cols = linear_sum_assignment(cost)
     return [
-        (int(r), int(c), float(dist[r, c]))
+        (int(r), int(c), float(centre[r, c]))
         for r, c in zip(rows, cols, strict=True)
         if allowed[r, c]
     ]
