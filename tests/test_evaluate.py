@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -145,6 +146,31 @@ def test_bad_files(tmp_path):
     )
     with pytest.raises(OrbitscoutError, match="no numeric x, y"):
         evaluate(tmp_path / "d2.json", good_t)
+    item = {"id": 0, "class": "unknown", "x": 5.0, "y": 5.0, "size_m": 1.0}
+    for bad_item, message in (
+        ({**item, "shadow_px": [1.0]}, "shadow_px"),
+        ({**item, "shadow_px": "south"}, "shadow_px"),
+        ({**item, "shadow_px": [1.0, None]}, "no number"),
+        ({**item, "x": "5"}, "no number"),
+        ({**item, "extent_m": "wide"}, "no number"),
+    ):
+        (tmp_path / "t3.json").write_text(json.dumps({"gsd_m": 1.0, "items": [bad_item]}))
+        with pytest.raises(OrbitscoutError, match=message):
+            evaluate(good_d, tmp_path / "t3.json")
+
+
+def test_cli_evaluate_a_hostile_truth_is_one_error_line(tmp_path, monkeypatch, capsys):
+    from orbitscout.cli import main
+
+    dp, tp = _write(tmp_path, [_det(100, 100, "lander")])
+    tp.write_text(json.dumps({"gsd_m": "x", "items": []}))
+    monkeypatch.setattr(sys, "argv", ["orbitscout", "evaluate", str(dp), str(tp)])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith("orbitscout: error: ") and line.endswith("gsd_m is not a number")
 
 
 def test_cli_evaluate(tmp_path):

@@ -72,10 +72,25 @@ def load_truth(path: str | Path) -> dict:
     data = _load_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("items"), list):
         raise OrbitscoutError("not a truth file (no 'items' list)", path)
+    if data.get("gsd_m") is not None and not _finite(data["gsd_m"]):
+        raise OrbitscoutError("gsd_m is not a number", path)
     for i, it in enumerate(data["items"]):
         if not isinstance(it, dict) or "x" not in it or "y" not in it or "class" not in it:
             raise OrbitscoutError(f"truth item {i} lacks x, y or class", path)
+        numbers = [it["x"], it["y"], *(it[k] for k in ("size_m", "extent_m") if it.get(k))]
+        shadow = it.get("shadow_px")
+        if shadow is not None:
+            if not isinstance(shadow, list) or len(shadow) != 2:
+                raise OrbitscoutError(f"truth item {i}: shadow_px is not [dx, dy]", path)
+            numbers += shadow
+        if not all(_finite(v) for v in numbers):
+            raise OrbitscoutError(f"truth item {i} has a position or size that is no number", path)
     return data
+
+
+def _finite(value) -> bool:
+    """Whether a JSON value is a finite number (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
 
 
 def match_radius_px(item: dict, gsd_m: float | None, min_radius_px: float = 2.0) -> float:
