@@ -146,6 +146,9 @@ def test_bad_files(tmp_path):
     )
     with pytest.raises(OrbitscoutError, match="no numeric x, y"):
         evaluate(tmp_path / "d2.json", good_t)
+    (tmp_path / "d3.json").write_text(json.dumps([{"x": 10**400, "y": 1.0, "class": "x"}]))
+    with pytest.raises(OrbitscoutError, match="no numeric x, y"):
+        evaluate(tmp_path / "d3.json", good_t)
     item = {"id": 0, "class": "unknown", "x": 5.0, "y": 5.0, "size_m": 1.0}
     for bad_item, message in (
         ({**item, "shadow_px": [1.0]}, "shadow_px"),
@@ -153,6 +156,7 @@ def test_bad_files(tmp_path):
         ({**item, "shadow_px": [1.0, None]}, "no number"),
         ({**item, "x": "5"}, "no number"),
         ({**item, "extent_m": "wide"}, "no number"),
+        ({**item, "y": 10**400}, "no number"),
     ):
         (tmp_path / "t3.json").write_text(json.dumps({"gsd_m": 1.0, "items": [bad_item]}))
         with pytest.raises(OrbitscoutError, match=message):

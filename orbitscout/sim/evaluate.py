@@ -24,6 +24,7 @@ same figures and keys as before.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def load_detections(path: str | Path) -> list[dict]:
     for i, r in enumerate(rows):
         try:
             x, y = float(r["x"]), float(r["y"])
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise OrbitscoutError(f"detection {i} has no numeric x, y properties", path) from None
         r = dict(r)
         r["x"], r["y"] = x, y
@@ -89,8 +90,13 @@ def load_truth(path: str | Path) -> dict:
 
 
 def _finite(value) -> bool:
-    """Whether a JSON value is a finite number (not a bool)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+    """Whether a JSON value is a finite number (not a bool, not an integer past float's range)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def match_radius_px(item: dict, gsd_m: float | None, min_radius_px: float = 2.0) -> float:
