@@ -86,10 +86,9 @@ def ideal_snr(camera: str, seed: int, family: str, size: int) -> dict[int, float
     out = {}
     for it in clean.truth["items"]:
         r = match_radius_px(it, gsd, MIN_ACROSS_PX)
-        ends_x = (it["x"], it["x"] + (it.get("shadow_px") or (0.0, 0.0))[0])
-        ends_y = (it["y"], it["y"] + (it.get("shadow_px") or (0.0, 0.0))[1])
-        x0, x1 = max(0, int(min(ends_x) - r)), min(size, int(max(ends_x) + r) + 2)
-        y0, y1 = max(0, int(min(ends_y) - r)), min(size, int(max(ends_y) + r) + 2)
+        sx, sy = it.get("shadow_px") or (0.0, 0.0)
+        x0, x1 = max(0, int(it["x"] + min(sx, 0) - r)), min(size, int(it["x"] + max(sx, 0) + r) + 2)
+        y0, y1 = max(0, int(it["y"] + min(sy, 0) - r)), min(size, int(it["y"] + max(sy, 0) + r) + 2)
         yy, xx = np.mgrid[y0:y1, x0:x1]
         disc = footprint_distance_px(xx, yy, it) <= r  # the item and its cast shadow
         template = np.where(disc, signal[y0:y1, x0:x1], 0.0)

@@ -19,6 +19,7 @@ from orbitscout.core.candidate import Candidate
 from orbitscout.core.geometry import bearing_deg
 from orbitscout.core.illumination import Sun
 from orbitscout.detect.parameters import DEFAULT, DetectParams
+from orbitscout.detect.shading import shading_slope
 
 
 def link_moves(
@@ -87,8 +88,8 @@ def link_moves(
 
 def sun_stretch(suns: Sequence[Sun] | None, most: float) -> float:
     """How much more two ends of one moved object may differ under two suns: the larger
-    tan *i* over the smaller (incidence held within 0-85 deg), 1 for one sun or none known, at
-    most ``most`` (and ``most`` where either sun stands overhead).
+    tan *i* over the smaller (``shading.shading_slope``: incidence held within
+    ``SHADING_INCIDENCE_DEG``), 1 for one sun or none known, at most ``most``.
 
     Parameters
     ----------
@@ -104,9 +105,7 @@ def sun_stretch(suns: Sequence[Sun] | None, most: float) -> float:
     """
     if suns is None:
         return 1.0
-    tans = [math.tan(math.radians(min(max(s.incidence_deg, 0.0), 85.0))) for s in suns]
-    if min(tans) <= 0:
-        return most if max(tans) > 0 else 1.0
+    tans = [shading_slope(s) for s in suns]
     return min(most, max(tans) / min(tans))
 
 
