@@ -55,6 +55,9 @@ from _scenes import (  # noqa: E402
 
 from orbitscout.core.classes import CLASSES, HARDWARE  # noqa: E402
 from orbitscout.core.errors import OrbitscoutError  # noqa: E402
+from orbitscout.core.illumination import sun_change  # noqa: E402
+from orbitscout.detect.candidates import change_probability  # noqa: E402
+from orbitscout.detect.parameters import DetectParams  # noqa: E402
 from orbitscout.identify.classify import identify  # noqa: E402
 from orbitscout.identify.features import FEATURE_NAMES, features, scene_context  # noqa: E402
 from orbitscout.identify.model import (  # noqa: E402
@@ -70,6 +73,10 @@ from orbitscout.sim.evaluate import (  # noqa: E402
     match_radius_px,
 )
 from orbitscout.sim.families import FITTING_FAMILIES  # noqa: E402
+from orbitscout.sim.render import truth_suns  # noqa: E402
+
+# find's defaults: kept scenes' change_score is computed again by their coefficients
+DETECT = DetectParams()
 
 CAMERAS = {
     "cassis": ["random", "perseverance"],
@@ -125,19 +132,36 @@ def scene(camera: str, layout: str, seed: int, family: str = BASE):
     :data:`STORE` with the detection code's hash of the day it was rendered, and not rendered
     again when that code changes (delete the file to): the fits and tables of one session
     see the same candidates while the detection is being worked on (``STALE`` names those
-    kept from other code, and the table says how many). ``find`` is given the pair's suns
+    kept from other code, and the table says how many); their ``change_score`` follows the
+    current coefficients (``_rescored``). ``find`` is given the pair's suns
     unless ``GIVE_SUNS`` is off (``--no-suns``; kept apart)."""
     key = STORE / f"{family}_{camera}_{layout}_{seed}{'' if GIVE_SUNS else '_nosun'}.pkl"
     if key.exists():
         kept = pickle.loads(key.read_bytes())
         if kept["code"] != code_version():
             STALE.add(key.name)
-        return kept["out"]
+        return _rescored(kept["out"])
     fam = None if family == BASE else family
     out = scene_candidates(camera, layout, seed, SIZE, cache=False, family=fam, suns=GIVE_SUNS)
     key.parent.mkdir(parents=True, exist_ok=True)
     key.write_bytes(pickle.dumps({"code": code_version(), "out": out}))
     return out
+
+
+def _rescored(out):
+    """Kept candidates with their ``change_score`` computed again from their peak
+    significance, novelty and the pair's suns (as ``find`` was given them) by the current
+    ``DetectParams``' coefficients: kept scenes follow a refit of ``change_probability``."""
+    if out is None:
+        return None
+    found, truth = out
+    angle = None
+    if GIVE_SUNS:
+        suns = truth_suns(truth)
+        angle = sun_change(suns["before"], suns["after"])["angle_deg"]
+    for c in found:
+        c.change_score = float(change_probability(c.peak_sigma, c.novelty, DETECT, angle))
+    return found, truth
 
 
 def run_scene(camera, layout, seed, site=False, mission=False, model=None, family=BASE):
