@@ -51,9 +51,16 @@ def _ceil_to_pyramid(px: int) -> int:
 
 def clutter_reach(params: DetectParams = DEFAULT) -> int:
     """Pixels around a pixel that the energy of the local structure there depends on: the
-    widest matched filter, its gradient's pixel and the energy's average (17 px by
-    default)."""
-    return max(blur_reach(s) for s in params.scales) + 1 + blur_reach(params.clutter)
+    matched filter, its gradient's pixel and the energy's average, of whichever filter reaches
+    farthest (33 px by default: the 2-px filter, its energy averaged over 6 px)."""
+    return max(blur_reach(s) + 1 + blur_reach(energy_sigma(s, params)) for s in params.scales)
+
+
+def energy_sigma(scale: float, params: DetectParams = DEFAULT) -> float:
+    """The Gaussian sigma (px) over which the energy of the structure seen through the
+    matched filter of sigma ``scale`` is averaged: ``params.clutter``, wider by
+    ``params.clutter_growth`` per px of ``scale``."""
+    return params.clutter + params.clutter_growth * scale
 
 
 def structure_reach(params: DetectParams = DEFAULT) -> int:
@@ -65,7 +72,7 @@ def structure_reach(params: DetectParams = DEFAULT) -> int:
 def halo(params: DetectParams = DEFAULT) -> int:
     """Pixels read around a tile core: the reach of the structure's blur and of its energy's
     (``clutter_reach``), at least HALO, a multiple of PYRAMID so that tile windows start on
-    the wide blurs' grid (68 px by default). Tiled and whole runs agree within it."""
+    the wide blurs' grid (84 px by default). Tiled and whole runs agree within it."""
     reach = blur_reach(params.structure) + clutter_reach(params)
     return max(HALO, _ceil_to_pyramid(reach))
 
@@ -249,7 +256,7 @@ def significance(
         bounds = []  # per scale, with what the displacement's term needs
         for values, noise, sigma in zip(filtered, noises, params.scales, strict=True):
             seen = [local_support.smoothed(s, sigma) for s in (local_before, local_after)]
-            shaded = [_shading(s, local_support, inner, params) for s in seen]
+            shaded = [_shading(s, local_support, inner, sigma, params) for s in seen]
             floor = noise.box(box) ** 2
             bounds.append((values[box] / np.sqrt(floor + np.minimum(*shaded)), seen, shaded, floor))
         # the displacement's term only lowers the significance: a region off the core's
@@ -257,13 +264,15 @@ def significance(
         interior = y0 > 0 and x0 > 0 and y1 < upper.shape[0] and x1 < upper.shape[1]
         if interior and max(np.abs(sig).max() for sig, *_ in bounds) < params.t_high:
             continue
-        for values, (sig, seen, shaded, floor) in zip(filtered, bounds, strict=True):
+        for values, sigma, (sig, seen, shaded, floor) in zip(
+            filtered, params.scales, bounds, strict=True
+        ):
             if shift2.any():
                 if np.abs(sig).max() < params.t_low:
                     continue  # no pixel of a region here
                 clutter = np.minimum(
                     *(
-                        energy + shift2 * _slope(s, local_support, inner, params)
+                        energy + shift2 * _slope(s, local_support, inner, sigma, params)
                         for s, energy in zip(seen, shaded, strict=True)
                     )
                 )
@@ -285,25 +294,35 @@ def _keep_best(sig: np.ndarray, best: np.ndarray, strength: np.ndarray) -> None:
 
 
 def _shading(
-    seen: np.ndarray, support: Support, inner: tuple[slice, slice], params: DetectParams = DEFAULT
+    seen: np.ndarray,
+    support: Support,
+    inner: tuple[slice, slice],
+    scale: float,
+    params: DetectParams = DEFAULT,
 ) -> np.ndarray:
     """Over ``inner``, the residual variance that one image's unchanged structure, seen
-    through a matched filter (``seen``), could leave as another sun re-shades it:
-    ``params.kappa`` squared times its energy averaged over ``params.clutter`` px."""
-    energy = support.smoothed(np.square(seen), params.clutter)[inner]
+    through the matched filter of sigma ``scale`` (``seen``), could leave as another sun
+    re-shades it: ``params.kappa`` squared times its energy averaged over
+    ``energy_sigma(scale)`` px."""
+    energy = support.smoothed(np.square(seen), energy_sigma(scale, params))[inner]
     energy *= params.kappa**2
     return energy
 
 
 def _slope(
-    seen: np.ndarray, support: Support, inner: tuple[slice, slice], params: DetectParams = DEFAULT
+    seen: np.ndarray,
+    support: Support,
+    inner: tuple[slice, slice],
+    scale: float,
+    params: DetectParams = DEFAULT,
 ) -> np.ndarray:
-    """Over ``inner``, the gradient energy of one image's filtered structure (``seen``)
-    averaged over ``params.clutter`` px: the residual variance per px^2 of displacement that
-    its sharp features leave if they seem to move between looks."""
+    """Over ``inner``, the gradient energy of one image's structure seen through the matched
+    filter of sigma ``scale`` (``seen``) averaged over ``energy_sigma(scale)`` px: the
+    residual variance per px^2 of displacement that its sharp features leave if they seem to
+    move between looks."""
     slope = np.square(cv2.Sobel(seen, -1, 1, 0, ksize=1, scale=0.5, borderType=EDGE))
     slope += np.square(cv2.Sobel(seen, -1, 0, 1, ksize=1, scale=0.5, borderType=EDGE))
-    return support.smoothed(slope, params.clutter)[inner]
+    return support.smoothed(slope, energy_sigma(scale, params))[inner]
 
 
 EDGE = cv2.BORDER_REPLICATE  # central differences, one-sided (halved) at a crop's edge
