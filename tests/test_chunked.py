@@ -154,7 +154,7 @@ def test_tile_loop_matches_whole_with_other_parameters():
     """Wider filters than the defaults widen the halo read around each tile: on textured
     BEFORE (whose structure enters the noise), tiled and whole runs still agree."""
     assert significance.halo(DEFAULT) == 84 > significance.HALO  # 48 + 33, on the 4-px grid
-    # 56 + 35 (the 3-px filter, its gradient, the energy averaged over 2.5 + 1.0 * 3 px), on the grid
+    # 56 + 35 (the 3-px filter, its gradient, the energy averaged over 2.5 + 1.0 * 3 px)
     assert significance.halo(WIDE) == 92
     rng = np.random.default_rng(5)
     shape = (600, 700)
