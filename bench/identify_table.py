@@ -57,7 +57,6 @@ from orbitscout.core.classes import CLASSES, HARDWARE  # noqa: E402
 from orbitscout.core.errors import OrbitscoutError  # noqa: E402
 from orbitscout.core.illumination import sun_change  # noqa: E402
 from orbitscout.detect.candidates import change_probability  # noqa: E402
-from orbitscout.detect.parameters import DetectParams  # noqa: E402
 from orbitscout.identify.classify import identify  # noqa: E402
 from orbitscout.identify.features import FEATURE_NAMES, features, scene_context  # noqa: E402
 from orbitscout.identify.model import (  # noqa: E402
@@ -74,9 +73,6 @@ from orbitscout.sim.evaluate import (  # noqa: E402
 )
 from orbitscout.sim.families import FITTING_FAMILIES  # noqa: E402
 from orbitscout.sim.render import truth_suns  # noqa: E402
-
-# find's defaults: kept scenes' change_score is computed again by their coefficients
-DETECT = DetectParams()
 
 CAMERAS = {
     "cassis": ["random", "perseverance"],
@@ -151,7 +147,8 @@ def scene(camera: str, layout: str, seed: int, family: str = BASE):
 def _rescored(out):
     """Kept candidates with their ``change_score`` computed again from their peak
     significance, novelty and the pair's suns (as ``find`` was given them) by the current
-    ``DetectParams``' coefficients: kept scenes follow a refit of ``change_probability``."""
+    default ``DetectParams``' coefficients (``find``'s): kept scenes follow a refit of
+    ``change_probability``."""
     if out is None:
         return None
     found, truth = out
@@ -160,7 +157,7 @@ def _rescored(out):
         suns = truth_suns(truth)
         angle = sun_change(suns["before"], suns["after"])["angle_deg"]
     for c in found:
-        c.change_score = float(change_probability(c.peak_sigma, c.novelty, DETECT, angle))
+        c.change_score = float(change_probability(c.peak_sigma, c.novelty, sun_change_deg=angle))
     return found, truth
 
 
